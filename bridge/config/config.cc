@@ -1,0 +1,129 @@
+#include "bridge/config/config.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace bridge::config {
+namespace {
+
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+class ErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!first_.empty()) return;
+    first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+absl::Status FieldError(std::string_view field, std::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat("config field ", Sv(field), ": ", Sv(reason)));
+}
+
+}  // namespace
+
+absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin) {
+  BridgeConfig config;
+  ErrorCollector errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(origin), ":", errors.first().empty() ? "invalid" : errors.first()));
+  }
+  return config;
+}
+
+absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read config file ", path));
+  return ParseConfigText(text.str(), path);
+}
+
+void ApplyDefaults(BridgeConfig* c) {
+  if (c->listen().empty()) c->set_listen(std::string(kDefaultListen));
+  if (c->path().empty()) c->set_path(std::string(kDefaultPath));
+  if (c->io_threads() == 0) {
+    c->set_io_threads(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  if (c->handshake_timeout_ms() == 0) c->set_handshake_timeout_ms(kDefaultHandshakeTimeoutMs);
+  if (c->heartbeat_interval_ms() == 0) {
+    c->set_heartbeat_interval_ms(kDefaultHeartbeatIntervalMs);
+  }
+  if (c->heartbeat_timeout_ms() == 0) {
+    c->set_heartbeat_timeout_ms(2 * c->heartbeat_interval_ms());
+  }
+  if (c->max_frame_bytes() == 0) c->set_max_frame_bytes(kDefaultMaxFrameBytes);
+  if (c->shutdown_grace_ms() == 0) c->set_shutdown_grace_ms(kDefaultShutdownGraceMs);
+}
+
+absl::Status Validate(const BridgeConfig& c) {
+  if (auto hp = ParseHostPort(c.listen()); !hp.ok()) {
+    return FieldError("listen", std::string(hp.status().message()));
+  }
+  if (c.path().empty() || c.path()[0] != '/') {
+    return FieldError("path", absl::StrCat("must start with '/', got \"", c.path(), "\""));
+  }
+  if (c.io_threads() > 256) return FieldError("io_threads", "must be at most 256");
+  if (c.heartbeat_timeout_ms() < c.heartbeat_interval_ms()) {
+    return FieldError("heartbeat_timeout_ms",
+                      absl::StrCat("must be at least heartbeat_interval_ms (",
+                                   c.heartbeat_interval_ms(), "), got ",
+                                   c.heartbeat_timeout_ms()));
+  }
+  if (c.max_frame_bytes() < 256) return FieldError("max_frame_bytes", "must be at least 256");
+  if (c.max_frame_bytes() > (uint64_t{1} << 30)) {
+    return FieldError("max_frame_bytes", "must be at most 1073741824 (1 GiB)");
+  }
+  if (!c.default_method().empty() && c.default_method().find('/') == std::string::npos) {
+    return FieldError("default_method",
+                      absl::StrCat("must be a full method name like demo.v1.Echo/Say, got \"",
+                                   c.default_method(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
+  HostPort out;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected [IPV6]:PORT, got \"", Sv(text), "\""));
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("expected HOST:PORT, got \"", Sv(text), "\""));
+    }
+    out.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  uint32_t p;
+  if (!absl::SimpleAtoi(Sv(port), &p) || p > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port must be a number from 0 to 65535, got \"", Sv(port), "\""));
+  }
+  out.port = static_cast<uint16_t>(p);
+  return out;
+}
+
+}  // namespace bridge::config

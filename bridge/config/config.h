@@ -1,0 +1,55 @@
+// The bridge's configuration: loading a BridgeConfig file, filling in defaults, validating.
+// Built once at start-up and then shared read-only (const BridgeConfig&). Any thread.
+//
+// File format: protobuf text format (textproto), e.g.
+//
+//   listen: "0.0.0.0:8080"
+//   heartbeat_interval_ms: 15000
+//
+// Chosen because its parser names the line, column and field of every mistake and refuses
+// unknown fields, and because the schema (proto/bridge/v1/config.proto) documents it.
+#ifndef BRIDGE_CONFIG_CONFIG_H_
+#define BRIDGE_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/bridge/v1/config.pb.h"
+
+namespace bridge::config {
+
+using ::bridge::v1::BridgeConfig;
+
+// Defaults of the fields left unset (0 or empty).
+inline constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
+inline constexpr std::string_view kDefaultPath = "/ws";
+inline constexpr uint32_t kDefaultHandshakeTimeoutMs = 10000;
+inline constexpr uint32_t kDefaultHeartbeatIntervalMs = 30000;
+inline constexpr uint64_t kDefaultMaxFrameBytes = 1 << 20;
+inline constexpr uint32_t kDefaultShutdownGraceMs = 5000;
+
+// Parses a text-format BridgeConfig. Errors name the file, line, column and field.
+absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin);
+
+// Reads and parses `path`.
+absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path);
+
+// Fills every unset field with its default. io_threads defaults to the number of cores.
+void ApplyDefaults(BridgeConfig* config);
+
+// Checks every field of a config with defaults applied; the error names the field.
+absl::Status Validate(const BridgeConfig& config);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// "127.0.0.1:8080", "[::1]:0", "localhost:9000".
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
+
+}  // namespace bridge::config
+
+#endif  // BRIDGE_CONFIG_CONFIG_H_

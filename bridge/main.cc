@@ -1,0 +1,118 @@
+// The bridge: serves the protocol of PROTOCOL.md on a WebSocket and stops cleanly on
+// SIGTERM/SIGINT (every client gets 1001, then exit 0).
+//
+// Configuration: --config=FILE (protobuf text format, proto/bridge/v1/config.proto), then the
+// flags below, which override single fields.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "bridge/config/config.h"
+#include "bridge/server/server.h"
+
+ABSL_FLAG(std::string, config, "", "BridgeConfig file in protobuf text format.");
+ABSL_FLAG(std::string, listen, "", "WebSocket listen address HOST:PORT. Default 127.0.0.1:8080.");
+ABSL_FLAG(std::string, path, "", "WebSocket path. Default /ws.");
+ABSL_FLAG(int64_t, io_threads, -1, "Asio io threads. Default: the number of cores.");
+ABSL_FLAG(int64_t, handshake_timeout_ms, -1,
+          "Time to send `connect` after the upgrade, then close 4001. Default 10000.");
+ABSL_FLAG(int64_t, heartbeat_interval_ms, -1, "Heartbeat interval for clients. Default 30000.");
+ABSL_FLAG(int64_t, heartbeat_timeout_ms, -1,
+          "Silence from a client that closes it with 4000. Default 2 x interval.");
+ABSL_FLAG(int64_t, max_frame_bytes, -1, "Largest message accepted; bigger closes with 1009. "
+          "Default 1048576.");
+ABSL_FLAG(int64_t, shutdown_grace_ms, -1,
+          "On SIGTERM, time for clients to finish closing. Default 5000.");
+ABSL_FLAG(std::string, default_method, "", "Method called by `message` frames with `content`.");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "bridge: %s\n", message.c_str());
+  return 2;
+}
+
+// Copies an integer flag into the config when given; the error names the flag.
+template <typename Setter>
+absl::Status ApplyIntFlag(const char* name, int64_t value, int64_t max, Setter set) {
+  if (value == -1) return absl::OkStatus();
+  if (value < 0 || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, ": must be from 0 to ", max, ", got ", value));
+  }
+  set(value);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "gRPC/WebSocket bridge. Usage: bridge [--config=FILE] [--listen=HOST:PORT] [flags]");
+  absl::ParseCommandLine(argc, argv);
+
+  bridge::v1::BridgeConfig config;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    auto loaded = bridge::config::LoadConfigFile(path);
+    if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
+    config = *std::move(loaded);
+  }
+  if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
+  if (auto v = absl::GetFlag(FLAGS_path); !v.empty()) config.set_path(v);
+  if (auto v = absl::GetFlag(FLAGS_default_method); !v.empty()) config.set_default_method(v);
+  constexpr int64_t kMaxU32 = 0xffffffff;
+  for (absl::Status s : {
+           ApplyIntFlag("io_threads", absl::GetFlag(FLAGS_io_threads), 256,
+                        [&](int64_t v) { config.set_io_threads(v); }),
+           ApplyIntFlag("handshake_timeout_ms", absl::GetFlag(FLAGS_handshake_timeout_ms), kMaxU32,
+                        [&](int64_t v) { config.set_handshake_timeout_ms(v); }),
+           ApplyIntFlag("heartbeat_interval_ms", absl::GetFlag(FLAGS_heartbeat_interval_ms),
+                        kMaxU32, [&](int64_t v) { config.set_heartbeat_interval_ms(v); }),
+           ApplyIntFlag("heartbeat_timeout_ms", absl::GetFlag(FLAGS_heartbeat_timeout_ms),
+                        kMaxU32, [&](int64_t v) { config.set_heartbeat_timeout_ms(v); }),
+           ApplyIntFlag("max_frame_bytes", absl::GetFlag(FLAGS_max_frame_bytes), int64_t{1} << 30,
+                        [&](int64_t v) { config.set_max_frame_bytes(v); }),
+           ApplyIntFlag("shutdown_grace_ms", absl::GetFlag(FLAGS_shutdown_grace_ms), kMaxU32,
+                        [&](int64_t v) { config.set_shutdown_grace_ms(v); }),
+       }) {
+    if (!s.ok()) return Fail(std::string(s.message()));
+  }
+  bridge::config::ApplyDefaults(&config);
+  if (absl::Status s = bridge::config::Validate(config); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+
+  // Signals are taken by sigwait below; every thread started from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  bridge::server::Server server(config);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "bridge: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  auto host_port = bridge::config::ParseHostPort(config.listen());
+  std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
+              static_cast<unsigned>(server.port()), config.path().c_str(), config.io_threads());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::printf("bridge: %s, closing every session with 1001\n",
+              signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  server.Shutdown();
+  server.Wait();
+  std::printf("bridge: stopped\n");
+  return 0;
+}

@@ -1,0 +1,97 @@
+#include "bridge/metrics/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "bridge/protocol/error_table.h"
+
+namespace bridge {
+namespace {
+
+void AppendCounter(std::string* out, const char* name, const char* help, uint64_t value,
+                   const char* type = "counter") {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                  value, "\n");
+}
+
+}  // namespace
+
+void Metrics::CountCloseSent(int code) {
+  absl::MutexLock lock(&closes_mu_);
+  ++closes_sent_[code];
+}
+
+uint64_t Metrics::closes_sent(int code) const {
+  absl::MutexLock lock(&closes_mu_);
+  auto it = closes_sent_.find(code);
+  return it == closes_sent_.end() ? 0 : it->second;
+}
+
+std::string Metrics::RenderPrometheus() const {
+  std::string out;
+  auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
+  AppendCounter(&out, "bridge_connections_accepted_total", "WebSocket upgrades accepted.",
+                get(connections_accepted));
+  AppendCounter(&out, "bridge_connections_refused_total", "WebSocket upgrades refused.",
+                get(connections_refused));
+  AppendCounter(&out, "bridge_connections_active", "Open WebSocket connections.",
+                static_cast<uint64_t>(connections_active.load(std::memory_order_relaxed)),
+                "gauge");
+  AppendCounter(&out, "bridge_sessions_confirmed_total", "Handshakes completed.",
+                get(sessions_confirmed));
+  AppendCounter(&out, "bridge_frames_received_total", "Frames received from clients.",
+                get(frames_received));
+  AppendCounter(&out, "bridge_frames_sent_total", "Frames sent to clients.", get(frames_sent));
+  AppendCounter(&out, "bridge_bytes_received_total", "Frame bytes received.",
+                get(bytes_received));
+  AppendCounter(&out, "bridge_bytes_sent_total", "Frame bytes sent.", get(bytes_sent));
+  AppendCounter(&out, "bridge_pings_total", "Protocol ping frames answered.",
+                get(pings_received));
+  AppendCounter(&out, "bridge_control_pings_total", "WebSocket ping control frames answered.",
+                get(control_pings_received));
+  AppendCounter(&out, "bridge_handshake_timeouts_total", "Sessions closed with 4001.",
+                get(handshake_timeouts));
+  AppendCounter(&out, "bridge_heartbeat_timeouts_total", "Sessions closed with 4000.",
+                get(heartbeat_timeouts));
+  AppendCounter(&out, "bridge_frames_before_connect_total",
+                "Frames other than connect before the handshake (closed with 1002).",
+                get(frames_before_connect));
+  AppendCounter(&out, "bridge_unsupported_versions_total", "Sessions closed with 4502.",
+                get(unsupported_versions));
+  AppendCounter(&out, "bridge_wrong_encoding_frames_total",
+                "Binary frames on JSON sessions and text frames on binary sessions.",
+                get(wrong_encoding_frames));
+  AppendCounter(&out, "bridge_invalid_utf8_closes_total", "Sessions closed with 1007.",
+                get(invalid_utf8_closes));
+  AppendCounter(&out, "bridge_too_big_closes_total", "Sessions closed with 1009.",
+                get(too_big_closes));
+
+  absl::StrAppend(&out,
+                  "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
+                  "# TYPE bridge_bad_frames_total counter\n");
+  for (int i = 1; i < protocol::kDecodeFailureCount; ++i) {
+    const auto failure = static_cast<protocol::DecodeFailure>(i);
+    const std::string_view name = protocol::DecodeFailureName(failure);
+    absl::StrAppend(&out, "bridge_bad_frames_total{reason=\"",
+                    absl::string_view(name.data(), name.size()), "\"} ", bad_frames(failure),
+                    "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP bridge_error_frames_total Error frames sent, by category.\n"
+                  "# TYPE bridge_error_frames_total counter\n");
+  for (size_t i = 1; i < error_frames_.size(); ++i) {
+    const auto category = static_cast<v1::ErrorCategory>(i);
+    const std::string_view name = protocol::CategoryName(category);
+    absl::StrAppend(&out, "bridge_error_frames_total{category=\"",
+                    absl::string_view(name.data(), name.size()), "\"} ", get(error_frames_[i]),
+                    "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP bridge_closes_sent_total Closes the bridge initiated, by code.\n"
+                  "# TYPE bridge_closes_sent_total counter\n");
+  absl::MutexLock lock(&closes_mu_);
+  for (const auto& [code, count] : closes_sent_) {
+    absl::StrAppend(&out, "bridge_closes_sent_total{code=\"", code, "\"} ", count, "\n");
+  }
+  return out;
+}
+
+}  // namespace bridge

@@ -1,0 +1,72 @@
+// The bridge's counters: connections, frames, bad input by reason, error frames by category,
+// closes by code. Lock-free increments from any thread; rendered in the Prometheus text format
+// for /metrics.
+#ifndef BRIDGE_METRICS_METRICS_H_
+#define BRIDGE_METRICS_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "bridge/protocol/frame_codec.h"
+#include "proto/bridge/v1/frame.pb.h"
+
+namespace bridge {
+
+using Counter = std::atomic<uint64_t>;
+
+class Metrics {
+ public:
+  Counter connections_accepted{0};
+  Counter connections_refused{0};  // upgrade refused (wrong path, ...)
+  std::atomic<int64_t> connections_active{0};
+  Counter sessions_confirmed{0};
+  Counter frames_received{0};
+  Counter frames_sent{0};
+  Counter bytes_received{0};
+  Counter bytes_sent{0};
+  Counter pings_received{0};
+  Counter control_pings_received{0};
+  Counter handshake_timeouts{0};
+  Counter heartbeat_timeouts{0};
+  Counter frames_before_connect{0};
+  Counter unsupported_versions{0};
+  Counter wrong_encoding_frames{0};  // a binary frame on a JSON session, or the reverse
+  Counter invalid_utf8_closes{0};    // close 1007 sent
+  Counter too_big_closes{0};         // close 1009 sent
+
+  void CountBadFrame(protocol::DecodeFailure failure) {
+    bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t bad_frames(protocol::DecodeFailure failure) const {
+    return bad_frames_[static_cast<size_t>(failure)].load(std::memory_order_relaxed);
+  }
+
+  void CountErrorFrame(v1::ErrorCategory category) {
+    const auto i = static_cast<size_t>(category);
+    if (i < error_frames_.size()) error_frames_[i].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t error_frames(v1::ErrorCategory category) const {
+    const auto i = static_cast<size_t>(category);
+    return i < error_frames_.size() ? error_frames_[i].load(std::memory_order_relaxed) : 0;
+  }
+
+  // Closes the bridge initiated, by close code.
+  void CountCloseSent(int code);
+  uint64_t closes_sent(int code) const;
+
+  std::string RenderPrometheus() const;
+
+ private:
+  std::array<Counter, protocol::kDecodeFailureCount> bad_frames_{};
+  std::array<Counter, 17> error_frames_{};
+  mutable absl::Mutex closes_mu_;
+  std::map<int, uint64_t> closes_sent_ ABSL_GUARDED_BY(closes_mu_);
+};
+
+}  // namespace bridge
+
+#endif  // BRIDGE_METRICS_METRICS_H_

@@ -1,0 +1,82 @@
+// Encoding and decoding of protocol frames (proto/bridge/v1/frame.proto), in both encodings:
+//
+//   JSON   (subprotocol bridge.v1.json, text frames): {"type":"connect","clientId":"c-1",...}
+//   binary (subprotocol bridge.v1.proto, binary frames): one serialized bridge.v1.Frame
+//
+// JSON follows the protobuf JSON mapping for field names (lowerCamelCase; original names are
+// accepted too) with the envelope choices documented in frame.proto. Fields marked
+// (bridge.v1.raw_json) keep the JSON text of their value, so payloads reach the transcoder
+// untouched. Unknown fields are ignored.
+//
+// Decoding errors are absl::InvalidArgumentError with a message fit for an `error` frame; the
+// JSON path of the offending field, when there is one, rides along as a payload (ErrorField).
+// Functions are thread-safe; the JSON parser is per thread.
+#ifndef BRIDGE_PROTOCOL_FRAME_CODEC_H_
+#define BRIDGE_PROTOCOL_FRAME_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "proto/bridge/v1/frame.pb.h"
+
+namespace bridge::protocol {
+
+using ::bridge::v1::Frame;
+
+enum class Encoding {
+  kJson,    // bridge.v1.json
+  kBinary,  // bridge.v1.proto
+};
+
+inline constexpr std::string_view kJsonSubprotocol = "bridge.v1.json";
+inline constexpr std::string_view kBinarySubprotocol = "bridge.v1.proto";
+
+// Why a frame was refused; each is counted separately.
+enum class DecodeFailure {
+  kNone,
+  kInvalidJson,   // not JSON at all
+  kNotObject,     // JSON, but not an object
+  kMissingType,   // no "type" (or, in binary, no frame kind set)
+  kUnknownType,   // a "type" the protocol does not have
+  kBadField,      // a field of the wrong JSON type or out of range
+  kInvalidProto,  // binary frame that is not a serialized Frame
+};
+inline constexpr int kDecodeFailureCount = 7;
+std::string_view DecodeFailureName(DecodeFailure failure);
+
+// The result of decoding one frame.
+struct DecodeError {
+  DecodeFailure failure = DecodeFailure::kNone;
+  std::string message;  // for the error frame
+  std::string field;    // JSON path of the offending field ("resume.lastSeq"), or empty
+  bool ok() const { return failure == DecodeFailure::kNone; }
+};
+
+// Decodes one JSON text frame into `frame` (cleared first).
+DecodeError DecodeJsonFrame(std::string_view text, Frame* frame);
+
+// Decodes one binary frame into `frame` (cleared first).
+DecodeError DecodeBinaryFrame(std::string_view bytes, Frame* frame);
+
+// Encodes `frame` as JSON text. Raw-JSON fields are written verbatim (they must hold JSON).
+std::string EncodeJsonFrame(const Frame& frame);
+void AppendJsonFrame(const Frame& frame, std::string* out);
+
+// Encodes `frame` as a serialized Frame.
+std::string EncodeBinaryFrame(const Frame& frame);
+
+inline DecodeError DecodeFrame(Encoding encoding, std::string_view data, Frame* frame) {
+  return encoding == Encoding::kJson ? DecodeJsonFrame(data, frame)
+                                     : DecodeBinaryFrame(data, frame);
+}
+inline std::string EncodeFrame(Encoding encoding, const Frame& frame) {
+  return encoding == Encoding::kJson ? EncodeJsonFrame(frame) : EncodeBinaryFrame(frame);
+}
+
+// The protocol's name of the kind of `frame` ("connect_confirm"), or "" when none is set.
+std::string_view FrameTypeName(const Frame& frame);
+
+}  // namespace bridge::protocol
+
+#endif  // BRIDGE_PROTOCOL_FRAME_CODEC_H_

@@ -1,0 +1,57 @@
+// The bridge's WebSocket server: websocketpp on standalone Asio, N io threads, one strand per
+// connection. It checks the upgrade (path, subprotocol), runs one session::Session per
+// connection, answers plain HTTP on /healthz and /metrics, and drains on Shutdown.
+//
+// Threading: Start, Shutdown and Wait may be called from any thread. Session code runs on the
+// connection's strand (websocketpp's, with enable_multithreading).
+#ifndef BRIDGE_SERVER_SERVER_H_
+#define BRIDGE_SERVER_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "bridge/common/clock.h"
+#include "bridge/metrics/metrics.h"
+#include "bridge/session/session.h"
+#include "proto/bridge/v1/config.pb.h"
+
+namespace bridge::server {
+
+struct ServerOptions {
+  Clock* clock = RealClock::Get();
+  session::Session::IdGenerator new_conversation_id = session::Session::RandomConversationId;
+};
+
+class Server {
+ public:
+  // `config` must have defaults applied, be valid (config::Validate), and outlive the server.
+  explicit Server(const v1::BridgeConfig& config, ServerOptions options = {});
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listen address and starts the io threads.
+  absl::Status Start();
+
+  // The port bound by Start (useful with port 0).
+  uint16_t port() const;
+
+  // Stops accepting, closes every session with 1001, and stops the io threads once all are
+  // closed or shutdown_grace_ms has passed. Idempotent; any thread.
+  void Shutdown();
+
+  // Blocks until the io threads have stopped.
+  void Wait();
+
+  Metrics& metrics();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bridge::server
+
+#endif  // BRIDGE_SERVER_SERVER_H_
