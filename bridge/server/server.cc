@@ -189,6 +189,14 @@ class Server::Impl {
   uint16_t port() const { return port_; }
   Metrics& metrics() { return metrics_; }
 
+  bool AwaitOpenConnections(size_t count, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return open_.size() == count;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  }
+
   void Shutdown() {
     if (!started_) return;
     asio::post(endpoint_.get_io_service(), [this] { BeginDrain(); });
@@ -362,5 +370,8 @@ uint16_t Server::port() const { return impl_->port(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 void Server::Wait() { impl_->Wait(); }
 Metrics& Server::metrics() { return impl_->metrics(); }
+bool Server::AwaitOpenConnections(size_t count, absl::Duration timeout) {
+  return impl_->AwaitOpenConnections(count, timeout);
+}
 
 }  // namespace bridge::server

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/session/session.h"
@@ -46,6 +47,10 @@ class Server {
   void Wait();
 
   Metrics& metrics();
+
+  // Waits until exactly `count` WebSocket connections are open (their open or close handlers
+  // have run, counters included). False on timeout. Any thread.
+  bool AwaitOpenConnections(size_t count, absl::Duration timeout);
 
  private:
   class Impl;

@@ -1,0 +1,442 @@
+// The real bridge server, in-process on port 0, driven by an independent WebSocket client:
+// handshake in both encodings, heartbeat, timeouts, every kind of bad input, and drain.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bridge/config/config.h"
+#include "bridge/protocol/error_table.h"
+#include "bridge/protocol/frame_codec.h"
+#include "bridge/server/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/ws_test_client.h"
+
+namespace bridge {
+namespace {
+
+namespace cc = protocol::close_code;
+using ::bridge::testing::WsTestClient;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using v1::Frame;
+
+constexpr char kConnect[] =
+    R"({"type":"connect","clientId":"c-1","version":"1","timestamp":"2026-11-22T10:00:00.123Z"})";
+
+class BridgeServerTest : public ::testing::Test {
+ protected:
+  void StartServer(const std::string& extra_config = "") {
+    auto parsed = config::ParseConfigText(
+        absl::StrCat("listen: \"127.0.0.1:0\" io_threads: 2 ", extra_config), "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    config_ = *parsed;
+    config::ApplyDefaults(&config_);
+    ASSERT_TRUE(config::Validate(config_).ok());
+    auto next_id = std::make_shared<std::atomic<int>>(0);
+    server::ServerOptions options;
+    options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
+    server_ = std::make_unique<server::Server>(config_, options);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Shutdown();
+      server_->Wait();
+    }
+  }
+
+  std::unique_ptr<WsTestClient> Open(const std::vector<std::string>& subprotocols = {}) {
+    auto client = WsTestClient::Connect(server_->port(), "/ws", subprotocols);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  // Receives one JSON frame and decodes it.
+  Frame NextFrame(WsTestClient& client) {
+    absl::StatusOr<std::string> text = client.ReceiveText();
+    EXPECT_TRUE(text.ok()) << text.status();
+    Frame frame;
+    if (!text.ok()) return frame;
+    last_text_ = *text;
+    const protocol::DecodeError error = protocol::DecodeJsonFrame(*text, &frame);
+    EXPECT_TRUE(error.ok()) << error.message << " in " << *text;
+    return frame;
+  }
+
+  // Opens a JSON session and completes the handshake.
+  std::unique_ptr<WsTestClient> OpenConfirmed() {
+    auto client = Open();
+    if (client == nullptr) return nullptr;
+    EXPECT_TRUE(client->SendText(kConnect).ok());
+    Frame confirm = NextFrame(*client);
+    EXPECT_EQ(confirm.kind_case(), Frame::kConnectConfirm) << last_text_;
+    return client;
+  }
+
+  // Expects an error frame of category protocol_error naming `field`; returns it.
+  v1::Error ExpectProtocolError(WsTestClient& client, const std::string& field) {
+    Frame frame = NextFrame(client);
+    EXPECT_EQ(frame.kind_case(), Frame::kError) << last_text_;
+    EXPECT_EQ(frame.error().category(), v1::ERROR_CATEGORY_PROTOCOL_ERROR) << last_text_;
+    EXPECT_FALSE(frame.error().retryable());
+    EXPECT_EQ(frame.error().field(), field) << last_text_;
+    return frame.error();
+  }
+
+  // The session is still up: a ping gets a pong.
+  void ExpectAlive(WsTestClient& client) {
+    ASSERT_TRUE(client.SendText(R"({"type":"ping"})").ok());
+    EXPECT_EQ(NextFrame(client).kind_case(), Frame::kPong) << last_text_;
+  }
+
+  v1::BridgeConfig config_;
+  std::unique_ptr<server::Server> server_;
+  std::string last_text_;
+};
+
+TEST_F(BridgeServerTest, JsonHandshakeConfirmsWithHeartbeatSettingsAndSeq) {
+  StartServer("heartbeat_interval_ms: 15000");
+  auto client = Open({"bridge.v1.json"});
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->subprotocol(), "bridge.v1.json");
+  ASSERT_TRUE(client->SendText(kConnect).ok());
+  Frame confirm = NextFrame(*client);
+  ASSERT_EQ(confirm.kind_case(), Frame::kConnectConfirm);
+  EXPECT_EQ(confirm.connect_confirm().client_id(), "c-1");
+  EXPECT_EQ(confirm.connect_confirm().conversation_id(), "s-1");
+  EXPECT_EQ(confirm.connect_confirm().status(), "confirmed");
+  EXPECT_EQ(confirm.connect_confirm().heartbeat_interval_ms(), 15000u);
+  EXPECT_EQ(confirm.connect_confirm().heartbeat_timeout_ms(), 30000u);
+  EXPECT_TRUE(confirm.connect_confirm().has_resumed());
+  EXPECT_FALSE(confirm.connect_confirm().resumed());
+  EXPECT_TRUE(confirm.connect_confirm().has_timestamp());
+  EXPECT_EQ(confirm.seq(), 1u);
+  // The wire shape of PROTOCOL.md: flat, lowerCamelCase, numbers for the heartbeat settings.
+  EXPECT_THAT(last_text_, StartsWith(R"({"type":"connect_confirm","clientId":"c-1",)"));
+  EXPECT_THAT(last_text_, HasSubstr(R"("heartbeatIntervalMs":15000,"heartbeatTimeoutMs":30000)"));
+  EXPECT_THAT(last_text_, HasSubstr(R"("resumed":false,"seq":1})"));
+
+  ASSERT_TRUE(client->SendText(R"({"type":"ping","timestamp":"2026-11-22T10:00:01Z"})").ok());
+  Frame pong = NextFrame(*client);
+  EXPECT_EQ(pong.kind_case(), Frame::kPong);
+  EXPECT_TRUE(pong.pong().has_timestamp());
+  EXPECT_EQ(pong.seq(), 2u);
+  EXPECT_EQ(server_->metrics().sessions_confirmed.load(), 1u);
+  EXPECT_EQ(server_->metrics().pings_received.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, NoSubprotocolOfferedMeansJsonWithoutEcho) {
+  StartServer();
+  auto client = Open({"chat.v2"});
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->subprotocol(), "");
+  ASSERT_TRUE(client->SendText(kConnect).ok());
+  EXPECT_EQ(NextFrame(*client).kind_case(), Frame::kConnectConfirm);
+}
+
+TEST_F(BridgeServerTest, BinarySubprotocolSpeaksSerializedFrames) {
+  StartServer();
+  auto client = Open({"bridge.v1.proto", "bridge.v1.json"});
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->subprotocol(), "bridge.v1.proto");
+  Frame connect;
+  connect.mutable_connect()->set_client_id("bin-1");
+  connect.mutable_connect()->set_version("1");
+  ASSERT_TRUE(client->SendBinary(connect.SerializeAsString()).ok());
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->opcode, WsTestClient::kBinary);
+  Frame confirm;
+  ASSERT_TRUE(confirm.ParseFromString(reply->payload));
+  EXPECT_EQ(confirm.connect_confirm().client_id(), "bin-1");
+  EXPECT_EQ(confirm.seq(), 1u);
+
+  Frame ping;
+  ping.mutable_ping();
+  ASSERT_TRUE(client->SendBinary(ping.SerializeAsString()).ok());
+  reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  Frame pong;
+  ASSERT_TRUE(pong.ParseFromString(reply->payload));
+  EXPECT_EQ(pong.kind_case(), Frame::kPong);
+  EXPECT_EQ(pong.seq(), 2u);
+
+  // Garbage and a frame without a kind are protocol errors; the session stays up.
+  ASSERT_TRUE(client->SendBinary(std::string("\xff\xff\xff", 3)).ok());
+  reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  Frame error;
+  ASSERT_TRUE(error.ParseFromString(reply->payload));
+  EXPECT_EQ(error.error().category(), v1::ERROR_CATEGORY_PROTOCOL_ERROR);
+  EXPECT_EQ(server_->metrics().bad_frames(protocol::DecodeFailure::kInvalidProto), 1u);
+
+  // A text frame on a binary session is refused the same way.
+  ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
+  reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  ASSERT_TRUE(error.ParseFromString(reply->payload));
+  EXPECT_EQ(error.error().category(), v1::ERROR_CATEGORY_PROTOCOL_ERROR);
+  EXPECT_EQ(server_->metrics().wrong_encoding_frames.load(), 1u);
+
+  ASSERT_TRUE(client->SendBinary(ping.SerializeAsString()).ok());
+  reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  ASSERT_TRUE(pong.ParseFromString(reply->payload));
+  EXPECT_EQ(pong.kind_case(), Frame::kPong);
+}
+
+TEST_F(BridgeServerTest, EachConnectionGetsItsOwnConversation) {
+  StartServer();
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->SendText(kConnect).ok());
+  ASSERT_TRUE(b->SendText(kConnect).ok());
+  const std::string id_a = NextFrame(*a).connect_confirm().conversation_id();
+  const std::string id_b = NextFrame(*b).connect_confirm().conversation_id();
+  EXPECT_NE(id_a, id_b);
+  EXPECT_EQ(server_->metrics().connections_active.load(), 2);
+}
+
+TEST_F(BridgeServerTest, FrameBeforeConnectIsAProtocolErrorThenClose1002) {
+  StartServer();
+  auto client = Open();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
+  ExpectProtocolError(*client, "type");
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kProtocolError);
+  EXPECT_EQ(server_->metrics().frames_before_connect.load(), 1u);
+  EXPECT_EQ(server_->metrics().closes_sent(cc::kProtocolError), 1u);
+}
+
+TEST_F(BridgeServerTest, InvalidJsonBeforeConnectAlsoCloses1002) {
+  StartServer();
+  auto client = Open();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText("{nope").ok());
+  ExpectProtocolError(*client, "");
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, cc::kProtocolError);
+}
+
+TEST_F(BridgeServerTest, UnsupportedVersionCloses4502) {
+  StartServer();
+  auto client = Open();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText(R"({"type":"connect","clientId":"c","version":"7"})").ok());
+  v1::Error error = ExpectProtocolError(*client, "version");
+  EXPECT_THAT(error.message(), HasSubstr("7"));
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, cc::kUnsupportedVersion);
+  EXPECT_EQ(client->close_reason(), "unsupported_version");
+  EXPECT_EQ(server_->metrics().unsupported_versions.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, HandshakeTimeoutCloses4001) {
+  StartServer("handshake_timeout_ms: 100");
+  auto client = Open();
+  ASSERT_NE(client, nullptr);
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kHandshakeTimeout);
+  EXPECT_EQ(client->close_reason(), "handshake_timeout");
+  EXPECT_EQ(server_->metrics().handshake_timeouts.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, SilentClientIsClosedWith4000) {
+  StartServer("heartbeat_interval_ms: 100 heartbeat_timeout_ms: 200");
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kHeartbeatTimeout);
+  EXPECT_EQ(client->close_reason(), "heartbeat_timeout");
+  EXPECT_EQ(server_->metrics().heartbeat_timeouts.load(), 1u);
+  EXPECT_EQ(protocol::ClassifyClose(*code).category, v1::ERROR_CATEGORY_TIMEOUT);
+}
+
+TEST_F(BridgeServerTest, WebSocketPingControlFramesAreAnswered) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendPing("are-you-there").ok());
+  auto pong = client->NextPong();
+  ASSERT_TRUE(pong.ok()) << pong.status();
+  EXPECT_EQ(*pong, "are-you-there");
+  EXPECT_EQ(server_->metrics().control_pings_received.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, BadFramesGetAnErrorNamingTheFieldAndTheSessionStaysUp) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  struct Case {
+    const char* frame;
+    const char* field;
+    protocol::DecodeFailure failure;
+  };
+  const Case cases[] = {
+      {"{\"type\":", "", protocol::DecodeFailure::kInvalidJson},
+      {"[1,2,3]", "", protocol::DecodeFailure::kNotObject},
+      {"\"ping\"", "", protocol::DecodeFailure::kNotObject},
+      {R"({"clientId":"x"})", "type", protocol::DecodeFailure::kMissingType},
+      {R"({"type":"teleport"})", "type", protocol::DecodeFailure::kUnknownType},
+      {R"({"type":42})", "type", protocol::DecodeFailure::kBadField},
+      {R"({"type":"ping","timestamp":12})", "timestamp", protocol::DecodeFailure::kBadField},
+      {R"({"type":"message","messageId":7})", "messageId", protocol::DecodeFailure::kBadField},
+      {R"({"type":"ack","seq":"many"})", "seq", protocol::DecodeFailure::kBadField},
+      {R"({"type":"message","messageId":"m","metadata":[1]})", "metadata",
+       protocol::DecodeFailure::kBadField},
+      {R"({"type":"batch","frames":[{"type":"ping"},{"type":"cancel","messageId":false}]})",
+       "frames[1].messageId", protocol::DecodeFailure::kBadField},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.frame);
+    ASSERT_TRUE(client->SendText(c.frame).ok());
+    ExpectProtocolError(*client, c.field);
+  }
+  ExpectAlive(*client);
+  const Metrics& m = server_->metrics();
+  EXPECT_EQ(m.bad_frames(protocol::DecodeFailure::kInvalidJson), 1u);
+  EXPECT_EQ(m.bad_frames(protocol::DecodeFailure::kNotObject), 2u);
+  EXPECT_EQ(m.bad_frames(protocol::DecodeFailure::kMissingType), 1u);
+  EXPECT_EQ(m.bad_frames(protocol::DecodeFailure::kUnknownType), 1u);
+  EXPECT_EQ(m.bad_frames(protocol::DecodeFailure::kBadField), 6u);
+  EXPECT_EQ(m.error_frames(v1::ERROR_CATEGORY_PROTOCOL_ERROR), 11u);
+}
+
+TEST_F(BridgeServerTest, ServerOnlyFramesAndASecondConnectAreRefused) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText(R"({"type":"pong"})").ok());
+  ExpectProtocolError(*client, "type");
+  ASSERT_TRUE(client->SendText(kConnect).ok());
+  ExpectProtocolError(*client, "type");
+  ExpectAlive(*client);
+}
+
+TEST_F(BridgeServerTest, BatchFramesAreProcessedInOrder) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client
+                  ->SendText(R"({"type":"batch","frames":[{"type":"ping"},)"
+                             R"({"type":"message","messageId":"m-1","method":"x.Y/Z"},)"
+                             R"({"type":"ping"}]})")
+                  .ok());
+  Frame first = NextFrame(*client);
+  Frame second = NextFrame(*client);
+  Frame third = NextFrame(*client);
+  EXPECT_EQ(first.kind_case(), Frame::kPong);
+  EXPECT_EQ(first.seq(), 2u);
+  ASSERT_EQ(second.kind_case(), Frame::kError);
+  EXPECT_EQ(second.error().message_id(), "m-1");
+  EXPECT_EQ(second.error().category(), v1::ERROR_CATEGORY_NOT_FOUND);
+  EXPECT_EQ(second.seq(), 3u);
+  EXPECT_EQ(third.kind_case(), Frame::kPong);
+  EXPECT_EQ(third.seq(), 4u);
+}
+
+TEST_F(BridgeServerTest, InvalidUtf8TextFrameCloses1007) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText("{\"type\":\"ping\",\"x\":\"\xc3\x28\"}").ok());
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kInvalidPayload);
+  // The close handler, which counts, runs once the close handshake is done.
+  ASSERT_TRUE(server_->AwaitOpenConnections(0, bridge::testing::kTestTimeout));
+  EXPECT_EQ(server_->metrics().invalid_utf8_closes.load(), 1u);
+  EXPECT_EQ(server_->metrics().closes_sent(cc::kInvalidPayload), 1u);
+}
+
+TEST_F(BridgeServerTest, FrameOverTheLimitCloses1009) {
+  StartServer("max_frame_bytes: 1024");
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  // Under the limit is fine.
+  ASSERT_TRUE(client
+                  ->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(900, 'a'),
+                                          R"("})"))
+                  .ok());
+  EXPECT_EQ(NextFrame(*client).kind_case(), Frame::kPong);
+  ASSERT_TRUE(client
+                  ->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(2000, 'a'),
+                                          R"("})"))
+                  .ok());
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kMessageTooBig);
+  ASSERT_TRUE(server_->AwaitOpenConnections(0, bridge::testing::kTestTimeout));
+  EXPECT_EQ(server_->metrics().too_big_closes.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, WrongPathIsRefusedAtTheUpgrade) {
+  StartServer();
+  auto client = WsTestClient::Connect(server_->port(), "/elsewhere");
+  ASSERT_FALSE(client.ok());
+  EXPECT_THAT(std::string(client.status().message()), HasSubstr("404"));
+  EXPECT_EQ(server_->metrics().connections_refused.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, ConfiguredPathIsServed) {
+  StartServer("path: \"/bridge\"");
+  auto client = WsTestClient::Connect(server_->port(), "/bridge?token=abc");
+  ASSERT_TRUE(client.ok()) << client.status();
+}
+
+TEST_F(BridgeServerTest, HealthAndMetricsOverHttp) {
+  StartServer();
+  auto health = WsTestClient::HttpGet(server_->port(), "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->first, 200);
+  EXPECT_EQ(health->second, "ok\n");
+
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText("[]").ok());
+  ExpectProtocolError(*client, "");
+  auto metrics = WsTestClient::HttpGet(server_->port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(metrics->first, 200);
+  EXPECT_THAT(metrics->second, HasSubstr("bridge_sessions_confirmed_total 1\n"));
+  EXPECT_THAT(metrics->second, HasSubstr("bridge_bad_frames_total{reason=\"not_object\"} 1\n"));
+  EXPECT_THAT(metrics->second,
+              HasSubstr("bridge_error_frames_total{category=\"protocol_error\"} 1\n"));
+}
+
+TEST_F(BridgeServerTest, ShutdownClosesEverySessionWith1001) {
+  StartServer();
+  auto a = OpenConfirmed();
+  auto b = Open();  // not yet confirmed
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  server_->Shutdown();
+  auto code_a = a->WaitForClose();
+  auto code_b = b->WaitForClose();
+  ASSERT_TRUE(code_a.ok()) << code_a.status();
+  ASSERT_TRUE(code_b.ok()) << code_b.status();
+  EXPECT_EQ(*code_a, cc::kGoingAway);
+  EXPECT_EQ(*code_b, cc::kGoingAway);
+  EXPECT_EQ(a->close_reason(), "server_shutdown");
+  server_->Wait();  // returns once both closes are done
+  EXPECT_EQ(server_->metrics().closes_sent(cc::kGoingAway), 2u);
+  EXPECT_EQ(server_->metrics().connections_active.load(), 0);
+  // The listener is gone.
+  EXPECT_FALSE(WsTestClient::Connect(server_->port()).ok());
+}
+
+}  // namespace
+}  // namespace bridge
