@@ -3,8 +3,12 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -14,17 +18,37 @@ namespace {
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// The field a text-format error is about: the last `name:` on its line before the column.
+std::string FieldAt(std::string_view text, int line, int column) {
+  std::vector<absl::string_view> lines = absl::StrSplit(Sv(text), '\n');
+  if (line < 0 || static_cast<size_t>(line) >= lines.size()) return "";
+  absl::string_view prefix = lines[line].substr(0, static_cast<size_t>(std::max(column, 0)));
+  const size_t colon = prefix.rfind(':');
+  if (colon == absl::string_view::npos) return "";
+  absl::string_view name = absl::StripTrailingAsciiWhitespace(prefix.substr(0, colon));
+  size_t start = name.size();
+  while (start > 0 && (absl::ascii_isalnum(name[start - 1]) || name[start - 1] == '_')) --start;
+  return std::string(name.substr(start));
+}
+
 class ErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
+  explicit ErrorCollector(std::string_view text) : text_(text) {}
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
     if (!first_.empty()) return;
-    first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    first_ = absl::StrCat(line + 1, ":", column + 1, ": ");
+    const std::string field = FieldAt(text_, line, column);
+    if (!field.empty() && message.find(field) == std::string::npos) {
+      absl::StrAppend(&first_, "field ", field, ": ");
+    }
+    absl::StrAppend(&first_, message);
   }
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
   const std::string& first() const { return first_; }
 
  private:
+  std::string_view text_;
   std::string first_;
 };
 
@@ -36,7 +60,7 @@ absl::Status FieldError(std::string_view field, std::string_view reason) {
 
 absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin) {
   BridgeConfig config;
-  ErrorCollector errors;
+  ErrorCollector errors(text);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(std::string(text), &config)) {

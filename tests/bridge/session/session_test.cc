@@ -1,0 +1,239 @@
+// Session logic without sockets: a fake transport and a clock the test moves.
+#include "bridge/session/session.h"
+
+#include "bridge/protocol/error_table.h"
+#include "bridge/protocol/frame_codec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/mocks/session_mocks.h"
+
+namespace bridge::session {
+namespace {
+
+namespace cc = protocol::close_code;
+using ::bridge::testing::FakeClock;
+using ::bridge::testing::FakeTransport;
+using ::bridge::testing::MockTransport;
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::InSequence;
+using v1::Frame;
+
+constexpr char kConnect[] = R"({"type":"connect","clientId":"c-1","version":"1"})";
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() {
+    options_.handshake_timeout = absl::Seconds(10);
+    options_.heartbeat_interval = absl::Seconds(30);
+    options_.heartbeat_timeout = absl::Seconds(60);
+  }
+
+  void Create(protocol::Encoding encoding = protocol::Encoding::kJson) {
+    session_ = std::make_unique<Session>(options_, encoding, &transport_, &clock_, &metrics_,
+                                         [] { return std::string("s-test"); });
+    session_->Start();
+  }
+
+  void Confirm() {
+    session_->OnMessage(kConnect, false);
+    ASSERT_EQ(session_->state(), Session::State::kConfirmed);
+  }
+
+  Frame Sent(size_t i) {
+    Frame f;
+    EXPECT_LT(i, transport_.sent.size());
+    if (i >= transport_.sent.size()) return f;
+    const auto error = protocol::DecodeJsonFrame(transport_.sent[i], &f);
+    EXPECT_TRUE(error.ok()) << error.message;
+    return f;
+  }
+  Frame Last() { return Sent(transport_.sent.size() - 1); }
+
+  SessionOptions options_;
+  FakeTransport transport_;
+  FakeClock clock_;
+  Metrics metrics_;
+  std::unique_ptr<Session> session_;
+};
+
+TEST_F(SessionTest, StartArmsTheHandshakeTimer) {
+  Create();
+  EXPECT_EQ(session_->state(), Session::State::kPending);
+  ASSERT_EQ(transport_.armed.count(SessionTimer::kHandshake), 1u);
+  EXPECT_EQ(transport_.armed[SessionTimer::kHandshake], absl::Seconds(10));
+  EXPECT_TRUE(transport_.sent.empty());
+}
+
+TEST_F(SessionTest, HandshakeTimeoutClosesWith4001) {
+  Create();
+  clock_.Advance(absl::Seconds(10));
+  session_->OnTimer(SessionTimer::kHandshake);
+  EXPECT_EQ(transport_.close_code, cc::kHandshakeTimeout);
+  EXPECT_EQ(transport_.close_reason, "handshake_timeout");
+  EXPECT_EQ(metrics_.handshake_timeouts.load(), 1u);
+  EXPECT_EQ(session_->state(), Session::State::kClosing);
+}
+
+TEST_F(SessionTest, ConnectConfirmsAndSwitchesToTheHeartbeatTimer) {
+  Create();
+  Confirm();
+  Frame confirm = Last();
+  ASSERT_EQ(confirm.kind_case(), Frame::kConnectConfirm);
+  EXPECT_EQ(confirm.seq(), 1u);
+  EXPECT_EQ(confirm.connect_confirm().conversation_id(), "s-test");
+  EXPECT_EQ(confirm.connect_confirm().heartbeat_interval_ms(), 30000u);
+  EXPECT_EQ(confirm.connect_confirm().heartbeat_timeout_ms(), 60000u);
+  EXPECT_EQ(transport_.armed.count(SessionTimer::kHandshake), 0u);
+  EXPECT_EQ(transport_.armed[SessionTimer::kHeartbeat], absl::Seconds(60));
+  // A late handshake timer does nothing now.
+  session_->OnTimer(SessionTimer::kHandshake);
+  EXPECT_FALSE(transport_.close_code.has_value());
+}
+
+TEST_F(SessionTest, TimestampsComeFromTheInjectedClockInMilliseconds) {
+  Create();
+  clock_.Advance(absl::Milliseconds(1234) + absl::Microseconds(567));
+  Confirm();
+  const auto& ts = Last().connect_confirm().timestamp();
+  EXPECT_EQ(ts.nanos(), 234000000);
+}
+
+TEST_F(SessionTest, TrafficKeepsTheSessionAliveAndSilenceEndsIt) {
+  Create();
+  Confirm();
+  clock_.Advance(absl::Seconds(40));
+  session_->OnMessage(R"({"type":"ping"})", false);
+  EXPECT_EQ(Last().kind_case(), Frame::kPong);
+  EXPECT_EQ(Last().seq(), 2u);
+
+  // The timer armed at confirmation fires at 60 s; the client spoke 20 s ago.
+  clock_.Advance(absl::Seconds(20));
+  session_->OnTimer(SessionTimer::kHeartbeat);
+  EXPECT_FALSE(transport_.close_code.has_value());
+  EXPECT_EQ(transport_.armed[SessionTimer::kHeartbeat], absl::Seconds(40));
+
+  // A WebSocket ping counts as traffic too.
+  clock_.Advance(absl::Seconds(30));
+  session_->OnControlPing();
+  clock_.Advance(absl::Seconds(10));
+  session_->OnTimer(SessionTimer::kHeartbeat);
+  EXPECT_FALSE(transport_.close_code.has_value());
+  EXPECT_EQ(transport_.armed[SessionTimer::kHeartbeat], absl::Seconds(50));
+
+  clock_.Advance(absl::Seconds(50));
+  session_->OnTimer(SessionTimer::kHeartbeat);
+  EXPECT_EQ(transport_.close_code, cc::kHeartbeatTimeout);
+  EXPECT_EQ(transport_.close_reason, "heartbeat_timeout");
+  EXPECT_EQ(metrics_.heartbeat_timeouts.load(), 1u);
+}
+
+TEST_F(SessionTest, FrameBeforeConnectSendsErrorThenCloses1002) {
+  MockTransport mock;
+  Session session(options_, protocol::Encoding::kJson, &mock, &clock_, &metrics_,
+                  [] { return std::string("s"); });
+  {
+    InSequence order;
+    EXPECT_CALL(mock, ArmTimer(SessionTimer::kHandshake, absl::Seconds(10)));
+    EXPECT_CALL(mock, Send(HasSubstr(R"("category":"protocol_error")"), protocol::Encoding::kJson));
+    EXPECT_CALL(mock, Close(cc::kProtocolError, "protocol_error"));
+  }
+  EXPECT_CALL(mock, CancelTimer(_)).Times(::testing::AnyNumber());
+  session.Start();
+  session.OnMessage(R"({"type":"subscribe","channel":"news"})", false);
+  // Nothing more happens once closing.
+  session.OnMessage(kConnect, false);
+  EXPECT_EQ(session.state(), Session::State::kClosing);
+}
+
+TEST_F(SessionTest, ErrorFramesBeforeConfirmationCarryNoSeq) {
+  Create();
+  session_->OnMessage("nonsense", false);
+  Frame error = Sent(0);
+  EXPECT_EQ(error.kind_case(), Frame::kError);
+  EXPECT_EQ(error.seq(), 0u);
+  EXPECT_EQ(transport_.close_code, cc::kProtocolError);
+}
+
+TEST_F(SessionTest, UnsupportedVersionCloses4502) {
+  Create();
+  session_->OnMessage(R"({"type":"connect","clientId":"c","version":"2"})", false);
+  EXPECT_EQ(Sent(0).error().field(), "version");
+  EXPECT_EQ(transport_.close_code, cc::kUnsupportedVersion);
+}
+
+TEST_F(SessionTest, MissingVersionMeansVersionOne) {
+  Create();
+  session_->OnMessage(R"({"type":"connect","clientId":"c"})", false);
+  EXPECT_EQ(session_->state(), Session::State::kConfirmed);
+}
+
+TEST_F(SessionTest, SeqGrowsByOneOnEveryFrameAfterConfirmation) {
+  Create();
+  Confirm();
+  session_->OnMessage(R"({"type":"ping"})", false);
+  session_->OnMessage("{}", false);  // an error frame
+  session_->OnMessage(R"({"type":"ping"})", false);
+  ASSERT_EQ(transport_.sent.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(Sent(i).seq(), i + 1);
+  EXPECT_EQ(session_->last_seq(), 4u);
+}
+
+TEST_F(SessionTest, CallFramesWithoutAnUpstreamGetNotFoundForTheirMessageId) {
+  Create();
+  Confirm();
+  session_->OnMessage(
+      R"({"type":"message","messageId":"m-7","method":"demo.v1.Echo/Say","payload":{"text":"x"}})",
+      false);
+  Frame error = Last();
+  EXPECT_EQ(error.error().message_id(), "m-7");
+  EXPECT_EQ(error.error().category(), v1::ERROR_CATEGORY_NOT_FOUND);
+  EXPECT_FALSE(error.error().retryable());
+
+  session_->OnMessage(R"({"type":"message","messageId":"m-8","content":"hello"})", false);
+  EXPECT_EQ(Last().error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+  EXPECT_EQ(Last().error().message_id(), "m-8");
+
+  session_->OnMessage(R"({"type":"cancel","messageId":"m-9"})", false);
+  EXPECT_EQ(Last().error().message_id(), "m-9");
+  EXPECT_EQ(metrics_.error_frames(v1::ERROR_CATEGORY_NOT_FOUND), 2u);
+}
+
+TEST_F(SessionTest, ShutdownClosesWith1001AndClosedSessionsIgnoreEverything) {
+  Create();
+  Confirm();
+  session_->Shutdown();
+  EXPECT_EQ(transport_.close_code, cc::kGoingAway);
+  EXPECT_EQ(transport_.close_reason, "server_shutdown");
+  EXPECT_EQ(metrics_.closes_sent(cc::kGoingAway), 1u);
+  const size_t sent = transport_.sent.size();
+  session_->OnMessage(R"({"type":"ping"})", false);
+  session_->OnClosed();
+  session_->OnTimer(SessionTimer::kHeartbeat);
+  EXPECT_EQ(transport_.sent.size(), sent);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
+  EXPECT_TRUE(transport_.armed.empty());
+}
+
+TEST_F(SessionTest, BinarySessionsAnswerInBinary) {
+  Create(protocol::Encoding::kBinary);
+  Frame connect;
+  connect.mutable_connect()->set_client_id("b");
+  session_->OnMessage(connect.SerializeAsString(), true);
+  ASSERT_EQ(transport_.encodings.size(), 1u);
+  EXPECT_EQ(transport_.encodings[0], protocol::Encoding::kBinary);
+  Frame confirm;
+  ASSERT_TRUE(confirm.ParseFromString(transport_.sent[0]));
+  EXPECT_EQ(confirm.connect_confirm().client_id(), "b");
+}
+
+TEST_F(SessionTest, RandomConversationIdsAreDistinct) {
+  const std::string a = Session::RandomConversationId();
+  const std::string b = Session::RandomConversationId();
+  EXPECT_EQ(a.size(), 34u);
+  EXPECT_EQ(a.substr(0, 2), "s-");
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace bridge::session

@@ -1,0 +1,60 @@
+// Test doubles for session::Transport and Clock: a transport that records what the session
+// sent, closed and armed, and a clock the test moves by hand.
+#ifndef TESTS_MOCKS_SESSION_MOCKS_H_
+#define TESTS_MOCKS_SESSION_MOCKS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/common/clock.h"
+#include "bridge/session/session.h"
+#include "gmock/gmock.h"
+
+namespace bridge::testing {
+
+class MockTransport : public session::Transport {
+ public:
+  MOCK_METHOD(void, Send, (std::string data, protocol::Encoding encoding), (override));
+  MOCK_METHOD(void, Close, (int code, std::string_view reason), (override));
+  MOCK_METHOD(void, ArmTimer, (session::SessionTimer timer, absl::Duration after), (override));
+  MOCK_METHOD(void, CancelTimer, (session::SessionTimer timer), (override));
+};
+
+// Records everything; timers are kept so the test can fire the ones that are due.
+class FakeTransport : public session::Transport {
+ public:
+  void Send(std::string data, protocol::Encoding encoding) override {
+    sent.push_back(std::move(data));
+    encodings.push_back(encoding);
+  }
+  void Close(int code, std::string_view reason) override {
+    close_code = code;
+    close_reason = std::string(reason);
+  }
+  void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
+    armed[timer] = after;
+  }
+  void CancelTimer(session::SessionTimer timer) override { armed.erase(timer); }
+
+  std::vector<std::string> sent;
+  std::vector<protocol::Encoding> encodings;
+  std::optional<int> close_code;
+  std::string close_reason;
+  std::map<session::SessionTimer, absl::Duration> armed;  // delay of each armed timer
+};
+
+class FakeClock : public Clock {
+ public:
+  absl::Time Now() override { return absl::UnixEpoch() + absl::Hours(24 * 365 * 56) + offset_; }
+  absl::Duration Monotonic() override { return offset_; }
+  void Advance(absl::Duration d) { offset_ += d; }
+
+ private:
+  absl::Duration offset_ = absl::ZeroDuration();
+};
+
+}  // namespace bridge::testing
+
+#endif  // TESTS_MOCKS_SESSION_MOCKS_H_
