@@ -1,6 +1,8 @@
 #include "bridge/config/config.h"
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -90,7 +92,10 @@ void ApplyDefaults(BridgeConfig* c) {
     c->set_heartbeat_interval_ms(kDefaultHeartbeatIntervalMs);
   }
   if (c->heartbeat_timeout_ms() == 0) {
-    c->set_heartbeat_timeout_ms(2 * c->heartbeat_interval_ms());
+    // 2 x interval, saturated: a uint32 product would wrap below the interval.
+    const uint64_t twice = 2 * uint64_t{c->heartbeat_interval_ms()};
+    c->set_heartbeat_timeout_ms(
+        static_cast<uint32_t>(std::min<uint64_t>(twice, std::numeric_limits<uint32_t>::max())));
   }
   if (c->max_frame_bytes() == 0) c->set_max_frame_bytes(kDefaultMaxFrameBytes);
   if (c->shutdown_grace_ms() == 0) c->set_shutdown_grace_ms(kDefaultShutdownGraceMs);

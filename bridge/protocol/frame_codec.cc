@@ -129,7 +129,7 @@ class JsonDecoder {
       const FieldDescriptor* f = FindField(d, kv.key);
       if (f != nullptr) {
         if (!DecodeField(kv.value, body, f, JoinPath(path, kv.key), depth)) return false;
-      } else if (kv.key == "seq") {
+      } else if (kv.key == "seq" && !kv.value.is_null()) {  // null means no seq, as elsewhere
         uint64_t seq;
         if (!ToUint64(kv.value, JoinPath(path, "seq"), &seq)) return false;
         frame->set_seq(seq);

@@ -1,0 +1,340 @@
+// Tests of bridge/config: parsing the text-format BridgeConfig, defaults, validation, host:port
+// parsing and loading from files (written under TEST_TMPDIR).
+#include "bridge/config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "proto/bridge/v1/config.pb.h"
+
+namespace bridge::config {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+// ---------------------------------------------------------------------------------------------
+// ParseConfigText
+
+TEST(ParseConfigTextTest, EveryField) {
+  const absl::StatusOr<BridgeConfig> config = ParseConfigText(
+      R"pb(
+        # A comment.
+        listen: "0.0.0.0:9000"
+        path: "/bridge"
+        io_threads: 4
+        handshake_timeout_ms: 2000
+        heartbeat_interval_ms: 15000
+        heartbeat_timeout_ms: 45000
+        max_frame_bytes: 65536
+        shutdown_grace_ms: 100
+        default_method: "demo.v1.Echo/Say"
+      )pb",
+      "test.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen(), "0.0.0.0:9000");
+  EXPECT_EQ(config->path(), "/bridge");
+  EXPECT_EQ(config->io_threads(), 4u);
+  EXPECT_EQ(config->handshake_timeout_ms(), 2000u);
+  EXPECT_EQ(config->heartbeat_interval_ms(), 15000u);
+  EXPECT_EQ(config->heartbeat_timeout_ms(), 45000u);
+  EXPECT_EQ(config->max_frame_bytes(), 65536u);
+  EXPECT_EQ(config->shutdown_grace_ms(), 100u);
+  EXPECT_EQ(config->default_method(), "demo.v1.Echo/Say");
+}
+
+TEST(ParseConfigTextTest, EmptyTextIsAnEmptyConfig) {
+  const absl::StatusOr<BridgeConfig> config = ParseConfigText("", "empty.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*config, BridgeConfig()));
+}
+
+TEST(ParseConfigTextTest, UnknownFieldNamesTheFieldAndLine) {
+  const absl::StatusOr<BridgeConfig> config =
+      ParseConfigText("listen: \"127.0.0.1:0\"\nheartbeat_intervl_ms: 5\n", "bridge.conf");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config.status()), StartsWith("bridge.conf:2:"));
+  EXPECT_THAT(Message(config.status()), HasSubstr("heartbeat_intervl_ms"));
+}
+
+TEST(ParseConfigTextTest, UnknownFieldOnALaterLine) {
+  const absl::StatusOr<BridgeConfig> config =
+      ParseConfigText("path: \"/ws\"\n\n# comment\n  bogus: true\n", "x.conf");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Message(config.status()), StartsWith("x.conf:4:"));
+  EXPECT_THAT(Message(config.status()), HasSubstr("bogus"));
+}
+
+TEST(ParseConfigTextTest, BadValueTypeNamesTheFieldAndLine) {
+  struct Case {
+    std::string text;
+    std::string line;
+    std::string field;
+  };
+  for (const Case& c :
+       {Case{"heartbeat_interval_ms: \"fast\"", "c.conf:1:", "heartbeat_interval_ms"},
+        Case{"listen: 8080", "c.conf:1:", "listen"},
+        Case{"path: \"/ws\"\nio_threads: -1", "c.conf:2:", "io_threads"},
+        Case{"max_frame_bytes: 1.5", "c.conf:1:", "max_frame_bytes"},
+        Case{"handshake_timeout_ms: 4294967296", "c.conf:1:", "handshake_timeout_ms"}}) {
+    SCOPED_TRACE(c.text);
+    const absl::StatusOr<BridgeConfig> config = ParseConfigText(c.text, "c.conf");
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(config.status()), StartsWith(c.line));
+    EXPECT_THAT(Message(config.status()), HasSubstr(c.field));
+  }
+}
+
+TEST(ParseConfigTextTest, SyntaxError) {
+  const absl::StatusOr<BridgeConfig> config = ParseConfigText("listen \"0.0.0.0:1\"", "s.conf");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Message(config.status()), StartsWith("s.conf:1:"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ApplyDefaults
+
+TEST(ApplyDefaultsTest, FillsEveryUnsetField) {
+  BridgeConfig config;
+  ApplyDefaults(&config);
+  EXPECT_EQ(config.listen(), "127.0.0.1:8080");
+  EXPECT_EQ(config.path(), "/ws");
+  EXPECT_EQ(config.io_threads(), std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_GE(config.io_threads(), 1u);
+  EXPECT_EQ(config.handshake_timeout_ms(), 10000u);
+  EXPECT_EQ(config.heartbeat_interval_ms(), 30000u);
+  EXPECT_EQ(config.heartbeat_timeout_ms(), 60000u);
+  EXPECT_EQ(config.max_frame_bytes(), 1048576u);
+  EXPECT_EQ(config.shutdown_grace_ms(), 5000u);
+  EXPECT_EQ(config.default_method(), "");
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(ApplyDefaultsTest, ConstantsMatchTheSchemaComments) {
+  EXPECT_EQ(kDefaultListen, "127.0.0.1:8080");
+  EXPECT_EQ(kDefaultPath, "/ws");
+  EXPECT_EQ(kDefaultHandshakeTimeoutMs, 10000u);
+  EXPECT_EQ(kDefaultHeartbeatIntervalMs, 30000u);
+  EXPECT_EQ(kDefaultMaxFrameBytes, 1048576u);
+  EXPECT_EQ(kDefaultShutdownGraceMs, 5000u);
+}
+
+TEST(ApplyDefaultsTest, HeartbeatTimeoutIsTwiceTheConfiguredInterval) {
+  BridgeConfig config;
+  config.set_heartbeat_interval_ms(15000);
+  ApplyDefaults(&config);
+  EXPECT_EQ(config.heartbeat_interval_ms(), 15000u);
+  EXPECT_EQ(config.heartbeat_timeout_ms(), 30000u);
+}
+
+TEST(ApplyDefaultsTest, HeartbeatTimeoutSaturatesInsteadOfWrapping) {
+  BridgeConfig config;
+  config.set_heartbeat_interval_ms(3000000000u);
+  ApplyDefaults(&config);
+  EXPECT_EQ(config.heartbeat_timeout_ms(), 4294967295u);
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(ApplyDefaultsTest, KeepsFieldsThatAreSet) {
+  BridgeConfig config;
+  config.set_listen("[::1]:0");
+  config.set_path("/x");
+  config.set_io_threads(3);
+  config.set_handshake_timeout_ms(1);
+  config.set_heartbeat_interval_ms(2);
+  config.set_heartbeat_timeout_ms(7);
+  config.set_max_frame_bytes(300);
+  config.set_shutdown_grace_ms(4);
+  config.set_default_method("demo.v1.Echo/Say");
+  BridgeConfig copy = config;
+  ApplyDefaults(&copy);
+  EXPECT_TRUE(MessageDifferencer::Equals(config, copy)) << copy.DebugString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validate
+
+BridgeConfig Defaults() {
+  BridgeConfig config;
+  ApplyDefaults(&config);
+  return config;
+}
+
+void ExpectFieldError(const BridgeConfig& config, std::string_view field) {
+  const absl::Status status = Validate(config);
+  ASSERT_FALSE(status.ok()) << config.DebugString();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(status), StartsWith("config field " + std::string(field) + ": "));
+}
+
+TEST(ValidateTest, Listen) {
+  for (const std::string bad : {"", "localhost", ":8080", "127.0.0.1:", "127.0.0.1:http",
+                                "127.0.0.1:65536", "[::1]", "[::1:80", "127.0.0.1:-1"}) {
+    SCOPED_TRACE(bad);
+    BridgeConfig config = Defaults();
+    config.set_listen(bad);
+    ExpectFieldError(config, "listen");
+  }
+}
+
+TEST(ValidateTest, Path) {
+  for (const std::string bad : {"", "ws", "ws/", " /ws"}) {
+    SCOPED_TRACE(bad);
+    BridgeConfig config = Defaults();
+    config.set_path(bad);
+    ExpectFieldError(config, "path");
+  }
+  BridgeConfig config = Defaults();
+  config.set_path("/");
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+TEST(ValidateTest, IoThreads) {
+  BridgeConfig config = Defaults();
+  config.set_io_threads(257);
+  ExpectFieldError(config, "io_threads");
+  config.set_io_threads(256);
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+TEST(ValidateTest, HeartbeatTimeoutBelowInterval) {
+  BridgeConfig config = Defaults();
+  config.set_heartbeat_interval_ms(10000);
+  config.set_heartbeat_timeout_ms(9999);
+  ExpectFieldError(config, "heartbeat_timeout_ms");
+  EXPECT_THAT(Message(Validate(config)), HasSubstr("10000"));
+  EXPECT_THAT(Message(Validate(config)), HasSubstr("9999"));
+  config.set_heartbeat_timeout_ms(10000);
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(ValidateTest, MaxFrameBytes) {
+  BridgeConfig config = Defaults();
+  config.set_max_frame_bytes(255);
+  ExpectFieldError(config, "max_frame_bytes");
+  config.set_max_frame_bytes((uint64_t{1} << 30) + 1);
+  ExpectFieldError(config, "max_frame_bytes");
+  config.set_max_frame_bytes(256);
+  EXPECT_TRUE(Validate(config).ok());
+  config.set_max_frame_bytes(uint64_t{1} << 30);
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+TEST(ValidateTest, DefaultMethod) {
+  BridgeConfig config = Defaults();
+  config.set_default_method("Say");
+  ExpectFieldError(config, "default_method");
+  EXPECT_THAT(Message(Validate(config)), HasSubstr("\"Say\""));
+  for (const std::string good : {"demo.v1.Echo/Say", "/demo.v1.Echo/Say", ""}) {
+    config.set_default_method(good);
+    EXPECT_TRUE(Validate(config).ok()) << good;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ParseHostPort
+
+TEST(ParseHostPortTest, Ipv4) {
+  const absl::StatusOr<HostPort> hp = ParseHostPort("127.0.0.1:8080");
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host, "127.0.0.1");
+  EXPECT_EQ(hp->port, 8080);
+}
+
+TEST(ParseHostPortTest, Ipv6InBrackets) {
+  const absl::StatusOr<HostPort> hp = ParseHostPort("[::1]:0");
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 0);
+  const absl::StatusOr<HostPort> full = ParseHostPort("[fe80::1:2]:65535");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->host, "fe80::1:2");
+  EXPECT_EQ(full->port, 65535);
+}
+
+TEST(ParseHostPortTest, HostName) {
+  const absl::StatusOr<HostPort> hp = ParseHostPort("localhost:9000");
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host, "localhost");
+  EXPECT_EQ(hp->port, 9000);
+}
+
+TEST(ParseHostPortTest, MissingPort) {
+  for (const std::string bad : {"127.0.0.1", "127.0.0.1:", "[::1]", "[::1]:", "localhost"}) {
+    const absl::StatusOr<HostPort> hp = ParseHostPort(bad);
+    EXPECT_FALSE(hp.ok()) << bad;
+    EXPECT_EQ(hp.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ParseHostPortTest, PortOutOfRange) {
+  for (const std::string bad :
+       {"127.0.0.1:65536", "127.0.0.1:99999999999", "[::1]:70000", "127.0.0.1:-1"}) {
+    const absl::StatusOr<HostPort> hp = ParseHostPort(bad);
+    ASSERT_FALSE(hp.ok()) << bad;
+    EXPECT_THAT(Message(hp.status()), HasSubstr("port")) << bad;
+  }
+}
+
+TEST(ParseHostPortTest, Malformed) {
+  for (const std::string bad : {"", ":80", "[::1:80", "[::1]80", "host:port"}) {
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoadConfigFile
+
+std::string TempPath(std::string_view name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  EXPECT_NE(dir, nullptr) << "TEST_TMPDIR is set by bazel test";
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + std::string(name);
+}
+
+void WriteFile(const std::string& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+TEST(LoadConfigFileTest, ReadsAFile) {
+  const std::string path = TempPath("good.conf");
+  WriteFile(path, "listen: \"127.0.0.1:0\"\nheartbeat_interval_ms: 1000\n");
+  const absl::StatusOr<BridgeConfig> config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen(), "127.0.0.1:0");
+  EXPECT_EQ(config->heartbeat_interval_ms(), 1000u);
+}
+
+TEST(LoadConfigFileTest, MissingFileIsNotFound) {
+  const std::string path = TempPath("does-not-exist.conf");
+  const absl::StatusOr<BridgeConfig> config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(config.status()), HasSubstr(path));
+}
+
+TEST(LoadConfigFileTest, ErrorsNameTheFile) {
+  const std::string path = TempPath("bad.conf");
+  WriteFile(path, "path: \"/ws\"\nlisten_address: \"x\"\n");
+  const absl::StatusOr<BridgeConfig> config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config.status()), StartsWith(path + ":2:"));
+  EXPECT_THAT(Message(config.status()), HasSubstr("listen_address"));
+}
+
+}  // namespace
+}  // namespace bridge::config
