@@ -64,6 +64,22 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_too_big_closes_total", "Sessions closed with 1009.",
                 get(too_big_closes));
 
+  AppendCounter(&out, "bridge_calls_started_total", "Upstream calls started.",
+                get(calls_started));
+  AppendCounter(&out, "bridge_calls_succeeded_total", "Upstream calls that ended with OK.",
+                get(calls_succeeded));
+  AppendCounter(&out, "bridge_calls_failed_total", "Upstream calls that ended with an error.",
+                get(calls_failed));
+  AppendCounter(&out, "bridge_calls_cancelled_by_client_total", "cancel frames honoured.",
+                get(calls_cancelled_by_client));
+  AppendCounter(&out, "bridge_calls_cancelled_by_close_total",
+                "Calls cancelled upstream because their session ended.",
+                get(calls_cancelled_by_close));
+  AppendCounter(&out, "bridge_bad_payloads_total",
+                "Request payloads refused (invalid_argument).", get(bad_payloads));
+  AppendCounter(&out, "bridge_flow_control_pauses_total",
+                "Upstream reads deferred until the outbound buffer drained.",
+                get(flow_control_pauses));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

@@ -37,6 +37,13 @@ class Metrics {
   Counter wrong_encoding_frames{0};  // a binary frame on a JSON session, or the reverse
   Counter invalid_utf8_closes{0};    // close 1007 sent
   Counter too_big_closes{0};         // close 1009 sent
+  Counter calls_started{0};
+  Counter calls_succeeded{0};
+  Counter calls_failed{0};             // ended with an error frame
+  Counter calls_cancelled_by_client{0};
+  Counter calls_cancelled_by_close{0};  // the session ended first
+  Counter bad_payloads{0};              // request payloads that did not transcode
+  Counter flow_control_pauses{0};       // reads deferred for a full outbound buffer
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

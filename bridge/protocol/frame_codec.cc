@@ -451,8 +451,7 @@ class JsonDecoder {
   DecodeError error_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Encoding
+}  // namespace
 
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -494,6 +493,8 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->append(s.data() + start, s.size() - start);
   out->push_back('"');
 }
+
+namespace {
 
 void AppendDouble(double d, std::string* out) {
   if (std::isnan(d)) {

@@ -74,6 +74,9 @@ inline std::string EncodeFrame(Encoding encoding, const Frame& frame) {
   return encoding == Encoding::kJson ? EncodeJsonFrame(frame) : EncodeBinaryFrame(frame);
 }
 
+// Appends `s` as a JSON string literal (quoted and escaped; UTF-8 passes through).
+void AppendJsonString(std::string_view s, std::string* out);
+
 // The protocol's name of the kind of `frame` ("connect_confirm"), or "" when none is set.
 std::string_view FrameTypeName(const Frame& frame);
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <set>
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/config/config.h"
@@ -44,14 +46,46 @@ using WsConnection = WsServer::connection_type;
 using WsConnectionPtr = WsServer::connection_ptr;
 using websocketpp::connection_hdl;
 
+// What executors need of the server; outlives it, so a late gRPC callback finds it disabled.
+struct ServerCore {
+  absl::Mutex mu;
+  WsServer* endpoint ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+void RunOnStrand(WsServer& endpoint, const connection_hdl& hdl,
+                 std::function<void(WsConnection&)> task);
+
+// Posts to one connection's strand; drops tasks once the connection or the server is gone.
+class ConnectionExecutor final : public session::Executor {
+ public:
+  ConnectionExecutor(std::shared_ptr<ServerCore> core, connection_hdl hdl)
+      : core_(std::move(core)), hdl_(std::move(hdl)) {}
+  void Post(std::function<void()> task) override {
+    absl::MutexLock lock(&core_->mu);
+    if (core_->endpoint == nullptr) return;
+    RunOnStrand(*core_->endpoint, hdl_, [task = std::move(task)](WsConnection&) { task(); });
+  }
+
+ private:
+  std::shared_ptr<ServerCore> core_;
+  connection_hdl hdl_;
+};
+
 // The session::Transport of one WebSocket connection. Lives as long as the websocketpp
 // connection that holds it; every method runs on that connection's strand.
 class BridgeConnection final : public session::Transport {
  public:
-  BridgeConnection(WsConnection* con, const session::SessionOptions& options,
-                   protocol::Encoding encoding, Clock* clock, Metrics* metrics,
-                   session::Session::IdGenerator ids)
-      : con_(con), session_(options, encoding, this, clock, metrics, std::move(ids)) {}
+  BridgeConnection(WsConnection* con, std::shared_ptr<session::Executor> executor,
+                   const session::SessionOptions& options, protocol::Encoding encoding,
+                   Clock* clock, Metrics* metrics, session::Session::IdGenerator ids,
+                   session::CallServices services, upstream::Metadata upgrade_metadata)
+      : con_(con),
+        executor_(std::move(executor)),
+        session_(options, encoding, this, clock, metrics, std::move(ids), services,
+                 std::move(upgrade_metadata)) {}
+
+  std::shared_ptr<session::Executor> executor() override { return executor_; }
+  size_t buffered_bytes() override { return con_->get_buffered_amount(); }
 
   session::Session& session() { return session_; }
 
@@ -96,6 +130,7 @@ class BridgeConnection final : public session::Transport {
   };
 
   WsConnection* const con_;
+  std::shared_ptr<session::Executor> executor_;
   session::Session session_;
   std::array<TimerSlot, session::kSessionTimerCount> timers_;
 };
@@ -134,11 +169,17 @@ class Server::Impl {
   Impl(const v1::BridgeConfig& config, ServerOptions options)
       : config_(config),
         options_(std::move(options)),
-        session_options_(session::SessionOptions::FromConfig(config)) {}
+        session_options_(session::SessionOptions::FromConfig(config)),
+        core_(std::make_shared<ServerCore>()) {
+    absl::MutexLock lock(&core_->mu);
+    core_->endpoint = &endpoint_;
+  }
 
   ~Impl() {
     Shutdown();
     Wait();
+    absl::MutexLock lock(&core_->mu);
+    core_->endpoint = nullptr;
   }
 
   absl::Status Start() {
@@ -263,9 +304,23 @@ class Server::Impl {
 
   void OnOpen(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    con->bridge = std::make_shared<BridgeConnection>(con.get(), session_options_, con->encoding,
-                                                     options_.clock, &metrics_,
-                                                     options_.new_conversation_id);
+    upstream::Metadata forwarded;
+    for (const auto& [name, value] : con->get_request().get_headers()) {
+      const std::string key = absl::AsciiStrToLower(name);
+      for (const std::string& pattern : config_.forward_request_headers()) {
+        const bool prefix = !pattern.empty() && pattern.back() == '*';
+        if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(
+                                               0, pattern.size() - 1))
+                   : key == pattern) {
+          forwarded.emplace_back(key, value);
+          break;
+        }
+      }
+    }
+    con->bridge = std::make_shared<BridgeConnection>(
+        con.get(), std::make_shared<ConnectionExecutor>(core_, hdl), session_options_,
+        con->encoding, options_.clock, &metrics_, options_.new_conversation_id,
+        options_.services, std::move(forwarded));
     {
       absl::MutexLock lock(&mu_);
       open_.insert(hdl);
@@ -358,6 +413,7 @@ class Server::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> draining_{false};
   std::unique_ptr<asio::steady_timer> grace_;
+  std::shared_ptr<ServerCore> core_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
 };

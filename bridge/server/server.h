@@ -22,6 +22,9 @@ namespace bridge::server {
 struct ServerOptions {
   Clock* clock = RealClock::Get();
   session::Session::IdGenerator new_conversation_id = session::Session::RandomConversationId;
+  // Descriptors, transcoder and upstream for calls; they must outlive the server. Empty: every
+  // call gets not_found.
+  session::CallServices services;
 };
 
 class Server {

@@ -25,6 +25,12 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.heartbeat_interval = absl::Milliseconds(config.heartbeat_interval_ms());
   o.heartbeat_timeout = absl::Milliseconds(config.heartbeat_timeout_ms());
   o.default_method = config.default_method();
+  o.default_call_timeout = absl::Milliseconds(config.default_call_timeout_ms());
+  o.max_call_timeout = absl::Milliseconds(config.max_call_timeout_ms());
+  o.max_calls = config.max_calls_per_session();
+  o.max_outbound_buffer = config.max_outbound_buffer_bytes();
+  o.forward_response_metadata.assign(config.forward_response_metadata().begin(),
+                                     config.forward_response_metadata().end());
   return o;
 }
 
@@ -37,13 +43,18 @@ std::string Session::RandomConversationId() {
 
 Session::Session(const SessionOptions& options, protocol::Encoding encoding,
                  Transport* transport, Clock* clock, Metrics* metrics,
-                 IdGenerator new_conversation_id)
+                 IdGenerator new_conversation_id, CallServices services,
+                 upstream::Metadata upgrade_metadata)
     : options_(options),
       encoding_(encoding),
       transport_(transport),
       clock_(clock),
       metrics_(metrics),
-      new_conversation_id_(std::move(new_conversation_id)) {}
+      new_conversation_id_(std::move(new_conversation_id)),
+      services_(services),
+      upgrade_metadata_(std::move(upgrade_metadata)) {}
+
+Session::~Session() { CancelAllCalls(); }
 
 void Session::Start() {
   last_seen_ = clock_->Monotonic();
@@ -181,36 +192,34 @@ void Session::HandleConnect(const v1::Connect& connect) {
 
 void Session::HandleCallFrame(const Frame& frame) {
   switch (frame.kind_case()) {
-    case Frame::kMessage: {
-      const v1::Message& m = frame.message();
-      if (m.method().empty() && m.content().empty()) {
-        SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, "a message needs a method", "method",
-                  m.message_id());
+    case Frame::kMessage:
+      StartCall(frame.message());
+      return;
+    case Frame::kStreamSend:
+      SendToCall(frame.stream_send());
+      return;
+    case Frame::kStreamEnd: {
+      auto it = calls_.find(frame.stream_end().message_id());
+      if (it == calls_.end()) {
+        SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
+                  frame.stream_end().message_id());
         return;
       }
-      const std::string& method = m.method().empty() ? options_.default_method : m.method();
-      if (method.empty()) {
-        SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
-                  "no method given and no default method configured", "method", m.message_id());
-        return;
-      }
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND,
-                absl::StrCat("method ", method, " is not routed to any upstream"), "method",
-                m.message_id());
+      it->second.call->WritesDone();
       return;
     }
-    case Frame::kStreamSend:
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
-                frame.stream_send().message_id());
+    case Frame::kCancel: {
+      auto it = calls_.find(frame.cancel().message_id());
+      if (it == calls_.end()) {
+        SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
+                  frame.cancel().message_id());
+        return;
+      }
+      // The call's end (CANCELLED, or whatever came first) answers with one error frame.
+      metrics_->calls_cancelled_by_client.fetch_add(1, std::memory_order_relaxed);
+      it->second.call->Cancel();
       return;
-    case Frame::kStreamEnd:
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
-                frame.stream_end().message_id());
-      return;
-    case Frame::kCancel:
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
-                frame.cancel().message_id());
-      return;
+    }
     case Frame::kSubscribe:
     case Frame::kUnsubscribe:
       SendError(v1::ERROR_CATEGORY_NOT_FOUND, "channels are not enabled on this bridge",
@@ -232,6 +241,10 @@ void Session::OnTimer(SessionTimer timer) {
       if (state_ != State::kPending) return;
       metrics_->handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
       CloseWith(cc::kHandshakeTimeout, "handshake_timeout");
+      return;
+    case SessionTimer::kDrain:
+      drain_armed_ = false;
+      if (state_ == State::kConfirmed) OnDrainTimer();
       return;
     case SessionTimer::kHeartbeat: {
       if (state_ != State::kConfirmed) return;
@@ -258,6 +271,8 @@ void Session::OnClosed() {
   state_ = State::kClosed;
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
+  transport_->CancelTimer(SessionTimer::kDrain);
+  CancelAllCalls();
 }
 
 void Session::SendFrame(Frame& frame) {
@@ -286,6 +301,8 @@ void Session::CloseWith(int code, std::string_view reason) {
   state_ = State::kClosing;
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
+  transport_->CancelTimer(SessionTimer::kDrain);
+  CancelAllCalls();
   metrics_->CountCloseSent(code);
   transport_->Close(code, reason);
 }

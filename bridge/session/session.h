@@ -4,27 +4,60 @@
 // (server/ implements it over websocketpp; tests use a fake). Every method of Session, and
 // every Transport call it makes, runs on the connection's strand.
 //
-// Steps: Start -> (OnMessage)* with `connect` first -> connect_confirm -> frames, pings ->
-// close (by the client, a timeout, bad input, or Shutdown) -> OnClosed.
+// Steps: Start -> (OnMessage)* with `connect` first -> connect_confirm -> frames, pings, calls
+// -> close (by the client, a timeout, bad input, or Shutdown) -> OnClosed, which cancels every
+// call of the session upstream.
+//
+// Calls: `message` starts one upstream call (any of the four kinds); its replies come back as
+// `response` (methods with one reply: unary and client streaming) or `stream_message`s and a
+// `stream_end` (server streaming and bidi); a failure as one `error` frame. The next reply is
+// read from upstream only when the connection's outbound buffer is under its bound.
 #ifndef BRIDGE_SESSION_SESSION_H_
 #define BRIDGE_SESSION_SESSION_H_
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/transcode/descriptor_registry.h"
+#include "bridge/transcode/json_transcoder.h"
+#include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
 #include "proto/bridge/v1/frame.pb.h"
 
 namespace bridge::session {
 
-enum class SessionTimer { kHandshake = 0, kHeartbeat = 1 };
-inline constexpr int kSessionTimerCount = 2;
+enum class SessionTimer {
+  kHandshake = 0,  // connect is due
+  kHeartbeat = 1,  // client silence check
+  kDrain = 2,      // flow control: has the outbound buffer drained?
+};
+inline constexpr int kSessionTimerCount = 3;
+
+// Runs tasks on a session's strand. Post may be called from any thread; tasks for a
+// connection that is gone are dropped, so a task may use the Session it was posted for.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Post(std::function<void()> task) = 0;
+};
+
+// What sessions need to make calls; built once, shared by every session.
+struct CallServices {
+  const transcode::DescriptorRegistry* registry = nullptr;
+  const transcode::JsonTranscoder* transcoder = nullptr;
+  upstream::Upstream* upstream = nullptr;
+};
 
 // The connection under a session. Called on the session's strand only.
 class Transport {
@@ -37,6 +70,10 @@ class Transport {
   // (Re)arms `timer` to call Session::OnTimer after `after`; re-arming replaces the old one.
   virtual void ArmTimer(SessionTimer timer, absl::Duration after) = 0;
   virtual void CancelTimer(SessionTimer timer) = 0;
+  // The executor of this connection's strand, for work arriving from other threads.
+  virtual std::shared_ptr<Executor> executor() = 0;
+  // Bytes handed to Send that are not yet written to the socket.
+  virtual size_t buffered_bytes() = 0;
 };
 
 // What a session needs of the configuration, resolved once from BridgeConfig.
@@ -45,6 +82,11 @@ struct SessionOptions {
   absl::Duration heartbeat_interval = absl::Seconds(30);
   absl::Duration heartbeat_timeout = absl::Seconds(60);
   std::string default_method;
+  absl::Duration default_call_timeout = absl::Seconds(30);
+  absl::Duration max_call_timeout = absl::Minutes(5);
+  size_t max_calls = 100;
+  size_t max_outbound_buffer = 1 << 20;
+  std::vector<std::string> forward_response_metadata;  // exact keys, or prefixes ending in '*'
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -61,8 +103,12 @@ class Session {
   // Produces conversation ids; must be unique within the process.
   using IdGenerator = std::function<std::string()>;
 
+  // `services` may be empty (no calls: every call gets not_found). `upgrade_metadata` is what
+  // the upgrade request carried that upstreams should see.
   Session(const SessionOptions& options, protocol::Encoding encoding, Transport* transport,
-          Clock* clock, Metrics* metrics, IdGenerator new_conversation_id);
+          Clock* clock, Metrics* metrics, IdGenerator new_conversation_id,
+          CallServices services = {}, upstream::Metadata upgrade_metadata = {});
+  ~Session();
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -87,10 +133,41 @@ class Session {
   // A random conversation id: "s-" and 32 hex digits.
   static std::string RandomConversationId();
 
+  // Calls in flight.
+  size_t active_calls() const { return calls_.size(); }
+
+  // Events of upstream calls, posted to the strand by the calls' listeners.
+  void OnCallHeaders(const std::string& message_id, uint64_t call_id, upstream::Metadata headers);
+  void OnCallMessage(const std::string& message_id, uint64_t call_id, std::string bytes);
+  void OnCallFinish(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
+
  private:
+  struct ActiveCall {
+    uint64_t id = 0;
+    transcode::MethodInfo method;
+    std::shared_ptr<upstream::Call> call;
+    upstream::Metadata headers;
+    std::optional<std::string> reply;  // the one reply of a method without a reply stream
+    bool content_mode = false;         // started from `content`: answer with `content` too
+    bool read_wanted = false;          // a read waits for the outbound buffer to drain
+  };
+
   void Dispatch(v1::Frame& frame);
   void HandleConnect(const v1::Connect& connect);
   void HandleCallFrame(const v1::Frame& frame);
+  void StartCall(const v1::Message& m);
+  void SendToCall(const v1::StreamSend& m);
+  void RequestReadWhenRoom(ActiveCall& call);
+  void OnDrainTimer();
+  void CancelAllCalls();
+  // Request payload (raw JSON text or wire bytes by encoding) -> wire bytes.
+  absl::StatusOr<std::string> RequestBytes(const transcode::MethodInfo& method,
+                                           const std::string& payload);
+  // Reply wire bytes -> the payload field of a frame in this session's encoding.
+  absl::StatusOr<std::string> ReplyPayload(const transcode::MethodInfo& method,
+                                           std::string bytes);
+  void FillMetadata(const upstream::Metadata& from,
+                    google::protobuf::Map<std::string, std::string>* to) const;
 
   void SendFrame(v1::Frame& frame);
   void SendError(v1::ErrorCategory category, std::string message, std::string field = "",
@@ -111,6 +188,12 @@ class Session {
   uint64_t seq_ = 0;  // seq of the last frame sent; 0 before connect_confirm
   absl::Duration last_seen_;
   v1::Frame scratch_;  // reused for decoding
+
+  CallServices services_;
+  upstream::Metadata upgrade_metadata_;
+  absl::flat_hash_map<std::string, ActiveCall> calls_;  // by messageId
+  uint64_t next_call_id_ = 0;
+  bool drain_armed_ = false;
 };
 
 }  // namespace bridge::session

@@ -3,7 +3,9 @@
 #ifndef TESTS_MOCKS_SESSION_MOCKS_H_
 #define TESTS_MOCKS_SESSION_MOCKS_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,26 @@ class MockTransport : public session::Transport {
   MOCK_METHOD(void, Close, (int code, std::string_view reason), (override));
   MOCK_METHOD(void, ArmTimer, (session::SessionTimer timer, absl::Duration after), (override));
   MOCK_METHOD(void, CancelTimer, (session::SessionTimer timer), (override));
+  MOCK_METHOD(std::shared_ptr<session::Executor>, executor, (), (override));
+  MOCK_METHOD(size_t, buffered_bytes, (), (override));
+};
+
+// Keeps posted tasks until the test runs them, as a strand would later.
+class FakeExecutor : public session::Executor {
+ public:
+  void Post(std::function<void()> task) override { tasks.push_back(std::move(task)); }
+  // Runs every task posted so far, and those they post. Returns how many ran.
+  int RunAll() {
+    int n = 0;
+    while (!tasks.empty()) {
+      auto task = std::move(tasks.front());
+      tasks.erase(tasks.begin());
+      task();
+      ++n;
+    }
+    return n;
+  }
+  std::vector<std::function<void()>> tasks;
 };
 
 // Records everything; timers are kept so the test can fire the ones that are due.
@@ -37,6 +59,11 @@ class FakeTransport : public session::Transport {
     armed[timer] = after;
   }
   void CancelTimer(session::SessionTimer timer) override { armed.erase(timer); }
+  std::shared_ptr<session::Executor> executor() override { return fake_executor; }
+  size_t buffered_bytes() override { return buffered; }
+
+  std::shared_ptr<FakeExecutor> fake_executor = std::make_shared<FakeExecutor>();
+  size_t buffered = 0;
 
   std::vector<std::string> sent;
   std::vector<protocol::Encoding> encodings;

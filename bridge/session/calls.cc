@@ -1,0 +1,400 @@
+// Session: the upstream calls of one session (see session.h).
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bridge/protocol/error_table.h"
+#include "bridge/protocol/frame_codec.h"
+#include "bridge/session/session.h"
+#include "google/protobuf/dynamic_message.h"
+
+namespace bridge::session {
+namespace {
+
+using v1::Frame;
+
+constexpr absl::Duration kDrainPoll = absl::Milliseconds(5);
+
+// Forwards a call's events to the session's strand.
+class SessionCallListener final : public upstream::CallListener {
+ public:
+  SessionCallListener(std::shared_ptr<Executor> executor, Session* session,
+                      std::string message_id, uint64_t call_id)
+      : executor_(std::move(executor)),
+        session_(session),
+        message_id_(std::move(message_id)),
+        call_id_(call_id) {}
+
+  void OnHeaders(upstream::Metadata headers) override {
+    executor_->Post([s = session_, id = message_id_, cid = call_id_,
+                     h = std::move(headers)]() mutable { s->OnCallHeaders(id, cid, std::move(h)); });
+  }
+  void OnMessage(std::string bytes) override {
+    executor_->Post([s = session_, id = message_id_, cid = call_id_,
+                     b = std::move(bytes)]() mutable { s->OnCallMessage(id, cid, std::move(b)); });
+  }
+  void OnFinish(upstream::CallResult result) override {
+    executor_->Post([s = session_, id = message_id_, cid = call_id_,
+                     r = std::move(result)]() mutable { s->OnCallFinish(id, cid, std::move(r)); });
+  }
+
+ private:
+  std::shared_ptr<Executor> executor_;
+  Session* session_;
+  const std::string message_id_;
+  const uint64_t call_id_;
+};
+
+bool Matches(const std::vector<std::string>& patterns, const std::string& key) {
+  for (const std::string& p : patterns) {
+    if (!p.empty() && p.back() == '*') {
+      if (absl::StartsWith(key, absl::string_view(p).substr(0, p.size() - 1))) return true;
+    } else if (p == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A metadata key a client may set: lower-case token characters, not reserved.
+bool ValidClientMetadataKey(const std::string& key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return !absl::StartsWith(key, "grpc-") && !absl::StartsWith(key, "x-bridge-") &&
+         key != "te" && key != "content-type" && key != "user-agent" && key != "host";
+}
+
+// The first string field of `type`: where `content` goes in, and comes from.
+const google::protobuf::FieldDescriptor* ContentField(const google::protobuf::Descriptor* type) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const auto* f = type->field(i);
+    if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING && !f->is_repeated()) {
+      return f;
+    }
+  }
+  return nullptr;
+}
+
+std::string ContentOf(const google::protobuf::Descriptor* type, const std::string& bytes) {
+  const auto* field = ContentField(type);
+  if (field == nullptr) return "";
+  static auto* factory = new google::protobuf::DynamicMessageFactory();
+  std::unique_ptr<google::protobuf::Message> msg(factory->GetPrototype(type)->New());
+  if (!msg->ParseFromString(bytes)) return "";
+  return msg->GetReflection()->GetString(*msg, field);
+}
+
+}  // namespace
+
+void Session::StartCall(const v1::Message& m) {
+  if (m.message_id().empty()) {
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, "a message needs a messageId", "messageId");
+    return;
+  }
+  if (calls_.count(m.message_id()) > 0) return;  // a resend of a call still running: attach
+  const bool content_mode = m.method().empty() && m.payload().empty() && !m.content().empty();
+  const std::string& method_name = m.method().empty() ? options_.default_method : m.method();
+  if (method_name.empty()) {
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+              m.content().empty() ? "a message needs a method"
+                                  : "no method given and no default method configured",
+              "method", m.message_id());
+    return;
+  }
+  if (services_.registry == nullptr || services_.upstream == nullptr) {
+    SendError(v1::ERROR_CATEGORY_NOT_FOUND,
+              absl::StrCat("method ", method_name, " is not routed to any upstream"), "method",
+              m.message_id());
+    return;
+  }
+  absl::StatusOr<transcode::MethodInfo> method = services_.registry->FindMethod(method_name);
+  if (!method.ok()) {
+    SendError(v1::ERROR_CATEGORY_NOT_FOUND, std::string(method.status().message()), "method",
+              m.message_id());
+    return;
+  }
+  if (!services_.upstream->HasRoute(method->service)) {
+    SendError(v1::ERROR_CATEGORY_NOT_FOUND,
+              absl::StrCat("service ", method->service, " is not routed to any upstream"),
+              "method", m.message_id());
+    return;
+  }
+  if (calls_.size() >= options_.max_calls) {
+    SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
+              absl::StrCat("too many calls in flight on this session (", options_.max_calls, ")"),
+              "", m.message_id());
+    return;
+  }
+
+  // The first request message: the payload, `content`, or (for methods with one request)
+  // the default message.
+  std::optional<std::string> first;
+  if (content_mode) {
+    const auto* field = ContentField(method->descriptor->input_type());
+    if (field == nullptr) {
+      SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+                absl::StrCat(method->descriptor->input_type()->full_name(),
+                             " has no string field for content"),
+                "content", m.message_id());
+      return;
+    }
+    std::string json = "{";
+    protocol::AppendJsonString(field->json_name(), &json);
+    json += ':';
+    protocol::AppendJsonString(m.content(), &json);
+    json += '}';
+    absl::StatusOr<std::string> bytes =
+        services_.transcoder->JsonToBinary(method->descriptor->input_type(), json);
+    if (!bytes.ok()) {
+      SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::string(bytes.status().message()),
+                "content", m.message_id());
+      return;
+    }
+    first = *std::move(bytes);
+  } else if (!m.payload().empty() || !method->client_streaming) {
+    absl::StatusOr<std::string> bytes = RequestBytes(*method, m.payload());
+    if (!bytes.ok()) {
+      metrics_->bad_payloads.fetch_add(1, std::memory_order_relaxed);
+      SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::string(bytes.status().message()),
+                "payload", m.message_id());
+      return;
+    }
+    first = *std::move(bytes);
+  }
+
+  upstream::CallSpec spec;
+  spec.method = *method;
+  if (m.timeout_ms() > 0) {
+    spec.timeout = std::min(absl::Milliseconds(m.timeout_ms()), options_.max_call_timeout);
+  } else if (!method->server_streaming) {
+    spec.timeout = options_.default_call_timeout;
+  }
+  spec.metadata = upgrade_metadata_;
+  for (const auto& [key, value] : m.metadata()) {
+    if (!ValidClientMetadataKey(key)) {
+      SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+                absl::StrCat("metadata key \"", absl::CHexEscape(key),
+                             "\" is not allowed (lower-case token, not grpc-* or x-bridge-*)"),
+                absl::StrCat("metadata[\"", absl::CHexEscape(key), "\"]"), m.message_id());
+      return;
+    }
+    spec.metadata.emplace_back(key, value);
+  }
+  spec.metadata.emplace_back("x-bridge-client-id", client_id_);
+  spec.metadata.emplace_back("x-bridge-session-id", conversation_id_);
+
+  const uint64_t call_id = ++next_call_id_;
+  ActiveCall& call = calls_[m.message_id()];
+  call.id = call_id;
+  call.method = *method;
+  call.content_mode = content_mode;
+  metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
+  call.call = services_.upstream->StartCall(
+      spec, std::make_shared<SessionCallListener>(transport_->executor(), this, m.message_id(),
+                                                  call_id));
+  if (first.has_value()) call.call->Write(*std::move(first));
+  if (!method->client_streaming) call.call->WritesDone();
+  call.call->RequestRead();
+}
+
+void Session::SendToCall(const v1::StreamSend& m) {
+  auto it = calls_.find(m.message_id());
+  if (it == calls_.end()) {
+    SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
+              m.message_id());
+    return;
+  }
+  ActiveCall& call = it->second;
+  if (!call.method.client_streaming) {
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+              absl::StrCat(call.method.path.substr(1), " takes one request; stream_send needs a "
+                                                       "client-streaming or bidi method"),
+              "messageId", m.message_id());
+    return;
+  }
+  absl::StatusOr<std::string> bytes = RequestBytes(call.method, m.payload());
+  if (!bytes.ok()) {
+    metrics_->bad_payloads.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::string(bytes.status().message()),
+              "payload", m.message_id());
+    return;
+  }
+  if (!call.call->Write(*std::move(bytes))) {
+    SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
+              "too many messages queued toward the upstream for this call; wait for replies",
+              "", m.message_id());
+  }
+}
+
+void Session::OnCallHeaders(const std::string& message_id, uint64_t call_id,
+                            upstream::Metadata headers) {
+  auto it = calls_.find(message_id);
+  if (it == calls_.end() || it->second.id != call_id) return;
+  it->second.headers = std::move(headers);
+}
+
+void Session::OnCallMessage(const std::string& message_id, uint64_t call_id, std::string bytes) {
+  auto it = calls_.find(message_id);
+  if (it == calls_.end() || it->second.id != call_id) return;
+  ActiveCall& call = it->second;
+  if (!call.method.server_streaming) {
+    // One reply: held for the end, when trailers are known. A second one is the upstream's
+    // mistake; gRPC itself refuses it.
+    call.reply = std::move(bytes);
+    call.call->RequestRead();
+    return;
+  }
+  absl::StatusOr<std::string> payload = ReplyPayload(call.method, std::move(bytes));
+  if (!payload.ok()) {
+    call.call->Cancel();
+    const std::string id = message_id;
+    calls_.erase(it);
+    metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", id);
+    return;
+  }
+  Frame frame;
+  v1::StreamMessage* sm = frame.mutable_stream_message();
+  sm->set_message_id(message_id);
+  sm->set_payload(*std::move(payload));
+  SendFrame(frame);
+  RequestReadWhenRoom(call);
+}
+
+void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
+                           upstream::CallResult result) {
+  auto it = calls_.find(message_id);
+  if (it == calls_.end() || it->second.id != call_id) return;
+  ActiveCall call = std::move(it->second);
+  calls_.erase(it);
+
+  if (result.code != 0) {
+    metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
+    const v1::ErrorCategory category = protocol::CategoryForGrpcCode(result.code);
+    metrics_->CountErrorFrame(category);
+    Frame frame;
+    v1::Error* e = frame.mutable_error();
+    e->set_message_id(message_id);
+    e->set_category(category);
+    e->set_retryable(protocol::IsRetryable(category));
+    e->set_grpc_code(result.code);
+    e->set_message(result.message);
+    if (result.retry_pushback_ms >= 0) {
+      e->set_retry_after_ms(static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms,
+                                                                    0xffffffff)));
+    }
+    SetNow(e->mutable_timestamp());
+    SendFrame(frame);
+    return;
+  }
+
+  Frame frame;
+  if (call.method.server_streaming) {
+    v1::StreamEnd* end = frame.mutable_stream_end();
+    end->set_message_id(message_id);
+    end->mutable_status()->set_code(0);
+    end->mutable_status()->set_message(result.message);
+    FillMetadata(result.trailers, end->mutable_trailers());
+    metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
+    SendFrame(frame);
+    return;
+  }
+  if (!call.reply.has_value()) {
+    metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INTERNAL, "the upstream ended the call with OK and no reply", "",
+              message_id);
+    return;
+  }
+  std::string content;
+  if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *call.reply);
+  absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(call.reply));
+  if (!payload.ok()) {
+    metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "",
+              message_id);
+    return;
+  }
+  v1::Response* r = frame.mutable_response();
+  r->set_message_id(message_id);
+  r->set_payload(*std::move(payload));
+  r->set_content(std::move(content));
+  FillMetadata(call.headers, r->mutable_metadata());
+  FillMetadata(result.trailers, r->mutable_trailers());
+  metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
+  SendFrame(frame);
+}
+
+void Session::RequestReadWhenRoom(ActiveCall& call) {
+  if (transport_->buffered_bytes() < options_.max_outbound_buffer) {
+    call.call->RequestRead();
+    return;
+  }
+  metrics_->flow_control_pauses.fetch_add(1, std::memory_order_relaxed);
+  call.read_wanted = true;
+  if (!drain_armed_) {
+    drain_armed_ = true;
+    transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
+  }
+}
+
+void Session::OnDrainTimer() {
+  bool waiting = false;
+  for (auto& [id, call] : calls_) waiting = waiting || call.read_wanted;
+  if (!waiting) return;
+  if (transport_->buffered_bytes() >= options_.max_outbound_buffer) {
+    drain_armed_ = true;
+    transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
+    return;
+  }
+  for (auto& [id, call] : calls_) {
+    if (!call.read_wanted) continue;
+    call.read_wanted = false;
+    call.call->RequestRead();
+  }
+}
+
+void Session::CancelAllCalls() {
+  for (auto& [id, call] : calls_) {
+    metrics_->calls_cancelled_by_close.fetch_add(1, std::memory_order_relaxed);
+    call.call->Cancel();
+  }
+  calls_.clear();
+}
+
+absl::StatusOr<std::string> Session::RequestBytes(const transcode::MethodInfo& method,
+                                                  const std::string& payload) {
+  if (encoding_ == protocol::Encoding::kBinary) {
+    // Binary sessions send wire bytes already; check they parse as the request type.
+    static auto* factory = new google::protobuf::DynamicMessageFactory();
+    std::unique_ptr<google::protobuf::Message> msg(
+        factory->GetPrototype(method.descriptor->input_type())->New());
+    if (!msg->ParseFromString(payload)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "payload is not a serialized ", method.descriptor->input_type()->full_name()));
+    }
+    return payload;
+  }
+  return services_.transcoder->JsonToBinary(method.descriptor->input_type(), payload);
+}
+
+absl::StatusOr<std::string> Session::ReplyPayload(const transcode::MethodInfo& method,
+                                                  std::string bytes) {
+  if (encoding_ == protocol::Encoding::kBinary) return bytes;
+  return services_.transcoder->BinaryToJson(method.descriptor->output_type(), bytes);
+}
+
+void Session::FillMetadata(const upstream::Metadata& from,
+                           google::protobuf::Map<std::string, std::string>* to) const {
+  for (const auto& [key, value] : from) {
+    if (Matches(options_.forward_response_metadata, key)) (*to)[key] = value;
+  }
+}
+
+}  // namespace bridge::session
