@@ -7,14 +7,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/app/bridge_app.h"
+#include "bridge/app/signals.h"
 #include "bridge/config/config.h"
 #include "bridge/server/server.h"
+#include "bridge/upstream/grpc_upstream.h"
 
 ABSL_FLAG(std::string, config, "", "BridgeConfig file in protobuf text format.");
 ABSL_FLAG(std::string, listen, "", "WebSocket listen address HOST:PORT. Default 127.0.0.1:8080.");
@@ -30,6 +35,10 @@ ABSL_FLAG(int64_t, max_frame_bytes, -1, "Largest message accepted; bigger closes
 ABSL_FLAG(int64_t, shutdown_grace_ms, -1,
           "On SIGTERM, time for clients to finish closing. Default 5000.");
 ABSL_FLAG(std::string, default_method, "", "Method called by `message` frames with `content`.");
+ABSL_FLAG(std::vector<std::string>, descriptor_sets, {},
+          "Descriptor sets (protoc --include_imports --descriptor_set_out), comma-separated.");
+ABSL_FLAG(std::string, routes, "",
+          "Service routes: demo.v1.Echo=127.0.0.1:50051,*=dns:///backend:50051.");
 
 namespace {
 
@@ -83,20 +92,25 @@ int main(int argc, char** argv) {
        }) {
     if (!s.ok()) return Fail(std::string(s.message()));
   }
+  for (const std::string& path : absl::GetFlag(FLAGS_descriptor_sets)) {
+    config.add_descriptor_sets(path);
+  }
+  if (const std::string routes = absl::GetFlag(FLAGS_routes); !routes.empty()) {
+    auto parsed = bridge::upstream::ParseRoutes(routes);
+    if (!parsed.ok()) return Fail(absl::StrCat("flag --routes: ", parsed.status().message()));
+    for (auto& r : *parsed) *config.add_routes() = std::move(r);
+  }
   bridge::config::ApplyDefaults(&config);
   if (absl::Status s = bridge::config::Validate(config); !s.ok()) {
     return Fail(std::string(s.message()));
   }
 
   // Signals are taken by sigwait below; every thread started from here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  bridge::app::BlockTerminationSignals();
 
-  bridge::server::Server server(config);
+  auto app = bridge::app::BridgeApp::Create(config, nullptr);
+  if (!app.ok()) return Fail(std::string(app.status().message()));
+  bridge::server::Server& server = (*app)->server();
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "bridge: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -106,8 +120,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned>(server.port()), config.path().c_str(), config.io_threads());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = bridge::app::WaitForTerminationSignal();
   std::printf("bridge: %s, closing every session with 1001\n",
               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);

@@ -99,6 +99,17 @@ void ApplyDefaults(BridgeConfig* c) {
   }
   if (c->max_frame_bytes() == 0) c->set_max_frame_bytes(kDefaultMaxFrameBytes);
   if (c->shutdown_grace_ms() == 0) c->set_shutdown_grace_ms(kDefaultShutdownGraceMs);
+  if (c->default_call_timeout_ms() == 0) c->set_default_call_timeout_ms(kDefaultCallTimeoutMs);
+  if (c->max_call_timeout_ms() == 0) c->set_max_call_timeout_ms(kDefaultMaxCallTimeoutMs);
+  if (c->max_calls_per_session() == 0) {
+    c->set_max_calls_per_session(kDefaultMaxCallsPerSession);
+  }
+  if (c->max_pending_writes_per_call() == 0) {
+    c->set_max_pending_writes_per_call(kDefaultMaxPendingWritesPerCall);
+  }
+  if (c->max_outbound_buffer_bytes() == 0) {
+    c->set_max_outbound_buffer_bytes(kDefaultMaxOutboundBufferBytes);
+  }
 }
 
 absl::Status Validate(const BridgeConfig& c) {
@@ -123,6 +134,28 @@ absl::Status Validate(const BridgeConfig& c) {
     return FieldError("default_method",
                       absl::StrCat("must be a full method name like demo.v1.Echo/Say, got \"",
                                    c.default_method(), "\""));
+  }
+  if (c.default_call_timeout_ms() > c.max_call_timeout_ms()) {
+    return FieldError("default_call_timeout_ms",
+                      absl::StrCat("must be at most max_call_timeout_ms (",
+                                   c.max_call_timeout_ms(), ")"));
+  }
+  for (int i = 0; i < c.routes_size(); ++i) {
+    const auto& r = c.routes(i);
+    const std::string field = absl::StrCat("routes[", i, "]");
+    if (r.service().empty()) return FieldError(field + ".service", "empty");
+    if (r.target().empty()) return FieldError(field + ".target", "empty");
+  }
+  for (int i = 0; i < c.descriptor_sets_size(); ++i) {
+    if (c.descriptor_sets(i).empty()) {
+      return FieldError(absl::StrCat("descriptor_sets[", i, "]"), "empty path");
+    }
+  }
+  for (const std::string& h : c.forward_request_headers()) {
+    if (h.empty() || h != absl::AsciiStrToLower(h)) {
+      return FieldError("forward_request_headers",
+                        absl::StrCat("\"", h, "\" must be a non-empty lower-case header name"));
+    }
   }
   return absl::OkStatus();
 }

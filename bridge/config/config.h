@@ -30,6 +30,11 @@ inline constexpr uint32_t kDefaultHandshakeTimeoutMs = 10000;
 inline constexpr uint32_t kDefaultHeartbeatIntervalMs = 30000;
 inline constexpr uint64_t kDefaultMaxFrameBytes = 1 << 20;
 inline constexpr uint32_t kDefaultShutdownGraceMs = 5000;
+inline constexpr uint32_t kDefaultCallTimeoutMs = 30000;
+inline constexpr uint32_t kDefaultMaxCallTimeoutMs = 300000;
+inline constexpr uint32_t kDefaultMaxCallsPerSession = 100;
+inline constexpr uint32_t kDefaultMaxPendingWritesPerCall = 64;
+inline constexpr uint64_t kDefaultMaxOutboundBufferBytes = 1 << 20;
 
 // Parses a text-format BridgeConfig. Errors name the file, line, column and field.
 absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin);

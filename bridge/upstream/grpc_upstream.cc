@@ -63,14 +63,17 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
                        public std::enable_shared_from_this<GrpcCall> {
  public:
   GrpcCall(size_t max_pending_writes, std::shared_ptr<CallListener> listener,
-           std::shared_ptr<std::atomic<int64_t>> in_flight)
+           std::shared_ptr<GrpcUpstream::InFlight> in_flight)
       : max_pending_writes_(max_pending_writes),
         listener_(std::move(listener)),
         in_flight_(std::move(in_flight)) {}
 
   void Begin(grpc::GenericStub* stub, const CallSpec& spec) {
     self_ = shared_from_this();
-    in_flight_->fetch_add(1);
+    {
+      absl::MutexLock lock(&in_flight_->mu);
+      ++in_flight_->calls;
+    }
     method_ = spec.method.path;
     if (spec.timeout > absl::ZeroDuration()) {
       context_.set_deadline(absl::ToChronoTime(absl::Now() + spec.timeout));
@@ -168,7 +171,10 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     }
     listener_->OnFinish(std::move(result));
     listener_.reset();
-    in_flight_->fetch_sub(1);
+    {
+      absl::MutexLock lock(&in_flight_->mu);
+      --in_flight_->calls;
+    }
     self_.reset();  // may delete this
   }
 
@@ -182,7 +188,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 
   const size_t max_pending_writes_;
   std::shared_ptr<CallListener> listener_;
-  std::shared_ptr<std::atomic<int64_t>> in_flight_;
+  std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
   std::shared_ptr<GrpcCall> self_;
   std::string method_;  // outlives the call: gRPC keeps a pointer to it
   grpc::ClientContext context_;
@@ -309,9 +315,21 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
 GrpcUpstream::GrpcUpstream(const v1::BridgeConfig& config, std::string service_config)
     : config_(config),
       service_config_(std::move(service_config)),
-      calls_in_flight_(std::make_shared<std::atomic<int64_t>>(0)) {}
+      in_flight_(std::make_shared<InFlight>()) {}
 
-GrpcUpstream::~GrpcUpstream() = default;
+GrpcUpstream::~GrpcUpstream() { AwaitIdle(absl::Seconds(5)); }
+
+int64_t GrpcUpstream::calls_in_flight() const {
+  absl::MutexLock lock(&in_flight_->mu);
+  return in_flight_->calls;
+}
+
+bool GrpcUpstream::AwaitIdle(absl::Duration timeout) {
+  InFlight* f = in_flight_.get();
+  absl::MutexLock lock(&f->mu);
+  auto idle = [f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu) { return f->calls == 0; };
+  return f->mu.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
 
 bool GrpcUpstream::HasRoute(std::string_view service) const {
   return !default_target_.empty() || routes_.find(service) != routes_.end();
@@ -337,7 +355,7 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
                                               std::shared_ptr<CallListener> listener) {
   Target* target = TargetFor(spec.method.service);
   auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(),
-                                         std::move(listener), calls_in_flight_);
+                                         std::move(listener), in_flight_);
   call->Begin(target->stub.get(), spec);
   return call;
 }

@@ -39,7 +39,15 @@ class GrpcUpstream final : public Upstream {
                                   std::shared_ptr<CallListener> listener) override;
 
   // Calls started and not yet finished.
-  int64_t calls_in_flight() const { return calls_in_flight_->load(); }
+  int64_t calls_in_flight() const;
+  // Waits until no call is in flight; false on timeout. Cancelled calls finish quickly.
+  bool AwaitIdle(absl::Duration timeout);
+
+  // Counts calls in flight; shared with the calls, which may outlive the upstream briefly.
+  struct InFlight {
+    absl::Mutex mu;
+    int64_t calls ABSL_GUARDED_BY(mu) = 0;
+  };
 
  private:
   struct Target {
@@ -55,7 +63,7 @@ class GrpcUpstream final : public Upstream {
   std::string default_target_;
   absl::Mutex mu_;
   std::map<std::string, Target> targets_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<std::atomic<int64_t>> calls_in_flight_;
+  std::shared_ptr<InFlight> in_flight_;
 };
 
 }  // namespace bridge::upstream

@@ -1,0 +1,54 @@
+#include "bridge/app/bridge_app.h"
+
+#include "bridge/transcode/json_transcoder.h"
+#include "bridge/upstream/grpc_upstream.h"
+
+namespace bridge::app {
+
+struct BridgeApp::Parts {
+  std::unique_ptr<transcode::DescriptorRegistry> registry;
+  std::unique_ptr<transcode::JsonTranscoder> transcoder;
+  std::unique_ptr<upstream::GrpcUpstream> upstream;
+};
+
+absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
+    v1::BridgeConfig config, std::unique_ptr<transcode::DescriptorRegistry> registry,
+    server::ServerOptions options) {
+  std::unique_ptr<BridgeApp> app(new BridgeApp());
+  app->config_ = std::move(config);
+  app->parts_ = std::make_unique<Parts>();
+  Parts& parts = *app->parts_;
+  parts.registry = registry != nullptr ? std::move(registry)
+                                       : std::make_unique<transcode::DescriptorRegistry>();
+  for (const std::string& path : app->config_.descriptor_sets()) {
+    if (absl::Status s = parts.registry->AddDescriptorSetFile(path); !s.ok()) return s;
+  }
+  transcode::TranscodeOptions transcode_options;
+  transcode_options.ignore_unknown_fields = app->config_.ignore_unknown_payload_fields();
+  parts.transcoder =
+      std::make_unique<transcode::JsonTranscoder>(parts.registry.get(), transcode_options);
+  auto upstream = upstream::GrpcUpstream::Create(app->config_, *parts.registry);
+  if (!upstream.ok()) return upstream.status();
+  parts.upstream = *std::move(upstream);
+  if (!app->config_.default_method().empty()) {
+    auto method = parts.registry->FindMethod(app->config_.default_method());
+    if (!method.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("config field default_method: ",
+                                                     std::string(method.status().message())));
+    }
+  }
+
+  options.services.registry = parts.registry.get();
+  options.services.transcoder = parts.transcoder.get();
+  options.services.upstream = parts.upstream.get();
+  app->server_ = std::make_unique<server::Server>(app->config_, std::move(options));
+  return app;
+}
+
+BridgeApp::~BridgeApp() {
+  // The server (and its sessions, which cancel their calls) goes before the upstream.
+  server_.reset();
+  parts_.reset();
+}
+
+}  // namespace bridge::app

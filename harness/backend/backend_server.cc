@@ -1,0 +1,28 @@
+#include "harness/backend/backend_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace harness::backend {
+
+absl::StatusOr<RunningBackend> StartBackend(const std::string& address) {
+  static const bool reflection = [] {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)reflection;
+  RunningBackend backend;
+  backend.service = std::make_unique<EchoService>();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &backend.port);
+  builder.RegisterService(backend.service.get());
+  backend.server = builder.BuildAndStart();
+  if (backend.server == nullptr || backend.port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", address));
+  }
+  return backend;
+}
+
+}  // namespace harness::backend

@@ -1,0 +1,27 @@
+// Starts the demo backend (demo.v1.Echo, with gRPC server reflection) on an address; used by
+// the demo binaries and by integration tests (port 0 picks a free port).
+#ifndef HARNESS_BACKEND_BACKEND_SERVER_H_
+#define HARNESS_BACKEND_BACKEND_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server.h"
+#include "harness/backend/echo_service.h"
+
+namespace harness::backend {
+
+struct RunningBackend {
+  std::unique_ptr<EchoService> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::string target() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+// `address` is HOST:PORT. Shut down with server->Shutdown().
+absl::StatusOr<RunningBackend> StartBackend(const std::string& address);
+
+}  // namespace harness::backend
+
+#endif  // HARNESS_BACKEND_BACKEND_SERVER_H_
