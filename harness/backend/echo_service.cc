@@ -162,6 +162,7 @@ class RepeatReactor final : public grpc::ServerWriteReactor<SayResponse>, public
       return;
     }
     ++sent_;
+    service_->CountStreamMessage();
     reply_.set_text(request_.text());
     *reply_.mutable_sample() = request_.sample();
     reply_.set_sequence(sent_);

@@ -44,6 +44,9 @@ class EchoService final : public demo::v1::Echo::CallbackService {
 
   // Calls that ended because the client cancelled (or its deadline passed).
   int cancellations() const { return cancellations_.load(); }
+  // Replies Repeat has written so far, over all calls.
+  int64_t stream_messages_sent() const { return stream_messages_sent_.load(); }
+  void CountStreamMessage() { stream_messages_sent_.fetch_add(1); }
   // Calls started, by method name ("Say", "Repeat", ...).
   int calls(const std::string& method) const;
   // Waits until cancellations() >= n; false on timeout.
@@ -59,6 +62,7 @@ class EchoService final : public demo::v1::Echo::CallbackService {
 
  private:
   std::atomic<int> cancellations_{0};
+  std::atomic<int64_t> stream_messages_sent_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);  // by demo-attempt-key

@@ -90,7 +90,7 @@ std::string Header(const std::string& head, std::string_view name) {
 
 absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(
     uint16_t port, std::string_view path, const std::vector<std::string>& subprotocols,
-    absl::Duration timeout) {
+    absl::Duration timeout, const Headers& headers) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<int> fd = Dial(port, deadline);
   if (!fd.ok()) return fd.status();
@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<WsTestClient>> WsTestClient::Connect(
     absl::StrAppend(&request, "Sec-WebSocket-Protocol: ", absl::StrJoin(subprotocols, ", "),
                     "\r\n");
   }
+  for (const auto& [name, value] : headers) absl::StrAppend(&request, name, ": ", value, "\r\n");
   request += "\r\n";
   if (auto s = client->WriteAll(request); !s.ok()) return s;
   absl::StatusOr<std::string> head = ReadHttpHead(*fd, deadline, &client->buffered_);

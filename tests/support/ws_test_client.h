@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,9 +40,11 @@ class WsTestClient {
 
   // Opens a TCP connection to 127.0.0.1:`port` and performs the upgrade. A refused upgrade is
   // an error whose message holds the HTTP status line.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   static absl::StatusOr<std::unique_ptr<WsTestClient>> Connect(
       uint16_t port, std::string_view path = "/ws",
-      const std::vector<std::string>& subprotocols = {}, absl::Duration timeout = kTestTimeout);
+      const std::vector<std::string>& subprotocols = {}, absl::Duration timeout = kTestTimeout,
+      const Headers& headers = {});
 
   // Sends a plain HTTP GET and returns the status code and body.
   static absl::StatusOr<std::pair<int, std::string>> HttpGet(uint16_t port, std::string_view path,

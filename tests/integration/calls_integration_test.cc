@@ -1,0 +1,558 @@
+// Calls through the real bridge to the real demo backend on port 0, from an independent
+// WebSocket client: every call kind, cancellation both ways, deadlines, every status code,
+// retries, metadata both ways, bad requests, and flow control against a slow reader.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/app/bridge_app.h"
+#include "bridge/config/config.h"
+#include "bridge/protocol/error_table.h"
+#include "bridge/protocol/frame_codec.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "harness/backend/backend_server.h"
+#include "proto/demo/v1/echo.pb.h"
+#include "tests/support/ws_test_client.h"
+
+namespace bridge {
+namespace {
+
+using ::bridge::testing::kTestTimeout;
+using ::bridge::testing::WsTestClient;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using v1::Frame;
+
+constexpr char kConnect[] = R"({"type":"connect","clientId":"c-1","version":"1"})";
+
+class CallsTest : public ::testing::Test {
+ protected:
+  void StartBridge(const std::string& extra_config = "", bool route = true) {
+    auto backend = harness::backend::StartBackend("127.0.0.1:0");
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
+    std::string text = "listen: \"127.0.0.1:0\" io_threads: 2 ";
+    if (route) {
+      absl::StrAppend(&text, "routes { service: \"demo.v1.Echo\" target: \"", backend_->target(),
+                      "\" } ");
+    }
+    absl::StrAppend(&text, "forward_response_metadata: \"x-echo-*\" ", extra_config);
+    auto config = config::ParseConfigText(text, "test");
+    ASSERT_TRUE(config.ok()) << config.status();
+    config::ApplyDefaults(&*config);
+    ASSERT_TRUE(config::Validate(*config).ok()) << config::Validate(*config);
+    auto registry = std::make_unique<transcode::DescriptorRegistry>();
+    ASSERT_TRUE(registry->AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok());
+    auto next_id = std::make_shared<std::atomic<int>>(0);
+    server::ServerOptions options;
+    options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
+    auto app = app::BridgeApp::Create(*config, std::move(registry), options);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = *std::move(app);
+    ASSERT_TRUE(app_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (app_ != nullptr) {
+      app_->Shutdown();
+      app_->Wait();
+      app_.reset();
+    }
+    if (backend_ != nullptr) backend_->server->Shutdown();
+  }
+
+  std::unique_ptr<WsTestClient> OpenConfirmed(const WsTestClient::Headers& headers = {},
+                                              const std::vector<std::string>& protocols = {}) {
+    auto client =
+        WsTestClient::Connect(app_->server().port(), "/ws", protocols, kTestTimeout, headers);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (!client.ok()) return nullptr;
+    if (protocols.empty()) {
+      EXPECT_TRUE((*client)->SendText(kConnect).ok());
+      EXPECT_EQ(Next(**client).kind_case(), Frame::kConnectConfirm);
+    }
+    return std::move(*client);
+  }
+
+  Frame Next(WsTestClient& client) {
+    absl::StatusOr<std::string> text = client.ReceiveText();
+    EXPECT_TRUE(text.ok()) << text.status();
+    Frame frame;
+    if (!text.ok()) return frame;
+    last_ = *text;
+    const auto error = protocol::DecodeJsonFrame(*text, &frame);
+    EXPECT_TRUE(error.ok()) << error.message;
+    return frame;
+  }
+
+  void Send(WsTestClient& client, const std::string& json) {
+    ASSERT_TRUE(client.SendText(json).ok());
+  }
+
+  // Starts Say with `metadata` (a JSON object) and returns the answer.
+  Frame Say(WsTestClient& client, const std::string& id, const std::string& metadata,
+            const std::string& extra = "") {
+    Send(client, absl::StrCat(R"({"type":"message","messageId":")", id,
+                              R"(","method":"demo.v1.Echo/Say","payload":{"text":"hi"},)",
+                              R"("metadata":)", metadata, extra, "}"));
+    return Next(client);
+  }
+
+  template <typename T>
+  T Parse(const std::string& json) {
+    T message;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &message).ok()) << json;
+    return message;
+  }
+
+  std::unique_ptr<harness::backend::RunningBackend> backend_;
+  std::unique_ptr<app::BridgeApp> app_;
+  std::string last_;
+};
+
+TEST_F(CallsTest, UnaryCallAnswersWithOneResponseInProtobufJson) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m-1","method":"demo.v1.Echo/Say",)"
+                R"("payload":{"text":"hello","sample":{"i64":"-9007199254740993",)"
+                R"("u64":18446744073709551615,"color":"COLOR_BLUE","raw":"AAEC/w==",)"
+                R"("listStr":["a","b"],"mapStrI64":{"k":"7"},"choiceStr":"pick",)"
+                R"("at":"2026-11-22T10:00:00.500Z","took":"1.5s","attrs":{"x":[1,true,null]},)"
+                R"("wI64":"5","wStr":"w"}}})");
+  Frame reply = Next(*client);
+  ASSERT_EQ(reply.kind_case(), Frame::kResponse) << last_;
+  EXPECT_EQ(reply.response().message_id(), "m-1");
+  EXPECT_EQ(reply.seq(), 2u);
+  demo::v1::SayResponse response = Parse<demo::v1::SayResponse>(reply.response().payload());
+  EXPECT_EQ(response.text(), "hello");
+  EXPECT_EQ(response.sequence(), 1);
+  EXPECT_EQ(response.sample().i64(), -9007199254740993);
+  EXPECT_EQ(response.sample().u64(), 18446744073709551615u);
+  EXPECT_EQ(response.sample().color(), demo::v1::Sample::COLOR_BLUE);
+  EXPECT_EQ(response.sample().raw(), std::string("\x00\x01\x02\xff", 4));
+  EXPECT_EQ(response.sample().map_str_i64().at("k"), 7);
+  EXPECT_EQ(response.sample().choice_str(), "pick");
+  EXPECT_EQ(response.sample().took().seconds(), 1);
+  EXPECT_EQ(response.sample().w_i64().value(), 5);
+  // The canonical mapping on the way back: 64-bit integers as strings, enums by name.
+  EXPECT_THAT(last_, HasSubstr(R"("i64":"-9007199254740993")"));
+  EXPECT_THAT(last_, HasSubstr(R"("color":"COLOR_BLUE")"));
+  EXPECT_THAT(last_, HasSubstr(R"("raw":"AAEC/w==")"));
+  EXPECT_EQ(backend_->service->calls("Say"), 1);
+  EXPECT_EQ(app_->server().metrics().calls_succeeded.load(), 1u);
+}
+
+TEST_F(CallsTest, ServerStreamingSendsAStreamMessagePerReplyThenStreamEnd) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"/demo.v1.Echo/Repeat",)"
+                R"("payload":{"text":"x","count":3}})");
+  for (int i = 1; i <= 3; ++i) {
+    Frame f = Next(*client);
+    ASSERT_EQ(f.kind_case(), Frame::kStreamMessage) << last_;
+    EXPECT_EQ(f.stream_message().message_id(), "r");
+    EXPECT_EQ(Parse<demo::v1::SayResponse>(f.stream_message().payload()).sequence(), i);
+  }
+  Frame end = Next(*client);
+  ASSERT_EQ(end.kind_case(), Frame::kStreamEnd) << last_;
+  EXPECT_EQ(end.stream_end().message_id(), "r");
+  EXPECT_TRUE(end.stream_end().status().has_code());
+  EXPECT_EQ(end.stream_end().status().code(), 0);
+  EXPECT_THAT(last_, HasSubstr(R"("status":{"code":0})"));
+}
+
+TEST_F(CallsTest, ClientStreamingTakesStreamSendsAndAnswersAfterTheHalfClose) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"c","method":"demo.v1.Echo/Collect",)"
+                R"("payload":{"text":"a"}})");
+  Send(*client, R"({"type":"stream_send","messageId":"c","payload":{"text":"b"}})");
+  Send(*client, R"({"type":"stream_send","messageId":"c","payload":{"text":"c"}})");
+  Send(*client, R"({"type":"stream_end","messageId":"c"})");
+  Frame reply = Next(*client);
+  ASSERT_EQ(reply.kind_case(), Frame::kResponse) << last_;
+  auto collected = Parse<demo::v1::CollectResponse>(reply.response().payload());
+  EXPECT_THAT(collected.texts(), ::testing::ElementsAre("a", "b", "c"));
+  EXPECT_EQ(collected.count(), 3);
+}
+
+TEST_F(CallsTest, BidiRepliesToEachMessageAndEndsAfterTheHalfClose) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"b","method":"demo.v1.Echo/Chat"})");
+  for (const char* text : {"one", "two", "three"}) {
+    Send(*client, absl::StrCat(R"({"type":"stream_send","messageId":"b","payload":{"text":")",
+                               text, R"("}})"));
+    Frame f = Next(*client);
+    ASSERT_EQ(f.kind_case(), Frame::kStreamMessage) << last_;
+    EXPECT_EQ(Parse<demo::v1::ChatMessage>(f.stream_message().payload()).text(), text);
+  }
+  Send(*client, R"({"type":"stream_end","messageId":"b"})");
+  Frame end = Next(*client);
+  ASSERT_EQ(end.kind_case(), Frame::kStreamEnd) << last_;
+  EXPECT_EQ(end.stream_end().status().code(), 0);
+}
+
+TEST_F(CallsTest, BinarySessionsCarryWireBytes) {
+  StartBridge();
+  auto client = OpenConfirmed({}, {"bridge.v1.proto"});
+  Frame connect;
+  connect.mutable_connect()->set_client_id("bin");
+  ASSERT_TRUE(client->SendBinary(connect.SerializeAsString()).ok());
+  ASSERT_TRUE(client->Receive().ok());
+  demo::v1::SayRequest request;
+  request.set_text("wire");
+  request.mutable_sample()->set_i64(-5);
+  Frame call;
+  call.mutable_message()->set_message_id("m");
+  call.mutable_message()->set_method("demo.v1.Echo/Say");
+  call.mutable_message()->set_payload(request.SerializeAsString());
+  ASSERT_TRUE(client->SendBinary(call.SerializeAsString()).ok());
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  Frame frame;
+  ASSERT_TRUE(frame.ParseFromString(reply->payload));
+  ASSERT_EQ(frame.kind_case(), Frame::kResponse);
+  demo::v1::SayResponse response;
+  ASSERT_TRUE(response.ParseFromString(frame.response().payload()));
+  EXPECT_EQ(response.text(), "wire");
+  EXPECT_EQ(response.sample().i64(), -5);
+
+  call.mutable_message()->set_message_id("bad");
+  call.mutable_message()->set_payload("\xff\xff\xff");
+  ASSERT_TRUE(client->SendBinary(call.SerializeAsString()).ok());
+  reply = client->Receive();
+  ASSERT_TRUE(reply.ok());
+  ASSERT_TRUE(frame.ParseFromString(reply->payload));
+  EXPECT_EQ(frame.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+  EXPECT_EQ(frame.error().message_id(), "bad");
+}
+
+TEST_F(CallsTest, ContentGoesToTheDefaultMethod) {
+  StartBridge("default_method: \"demo.v1.Echo/Say\"");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m","content":"plain \"text\""})");
+  Frame reply = Next(*client);
+  ASSERT_EQ(reply.kind_case(), Frame::kResponse) << last_;
+  EXPECT_EQ(reply.response().content(), "plain \"text\"");
+}
+
+TEST_F(CallsTest, UnknownMethodsAndServicesAreNotFound) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  for (const char* method : {"demo.v1.Echo/Shout", "other.v1.Svc/Call", "Say"}) {
+    SCOPED_TRACE(method);
+    Send(*client, absl::StrCat(R"({"type":"message","messageId":"m","method":")", method,
+                               R"(","payload":{}})"));
+    Frame f = Next(*client);
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+    EXPECT_EQ(f.error().message_id(), "m");
+    EXPECT_EQ(f.error().field(), "method");
+    EXPECT_EQ(f.error().category(), std::string(method) == "Say"
+                                        ? v1::ERROR_CATEGORY_NOT_FOUND
+                                        : v1::ERROR_CATEGORY_NOT_FOUND);
+  }
+  EXPECT_EQ(backend_->service->calls("Say"), 0);
+}
+
+TEST_F(CallsTest, AServiceWithoutARouteIsNotFound) {
+  StartBridge("", /*route=*/false);
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", "{}");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_NOT_FOUND);
+  EXPECT_THAT(f.error().message(), HasSubstr("not routed"));
+}
+
+TEST_F(CallsTest, ARoutedServiceMissingFromTheDescriptorsStopsTheStart) {
+  auto config = config::ParseConfigText(
+      "listen: \"127.0.0.1:0\" routes { service: \"shop.v1.Cart\" target: \"127.0.0.1:1\" }",
+      "test");
+  ASSERT_TRUE(config.ok());
+  config::ApplyDefaults(&*config);
+  auto app = app::BridgeApp::Create(*config, nullptr);
+  ASSERT_FALSE(app.ok());
+  EXPECT_THAT(std::string(app.status().message()), HasSubstr("shop.v1.Cart"));
+  EXPECT_THAT(std::string(app.status().message()), HasSubstr("routes[0].service"));
+}
+
+TEST_F(CallsTest, BadPayloadIsInvalidArgumentNamingTheField) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
+                R"("payload":{"text":"x","colour":"red"}})");
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+  EXPECT_EQ(f.error().field(), "payload");
+  EXPECT_THAT(f.error().message(), HasSubstr("colour"));
+  Send(*client, R"({"type":"message","messageId":"n","method":"demo.v1.Echo/Say",)"
+                R"("payload":{"sample":{"i32":"not a number"}}})");
+  f = Next(*client);
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT) << last_;
+  EXPECT_EQ(backend_->service->calls("Say"), 0);
+  EXPECT_EQ(app_->server().metrics().bad_payloads.load(), 2u);
+}
+
+TEST_F(CallsTest, UnknownPayloadFieldsCanBeIgnored) {
+  StartBridge("ignore_unknown_payload_fields: true");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
+                R"("payload":{"text":"x","colour":"red"}})");
+  EXPECT_EQ(Next(*client).kind_case(), Frame::kResponse) << last_;
+}
+
+TEST_F(CallsTest, CancelEndsTheCallUpstreamWithOneCancelledError) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"text":"x","count":0,"interval":"0.005s"}})");
+  ASSERT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
+  Send(*client, R"({"type":"cancel","messageId":"r"})");
+  Frame f;
+  do {
+    f = Next(*client);
+  } while (f.kind_case() == Frame::kStreamMessage);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().message_id(), "r");
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_CANCELLED);
+  EXPECT_EQ(f.error().grpc_code(), 1);
+  EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+  // The call is gone: a second cancel finds nothing.
+  Send(*client, R"({"type":"cancel","messageId":"r"})");
+  EXPECT_EQ(Next(*client).error().category(), v1::ERROR_CATEGORY_NOT_FOUND);
+}
+
+TEST_F(CallsTest, ClosingTheWebSocketCancelsEveryCallOfTheSession) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r1","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"count":0,"interval":"0.005s"}})");
+  Send(*client, R"({"type":"message","messageId":"r2","method":"demo.v1.Echo/Chat"})");
+  Send(*client, R"({"type":"message","messageId":"r3","method":"demo.v1.Echo/Say",)"
+                R"("metadata":{"demo-delay-ms":"60000"}})");
+  ASSERT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
+  ASSERT_TRUE(client->SendClose(1000, "bye").ok());
+  client.reset();
+  EXPECT_TRUE(backend_->service->AwaitCancellations(3, kTestTimeout))
+      << backend_->service->cancellations();
+  EXPECT_EQ(app_->server().metrics().calls_cancelled_by_close.load(), 3u);
+}
+
+TEST_F(CallsTest, ADroppedConnectionCancelsItsCallsToo) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Say",)"
+                R"("metadata":{"demo-delay-ms":"60000"}})");
+  // Ensure the call has reached the backend before the connection drops.
+  for (absl::Time deadline = absl::Now() + kTestTimeout;
+       backend_->service->calls("Say") == 0 && absl::Now() < deadline;) {
+    Send(*client, R"({"type":"ping"})");
+    ASSERT_EQ(Next(*client).kind_case(), Frame::kPong);
+  }
+  client.reset();  // no close frame: the bridge sees the TCP connection end
+  EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+}
+
+TEST_F(CallsTest, AnErrorMidStreamEndsItWithAnErrorFrameNotAStreamEnd) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"count":10},"metadata":{"demo-fail-after":"2",)"
+                R"("demo-fail-code":"13","demo-fail-message":"disk on fire"}})");
+  EXPECT_EQ(Next(*client).kind_case(), Frame::kStreamMessage);
+  EXPECT_EQ(Next(*client).kind_case(), Frame::kStreamMessage);
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INTERNAL);
+  EXPECT_EQ(f.error().grpc_code(), 13);
+  EXPECT_EQ(f.error().message(), "disk on fire");
+  // Nothing follows for that call.
+  Send(*client, R"({"type":"ping"})");
+  EXPECT_EQ(Next(*client).kind_case(), Frame::kPong) << last_;
+}
+
+TEST_F(CallsTest, TimeoutMsBecomesTheDeadline) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-delay-ms":"60000"})", R"(,"timeoutMs":100)");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_TIMEOUT);
+  EXPECT_EQ(f.error().grpc_code(), 4);
+  EXPECT_FALSE(f.error().retryable());
+}
+
+TEST_F(CallsTest, DefaultAndMaximumTimeoutsComeFromTheConfig) {
+  StartBridge("default_call_timeout_ms: 100 max_call_timeout_ms: 200");
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-delay-ms":"60000"})");
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_TIMEOUT) << last_;
+  f = Say(*client, "n", R"({"demo-delay-ms":"60000"})", R"(,"timeoutMs":600000)");
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_TIMEOUT) << last_;
+}
+
+TEST_F(CallsTest, EveryGrpcStatusMapsToItsCategory) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  for (int code = 1; code <= 16; ++code) {
+    SCOPED_TRACE(code);
+    Frame f = Say(*client, absl::StrCat("m", code),
+                  absl::StrCat(R"({"demo-fail-code":")", code, R"("})"));
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+    const v1::ErrorCategory category = protocol::CategoryForGrpcCode(code);
+    EXPECT_EQ(f.error().category(), category);
+    EXPECT_EQ(f.error().grpc_code(), code);
+    EXPECT_TRUE(f.error().has_retryable());
+    EXPECT_EQ(f.error().retryable(), protocol::IsRetryable(category));
+    EXPECT_EQ(f.error().message(), absl::StrCat("demo failure ", code));
+    EXPECT_EQ(f.error().message_id(), absl::StrCat("m", code));
+  }
+  EXPECT_EQ(app_->server().metrics().calls_failed.load(), 16u);
+}
+
+TEST_F(CallsTest, RetryPushbackBecomesRetryAfterMs) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-fail-code":"8","demo-pushback-ms":"250"})");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_RATE_LIMITED);
+  EXPECT_TRUE(f.error().retryable());
+  EXPECT_EQ(f.error().retry_after_ms(), 250u);
+}
+
+constexpr char kSayRetries[] =
+    "retry_policies { service: \"demo.v1.Echo\" method: \"Say\" max_attempts: 3 "
+    "initial_backoff_ms: 1 max_backoff_ms: 5 backoff_multiplier: 2 "
+    "retryable_status_codes: \"UNAVAILABLE\" }";
+
+TEST_F(CallsTest, RetryableFailuresAreRetriedUntilTheySucceed) {
+  StartBridge(kSayRetries);
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-fail-first":"2","demo-attempt-key":"k1"})");
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  EXPECT_EQ(backend_->service->calls("Say"), 3);
+}
+
+TEST_F(CallsTest, RetriesStopAtMaxAttempts) {
+  StartBridge(kSayRetries);
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-fail-first":"10","demo-attempt-key":"k2"})");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(backend_->service->calls("Say"), 3);
+}
+
+TEST_F(CallsTest, NonRetryableCodesAreNotRetried) {
+  StartBridge(kSayRetries);
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m",
+                R"({"demo-fail-first":"2","demo-attempt-key":"k3","demo-fail-code":"13"})");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INTERNAL);
+  EXPECT_EQ(backend_->service->calls("Say"), 1);
+}
+
+TEST_F(CallsTest, MethodsWithoutAPolicyAreNotRetried) {
+  StartBridge(kSayRetries);
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"count":1},"metadata":{"demo-fail-first":"1",)"
+                R"("demo-attempt-key":"k4"}})");
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(backend_->service->calls("Repeat"), 1);
+}
+
+TEST_F(CallsTest, MetadataFlowsBothWaysThroughTheAllowLists) {
+  StartBridge("forward_request_headers: \"x-tenant\" forward_request_headers: \"x-trace-*\"");
+  auto client = OpenConfirmed(
+      {{"X-Tenant", "acme"}, {"X-Trace-Id", "t-1"}, {"X-Secret", "no"}});
+  Frame f = Say(*client, "m", R"({"x-echo-color":"green","x-custom":"1","x-other":"2"})");
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  // Response headers and trailers, allow-listed ("x-echo-*").
+  EXPECT_THAT(f.response().metadata(), Contains(Pair("x-echo-color", "green")));
+  EXPECT_THAT(f.response().trailers(), Contains(Pair("x-echo-trailer-color", "green")));
+  EXPECT_EQ(f.response().metadata().count("content-type"), 0u);
+  const auto md = backend_->service->last_metadata();
+  EXPECT_THAT(md, Contains(Pair("x-tenant", "acme")));
+  EXPECT_THAT(md, Contains(Pair("x-trace-id", "t-1")));
+  EXPECT_EQ(md.count("x-secret"), 0u);
+  EXPECT_THAT(md, Contains(Pair("x-custom", "1")));
+  EXPECT_THAT(md, Contains(Pair("x-bridge-client-id", "c-1")));
+  EXPECT_THAT(md, Contains(Pair("x-bridge-session-id", "s-1")));
+}
+
+TEST_F(CallsTest, ReservedOrMalformedMetadataKeysAreRefused) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  for (const char* key : {"grpc-timeout", "x-bridge-client-id", "Upper", "sp ace"}) {
+    SCOPED_TRACE(key);
+    Frame f = Say(*client, "m", absl::StrCat(R"({")", key, R"(":"v"})"));
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+    EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+    EXPECT_THAT(f.error().field(), HasSubstr("metadata"));
+  }
+  EXPECT_EQ(backend_->service->calls("Say"), 0);
+}
+
+TEST_F(CallsTest, StreamSendToAUnaryCallOrAnUnknownCallIsRefused) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"stream_send","messageId":"ghost","payload":{}})");
+  EXPECT_EQ(Next(*client).error().category(), v1::ERROR_CATEGORY_NOT_FOUND) << last_;
+  Send(*client, R"({"type":"message","messageId":"s","method":"demo.v1.Echo/Say",)"
+                R"("metadata":{"demo-delay-ms":"60000"}})");
+  Send(*client, R"({"type":"stream_send","messageId":"s","payload":{}})");
+  Frame f = Next(*client);
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT) << last_;
+  EXPECT_EQ(f.error().message_id(), "s");
+}
+
+TEST_F(CallsTest, CallsPerSessionAreBounded) {
+  StartBridge("max_calls_per_session: 2");
+  auto client = OpenConfirmed();
+  for (const char* id : {"a", "b", "c"}) {
+    Send(*client, absl::StrCat(R"({"type":"message","messageId":")", id,
+                               R"(","method":"demo.v1.Echo/Say","metadata":{"demo-delay-ms":"60000"}})"));
+  }
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().message_id(), "c");
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_RATE_LIMITED);
+}
+
+TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
+  StartBridge("max_outbound_buffer_bytes: 65536");
+  auto slow = OpenConfirmed();
+  // An endless stream of 16 KiB replies; `slow` reads none of them.
+  Send(*slow, absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
+                           R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
+  auto probe = OpenConfirmed();
+  // Each round trip on another connection gives the flood time to run; wait for the pause.
+  int rounds = 0;
+  for (; app_->server().metrics().flow_control_pauses.load() == 0 && rounds < 20000; ++rounds) {
+    ASSERT_EQ(Say(*probe, "p", "{}").kind_case(), Frame::kResponse);
+  }
+  ASSERT_GT(app_->server().metrics().flow_control_pauses.load(), 0u);
+  const int64_t sent_at_pause = backend_->service->stream_messages_sent();
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(Say(*probe, "p", "{}").kind_case(), Frame::kResponse);
+  // gRPC's own flow control holds the backend once the bridge stops reading: a few messages
+  // of HTTP/2 window at most, not hundreds.
+  EXPECT_LE(backend_->service->stream_messages_sent() - sent_at_pause, 16)
+      << "sent at pause " << sent_at_pause;
+  // The reader catches up and everything arrives in order.
+  for (int64_t i = 1; i <= sent_at_pause; ++i) {
+    Frame f = Next(*slow);
+    ASSERT_EQ(f.kind_case(), Frame::kStreamMessage) << last_.substr(0, 200);
+    ASSERT_EQ(Parse<demo::v1::SayResponse>(f.stream_message().payload()).sequence(), i);
+  }
+}
+
+}  // namespace
+}  // namespace bridge
