@@ -42,7 +42,17 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
   options.services.transcoder = parts.transcoder.get();
   options.services.upstream = parts.upstream.get();
   app->server_ = std::make_unique<server::Server>(app->config_, std::move(options));
+  upstream::GrpcUpstream* grpc_upstream = parts.upstream.get();
+  app->server_->metrics().AddSection([grpc_upstream] { return grpc_upstream->RenderMetrics(); });
   return app;
+}
+
+std::map<std::string, std::pair<uint64_t, uint64_t>> BridgeApp::retry_counts() const {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+  for (const auto& [method, s] : parts_->upstream->retry_stats()) {
+    out[method] = {s.retries, s.throttled};
+  }
+  return out;
 }
 
 BridgeApp::~BridgeApp() {

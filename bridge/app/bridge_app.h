@@ -4,7 +4,10 @@
 #ifndef BRIDGE_APP_BRIDGE_APP_H_
 #define BRIDGE_APP_BRIDGE_APP_H_
 
+#include <map>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "bridge/server/server.h"
@@ -28,6 +31,8 @@ class BridgeApp {
   void Wait() { server_->Wait(); }
   server::Server& server() { return *server_; }
   const v1::BridgeConfig& config() const { return config_; }
+  // Upstream retries by method path: {retries, throttled}.
+  std::map<std::string, std::pair<uint64_t, uint64_t>> retry_counts() const;
 
  private:
   BridgeApp() = default;

@@ -25,6 +25,11 @@ uint64_t Metrics::closes_sent(int code) const {
   return it == closes_sent_.end() ? 0 : it->second;
 }
 
+void Metrics::AddSection(std::function<std::string()> section) {
+  absl::MutexLock lock(&closes_mu_);
+  sections_.push_back(std::move(section));
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::string out;
   auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
@@ -107,6 +112,7 @@ std::string Metrics::RenderPrometheus() const {
   for (const auto& [code, count] : closes_sent_) {
     absl::StrAppend(&out, "bridge_closes_sent_total{code=\"", code, "\"} ", count, "\n");
   }
+  for (const auto& section : sections_) out += section();
   return out;
 }
 

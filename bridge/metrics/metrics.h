@@ -7,8 +7,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "bridge/protocol/frame_codec.h"
@@ -67,11 +69,15 @@ class Metrics {
 
   std::string RenderPrometheus() const;
 
+  // Adds a producer of more metrics text (another part's counters) to RenderPrometheus.
+  void AddSection(std::function<std::string()> section);
+
  private:
   std::array<Counter, protocol::kDecodeFailureCount> bad_frames_{};
   std::array<Counter, 17> error_frames_{};
   mutable absl::Mutex closes_mu_;
   std::map<int, uint64_t> closes_sent_ ABSL_GUARDED_BY(closes_mu_);
+  std::vector<std::function<std::string()>> sections_ ABSL_GUARDED_BY(closes_mu_);
 };
 
 }  // namespace bridge

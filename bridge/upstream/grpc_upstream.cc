@@ -8,6 +8,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/random/random.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/client_callback.h"
@@ -18,20 +20,6 @@ namespace {
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr char kPushbackKey[] = "grpc-retry-pushback-ms";
-
-const std::map<std::string, int>& StatusCodesByName() {
-  static const auto* codes = new std::map<std::string, int>{
-      {"CANCELLED", 1},         {"UNKNOWN", 2},        {"INVALID_ARGUMENT", 3},
-      {"DEADLINE_EXCEEDED", 4}, {"NOT_FOUND", 5},      {"ALREADY_EXISTS", 6},
-      {"PERMISSION_DENIED", 7}, {"RESOURCE_EXHAUSTED", 8}, {"FAILED_PRECONDITION", 9},
-      {"ABORTED", 10},          {"OUT_OF_RANGE", 11},  {"UNIMPLEMENTED", 12},
-      {"INTERNAL", 13},         {"UNAVAILABLE", 14},   {"DATA_LOSS", 15},
-      {"UNAUTHENTICATED", 16},
-  };
-  return *codes;
-}
-
-std::string Seconds(uint32_t ms) { return absl::StrFormat("%.3fs", ms / 1000.0); }
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -53,11 +41,15 @@ Metadata ToMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md)
   return out;
 }
 
-// One generic call, of any of the four kinds, as a bidi stream of raw bytes.
+// One generic call, of any of the four kinds, as a bidi stream of raw bytes: one attempt.
 //
 // Lifetime: owned by itself (self_) until OnDone, and by whoever holds the Call. A hold keeps
-// OnDone away until the reads are over (a read came back empty), so no operation is ever
-// started after OnDone; Cancel starts a read when none is outstanding so that happens soon.
+// OnDone away until the reads are over (a read came back empty); writes started from outside
+// a reaction take a hold of their own until they complete. So no operation ever starts after
+// OnDone. Cancel starts a read when none is outstanding, so the call ends soon.
+//
+// gRPC may run a reaction inline, on the thread that starts an operation; operations are
+// therefore started after our mutex is released, never under it.
 class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                        public Call,
                        public std::enable_shared_from_this<GrpcCall> {
@@ -68,53 +60,63 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
         listener_(std::move(listener)),
         in_flight_(std::move(in_flight)) {}
 
-  void Begin(grpc::GenericStub* stub, const CallSpec& spec) {
+  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline) {
     self_ = shared_from_this();
     {
       absl::MutexLock lock(&in_flight_->mu);
       ++in_flight_->calls;
     }
     method_ = spec.method.path;
-    if (spec.timeout > absl::ZeroDuration()) {
-      context_.set_deadline(absl::ToChronoTime(absl::Now() + spec.timeout));
-    }
+    if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
     for (const auto& [key, value] : spec.metadata) context_.AddMetadata(key, value);
     stub->PrepareBidiStreamingCall(&context_, method_, grpc::StubOptions(), this);
-    AddHold();
+    AddHold();  // the read side's: released when the reads are over
     StartCall();
   }
 
   bool Write(std::string bytes) override {
-    absl::MutexLock lock(&mu_);
-    if (released_ || writes_done_requested_) return true;  // the call is over: dropped
-    if (writing_) {
-      if (pending_.size() >= max_pending_writes_) return false;
-      pending_.push_back(std::move(bytes));
-      return true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (released_ || writes_done_requested_) return true;  // the call is over: dropped
+      if (writing_) {
+        if (pending_.size() >= max_pending_writes_) return false;
+        pending_.push_back(std::move(bytes));
+        return true;
+      }
+      PrepareWriteLocked(std::move(bytes));
     }
-    StartWriteLocked(std::move(bytes));
+    StartWrite(&write_buffer_);
     return true;
   }
 
   void WritesDone() override {
-    absl::MutexLock lock(&mu_);
-    if (released_ || writes_done_requested_) return;
-    writes_done_requested_ = true;
-    if (!writing_) StartWritesDone();
+    {
+      absl::MutexLock lock(&mu_);
+      if (released_ || writes_done_requested_) return;
+      writes_done_requested_ = true;
+      if (writing_) return;  // sent after the last write completes
+      writing_ = true;
+      AddHold();
+    }
+    StartWritesDone();
   }
 
   void RequestRead() override {
-    absl::MutexLock lock(&mu_);
-    if (released_ || reading_) return;
-    reading_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (released_ || reading_) return;
+      reading_ = true;
+    }
     StartRead(&read_buffer_);
   }
 
   void Cancel() override {
     context_.TryCancel();
-    absl::MutexLock lock(&mu_);
-    if (released_ || reading_) return;
-    reading_ = true;  // the read fails at once and lets the call finish
+    {
+      absl::MutexLock lock(&mu_);
+      if (released_ || reading_) return;
+      reading_ = true;  // the read fails at once and lets the call finish
+    }
     StartRead(&read_buffer_);
   }
 
@@ -143,20 +145,30 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok || released_) {
-      pending_.clear();
-      return;
+    bool write_next = false;
+    bool writes_done = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || released_) {
+        pending_.clear();
+      } else if (!pending_.empty()) {
+        std::string next = std::move(pending_.front());
+        pending_.pop_front();
+        PrepareWriteLocked(std::move(next));
+        write_next = true;
+      } else if (writes_done_requested_) {
+        writing_ = true;
+        AddHold();
+        writes_done = true;
+      }
     }
-    if (!pending_.empty()) {
-      std::string next = std::move(pending_.front());
-      pending_.pop_front();
-      StartWriteLocked(std::move(next));
-    } else if (writes_done_requested_) {
-      StartWritesDone();
-    }
+    if (write_next) StartWrite(&write_buffer_);
+    if (writes_done) StartWritesDone();
+    RemoveHold();  // this write's
   }
+
+  void OnWritesDoneDone(bool ok) override { RemoveHold(); }
 
   void OnDone(const grpc::Status& status) override {
     CallResult result;
@@ -164,10 +176,10 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     result.message = status.error_message();
     result.trailers = ToMetadata(context_.GetServerTrailingMetadata());
     for (const auto& [key, value] : result.trailers) {
+      if (key != kPushbackKey) continue;
       int64_t ms;
-      if (key == kPushbackKey && absl::SimpleAtoi(value, &ms) && ms >= 0) {
-        result.retry_pushback_ms = ms;
-      }
+      // gRFC A6: a pushback that is not a non-negative integer means "do not retry".
+      result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
     }
     listener_->OnFinish(std::move(result));
     listener_.reset();
@@ -179,11 +191,11 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   }
 
  private:
-  void StartWriteLocked(std::string bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PrepareWriteLocked(std::string bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
+    AddHold();
     grpc::Slice slice(bytes);
     write_buffer_ = grpc::ByteBuffer(&slice, 1);
-    StartWrite(&write_buffer_);
   }
 
   const size_t max_pending_writes_;
@@ -205,6 +217,241 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 
 }  // namespace
 
+// A call under a retry policy (gRFC A6): attempts are GrpcCalls; until the call commits
+// (response headers or a reply arrive, or the requests outgrow the replay buffer) a failure
+// with a retryable status starts another attempt after a full-jitter backoff or the server's
+// pushback, within max_attempts, the deadline and the target's retry budget. Requests are kept
+// and replayed to each attempt. Events of old attempts are ignored.
+class RetryingCall final : public Call, public std::enable_shared_from_this<RetryingCall> {
+ public:
+  static constexpr size_t kMaxReplayBytes = 1 << 20;
+
+  RetryingCall(GrpcUpstream* upstream, GrpcUpstream::Target* target, const RetryRule* rule,
+               CallSpec spec, std::shared_ptr<CallListener> listener)
+      : upstream_(upstream),
+        target_(target),
+        rule_(rule),
+        spec_(std::move(spec)),
+        listener_(std::move(listener)) {}
+
+  void Begin() {
+    deadline_ = spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout
+                                                      : absl::InfiniteFuture();
+    {
+      absl::MutexLock lock(&upstream_->in_flight_->mu);
+      ++upstream_->in_flight_->calls;
+    }
+    std::shared_ptr<GrpcCall> attempt;
+    {
+      absl::MutexLock lock(&mu_);
+      attempt = NewAttemptLocked();
+    }
+    attempt->Begin(target_->stub.get(), spec_, deadline_);
+  }
+
+  bool Write(std::string bytes) override {
+    std::shared_ptr<GrpcCall> attempt;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return true;
+      if (!committed_) {
+        replay_bytes_ += bytes.size();
+        if (replay_bytes_ > kMaxReplayBytes) {
+          Commit();
+        } else {
+          writes_.push_back(bytes);
+        }
+      }
+      attempt = current_;
+    }
+    return attempt == nullptr || attempt->Write(std::move(bytes));
+  }
+
+  void WritesDone() override {
+    std::shared_ptr<GrpcCall> attempt;
+    {
+      absl::MutexLock lock(&mu_);
+      writes_done_ = true;
+      attempt = current_;
+    }
+    if (attempt != nullptr) attempt->WritesDone();
+  }
+
+  void RequestRead() override {
+    std::shared_ptr<GrpcCall> attempt;
+    {
+      absl::MutexLock lock(&mu_);
+      read_wanted_ = true;
+      attempt = current_;
+    }
+    if (attempt != nullptr) attempt->RequestRead();
+  }
+
+  void Cancel() override {
+    std::shared_ptr<GrpcCall> attempt;
+    bool waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      attempt = current_;
+      waiting = waiting_;
+    }
+    if (attempt != nullptr) attempt->Cancel();
+    if (waiting) alarm_.Cancel();  // the backoff ends now, with CANCELLED
+  }
+
+  void AttemptHeaders(int attempt, Metadata headers) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (attempt != attempt_) return;
+      Commit();
+    }
+    listener_->OnHeaders(std::move(headers));
+  }
+
+  void AttemptMessage(int attempt, std::string bytes) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (attempt != attempt_) return;
+      Commit();
+      read_wanted_ = false;
+    }
+    listener_->OnMessage(std::move(bytes));
+  }
+
+  void AttemptFinish(int attempt, CallResult result) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (attempt != attempt_) return;
+      current_.reset();
+      if (result.code == 0) {
+        target_->throttle->OnSuccess();
+      } else if (rule_->retryable_codes.count(result.code) > 0) {
+        const bool budget = target_->throttle->OnFailureAllowsRetry();
+        const bool eligible = !committed_ && !cancelled_ && attempt_ < rule_->max_attempts &&
+                              result.retry_pushback_ms != -2;
+        if (eligible && !budget) upstream_->CountRetry(spec_.method.path, /*throttled=*/true);
+        if (eligible && budget) {
+          const absl::Duration delay =
+              result.retry_pushback_ms >= 0
+                  ? absl::Milliseconds(result.retry_pushback_ms)
+                  : BackoffDelay(*rule_, attempt_ + 1, upstream_->NextUniform());
+          if (absl::Now() + delay < deadline_) {
+            upstream_->CountRetry(spec_.method.path, /*throttled=*/false);
+            last_result_ = std::move(result);
+            waiting_ = true;
+            alarm_.Set(absl::ToChronoTime(absl::Now() + delay),
+                       [self = shared_from_this()](bool fired) { self->OnBackoffDone(fired); });
+            return;
+          }
+        }
+      }
+      finished_ = true;
+    }
+    Finish(std::move(result));
+  }
+
+ private:
+  class AttemptListener final : public CallListener {
+   public:
+    AttemptListener(std::shared_ptr<RetryingCall> owner, int attempt)
+        : owner_(std::move(owner)), attempt_(attempt) {}
+    void OnHeaders(Metadata headers) override {
+      owner_->AttemptHeaders(attempt_, std::move(headers));
+    }
+    void OnMessage(std::string bytes) override {
+      owner_->AttemptMessage(attempt_, std::move(bytes));
+    }
+    void OnFinish(CallResult result) override {
+      owner_->AttemptFinish(attempt_, std::move(result));
+    }
+
+   private:
+    std::shared_ptr<RetryingCall> owner_;
+    const int attempt_;
+  };
+
+  std::shared_ptr<GrpcCall> NewAttemptLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++attempt_;
+    current_ = std::make_shared<GrpcCall>(
+        upstream_->config_.max_pending_writes_per_call() + writes_.size(),
+        std::make_shared<AttemptListener>(shared_from_this(), attempt_), upstream_->in_flight_);
+    return current_;
+  }
+
+  void OnBackoffDone(bool fired) {
+    std::shared_ptr<GrpcCall> attempt;
+    CallResult result;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      waiting_ = false;
+      if (cancelled_ || !fired) {
+        result.code = 1;  // CANCELLED
+        result.message = "cancelled";
+        finish = true;
+      } else if (committed_) {
+        result = std::move(last_result_);
+        finish = true;
+      } else {
+        attempt = NewAttemptLocked();
+      }
+      if (finish) finished_ = true;
+    }
+    if (finish) {
+      Finish(std::move(result));
+      return;
+    }
+    // The new attempt gets everything the caller did so far.
+    std::vector<std::string> writes;
+    bool writes_done;
+    bool read_wanted;
+    {
+      absl::MutexLock lock(&mu_);
+      writes = writes_;
+      writes_done = writes_done_;
+      read_wanted = read_wanted_;
+    }
+    attempt->Begin(target_->stub.get(), spec_, deadline_);
+    for (std::string& w : writes) attempt->Write(std::move(w));
+    if (writes_done) attempt->WritesDone();
+    if (read_wanted) attempt->RequestRead();
+  }
+
+  void Commit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    committed_ = true;
+    writes_.clear();
+  }
+
+  void Finish(CallResult result) {
+    listener_->OnFinish(std::move(result));
+    listener_.reset();
+    absl::MutexLock lock(&upstream_->in_flight_->mu);
+    --upstream_->in_flight_->calls;
+  }
+
+  GrpcUpstream* const upstream_;
+  GrpcUpstream::Target* const target_;
+  const RetryRule* const rule_;
+  const CallSpec spec_;
+  std::shared_ptr<CallListener> listener_;
+  absl::Time deadline_;
+  grpc::Alarm alarm_;
+
+  absl::Mutex mu_;
+  int attempt_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<GrpcCall> current_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> writes_ ABSL_GUARDED_BY(mu_);
+  size_t replay_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool committed_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  CallResult last_result_ ABSL_GUARDED_BY(mu_);
+};
+
 absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text) {
   std::vector<v1::Route> routes;
   for (absl::string_view item : absl::StrSplit(Sv(text), ',', absl::SkipWhitespace())) {
@@ -221,77 +468,11 @@ absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text) {
   return routes;
 }
 
-absl::StatusOr<std::string> RetryServiceConfig(const v1::BridgeConfig& config) {
-  std::vector<std::string> method_configs;
-  for (int i = 0; i < config.retry_policies_size(); ++i) {
-    const v1::RetryPolicy& p = config.retry_policies(i);
-    const std::string field = absl::StrCat("retry_policies[", i, "]");
-    if (p.service().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("config field ", field, ".service: empty"));
-    }
-    if (p.max_attempts() < 2 || p.max_attempts() > 5) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config field ", field, ".max_attempts: must be from 2 to 5, got ", p.max_attempts()));
-    }
-    const uint32_t initial = p.initial_backoff_ms() == 0 ? 100 : p.initial_backoff_ms();
-    const uint32_t max = p.max_backoff_ms() == 0 ? 10000 : p.max_backoff_ms();
-    const double multiplier = p.backoff_multiplier() == 0 ? 2.0 : p.backoff_multiplier();
-    if (max < initial) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config field ", field, ".max_backoff_ms: must be at least initial_backoff_ms"));
-    }
-    if (multiplier < 1.0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config field ", field, ".backoff_multiplier: must be at least 1"));
-    }
-    std::vector<std::string> codes;
-    for (const std::string& name : p.retryable_status_codes()) {
-      if (StatusCodesByName().count(name) == 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "config field ", field, ".retryable_status_codes: unknown gRPC status ", name));
-      }
-      const bool unsafe = name == "DEADLINE_EXCEEDED" || name == "INTERNAL" ||
-                          name == "UNKNOWN" || name == "DATA_LOSS";
-      if (unsafe && !p.idempotent()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("config field ", field, ".retryable_status_codes: ", name,
-                         " may be retried only for idempotent methods (set idempotent: true)"));
-      }
-      codes.push_back(absl::StrCat("\"", name, "\""));
-    }
-    if (codes.empty()) codes.push_back("\"UNAVAILABLE\"");
-    std::string name = absl::StrCat("{\"service\":\"", p.service(), "\"");
-    if (!p.method().empty()) absl::StrAppend(&name, ",\"method\":\"", p.method(), "\"");
-    name += "}";
-    method_configs.push_back(absl::StrCat(
-        "{\"name\":[", name, "],\"retryPolicy\":{\"maxAttempts\":", p.max_attempts(),
-        ",\"initialBackoff\":\"", Seconds(initial), "\",\"maxBackoff\":\"", Seconds(max),
-        "\",\"backoffMultiplier\":", absl::StrFormat("%g", multiplier),
-        ",\"retryableStatusCodes\":[", absl::StrJoin(codes, ","), "]}}"));
-  }
-  const uint32_t max_tokens =
-      config.retry_throttling().max_tokens() == 0 ? 10 : config.retry_throttling().max_tokens();
-  const double ratio = config.retry_throttling().token_ratio() == 0
-                           ? 0.1
-                           : config.retry_throttling().token_ratio();
-  if (max_tokens > 1000) {
-    return absl::InvalidArgumentError(
-        "config field retry_throttling.max_tokens: must be from 1 to 1000");
-  }
-  if (ratio <= 0 || ratio > 1) {
-    return absl::InvalidArgumentError(
-        "config field retry_throttling.token_ratio: must be in (0, 1]");
-  }
-  return absl::StrCat("{\"methodConfig\":[", absl::StrJoin(method_configs, ","),
-                      "],\"retryThrottling\":{\"maxTokens\":", max_tokens,
-                      ",\"tokenRatio\":", absl::StrFormat("%g", ratio), "}}");
-}
-
 absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
     const v1::BridgeConfig& config, const transcode::DescriptorRegistry& registry) {
-  absl::StatusOr<std::string> service_config = RetryServiceConfig(config);
-  if (!service_config.ok()) return service_config.status();
-  std::unique_ptr<GrpcUpstream> upstream(new GrpcUpstream(config, *std::move(service_config)));
+  absl::StatusOr<RetryPolicies> policies = RetryPolicies::FromConfig(config);
+  if (!policies.ok()) return policies.status();
+  std::unique_ptr<GrpcUpstream> upstream(new GrpcUpstream(config, *std::move(policies)));
   for (int i = 0; i < config.routes_size(); ++i) {
     const v1::Route& r = config.routes(i);
     if (r.target().empty()) {
@@ -312,10 +493,50 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
   return upstream;
 }
 
-GrpcUpstream::GrpcUpstream(const v1::BridgeConfig& config, std::string service_config)
+GrpcUpstream::GrpcUpstream(const v1::BridgeConfig& config, RetryPolicies policies)
     : config_(config),
-      service_config_(std::move(service_config)),
-      in_flight_(std::make_shared<InFlight>()) {}
+      policies_(std::move(policies)),
+      in_flight_(std::make_shared<InFlight>()),
+      uniform01_([] {
+        thread_local absl::BitGen gen;
+        return absl::Uniform<double>(gen, 0.0, 1.0);
+      }) {}
+
+void GrpcUpstream::SetRandomForTesting(std::function<double()> uniform01) {
+  uniform01_ = std::move(uniform01);
+}
+
+double GrpcUpstream::NextUniform() { return uniform01_(); }
+
+void GrpcUpstream::CountRetry(const std::string& method, bool throttled) {
+  absl::MutexLock lock(&stats_mu_);
+  RetryStats& s = retry_stats_[method];
+  (throttled ? s.throttled : s.retries) += 1;
+}
+
+std::map<std::string, GrpcUpstream::RetryStats> GrpcUpstream::retry_stats() const {
+  absl::MutexLock lock(&stats_mu_);
+  return retry_stats_;
+}
+
+std::string GrpcUpstream::RenderMetrics() const {
+  std::string out =
+      "# HELP bridge_upstream_retries_total Upstream attempts after the first, by method.\n"
+      "# TYPE bridge_upstream_retries_total counter\n";
+  const auto stats = retry_stats();
+  for (const auto& [method, s] : stats) {
+    absl::StrAppend(&out, "bridge_upstream_retries_total{method=\"", method, "\"} ", s.retries,
+                    "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP bridge_upstream_retries_throttled_total Retries the retry budget "
+                  "refused, by method.\n# TYPE bridge_upstream_retries_throttled_total counter\n");
+  for (const auto& [method, s] : stats) {
+    absl::StrAppend(&out, "bridge_upstream_retries_throttled_total{method=\"", method, "\"} ",
+                    s.throttled, "\n");
+  }
+  return out;
+}
 
 GrpcUpstream::~GrpcUpstream() { AwaitIdle(absl::Seconds(5)); }
 
@@ -342,11 +563,14 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
   auto [slot, inserted] = targets_.try_emplace(target);
   if (inserted) {
     grpc::ChannelArguments args;
-    args.SetServiceConfigJSON(service_config_);
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    // Retries are the bridge's own (RetryingCall), so they can be counted per method.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     slot->second.channel =
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     slot->second.stub = std::make_unique<grpc::GenericStub>(slot->second.channel);
+    const auto& t = config_.retry_throttling();
+    slot->second.throttle = std::make_unique<RetryThrottle>(
+        t.max_tokens() == 0 ? 10 : t.max_tokens(), t.token_ratio() == 0 ? 0.1 : t.token_ratio());
   }
   return &slot->second;
 }
@@ -354,9 +578,17 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
 std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
                                               std::shared_ptr<CallListener> listener) {
   Target* target = TargetFor(spec.method.service);
+  if (const RetryRule* rule =
+          policies_.Find(spec.method.service, spec.method.descriptor->name())) {
+    auto call = std::make_shared<RetryingCall>(this, target, rule, spec, std::move(listener));
+    call->Begin();
+    return call;
+  }
   auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(),
                                          std::move(listener), in_flight_);
-  call->Begin(target->stub.get(), spec);
+  call->Begin(target->stub.get(), spec,
+              spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout
+                                                  : absl::InfiniteFuture());
   return call;
 }
 

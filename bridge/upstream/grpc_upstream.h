@@ -5,6 +5,7 @@
 #define BRIDGE_UPSTREAM_GRPC_UPSTREAM_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "bridge/transcode/descriptor_registry.h"
+#include "bridge/upstream/retry.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
 
@@ -22,9 +24,6 @@ namespace bridge::upstream {
 // Parses --routes: "svc=target,*=target".
 absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text);
 
-// The gRPC service config (JSON) that carries the retry policies and throttling of `config`.
-// Errors name the offending field.
-absl::StatusOr<std::string> RetryServiceConfig(const v1::BridgeConfig& config);
 
 class GrpcUpstream final : public Upstream {
  public:
@@ -49,21 +48,41 @@ class GrpcUpstream final : public Upstream {
     int64_t calls ABSL_GUARDED_BY(mu) = 0;
   };
 
- private:
+  struct RetryStats {
+    uint64_t retries = 0;    // attempts after the first
+    uint64_t throttled = 0;  // retries the budget refused
+  };
+  // By method path ("/demo.v1.Echo/Say").
+  std::map<std::string, RetryStats> retry_stats() const;
+  // Retry counters in the Prometheus text format, for /metrics.
+  std::string RenderMetrics() const;
+
+  // Replaces the uniform [0, 1) source of the backoff jitter.
+  void SetRandomForTesting(std::function<double()> uniform01);
+
   struct Target {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<grpc::GenericStub> stub;
+    std::unique_ptr<RetryThrottle> throttle;
   };
-  GrpcUpstream(const v1::BridgeConfig& config, std::string service_config);
+
+ private:
+  friend class RetryingCall;
+  GrpcUpstream(const v1::BridgeConfig& config, RetryPolicies policies);
   Target* TargetFor(std::string_view service);
+  double NextUniform();
+  void CountRetry(const std::string& method, bool throttled);
 
   const v1::BridgeConfig& config_;
-  const std::string service_config_;
+  const RetryPolicies policies_;
   std::map<std::string, std::string, std::less<>> routes_;  // service -> target
   std::string default_target_;
   absl::Mutex mu_;
   std::map<std::string, Target> targets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<InFlight> in_flight_;
+  std::function<double()> uniform01_;
+  mutable absl::Mutex stats_mu_;
+  std::map<std::string, RetryStats> retry_stats_ ABSL_GUARDED_BY(stats_mu_);
 };
 
 }  // namespace bridge::upstream

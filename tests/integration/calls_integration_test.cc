@@ -437,6 +437,65 @@ TEST_F(CallsTest, RetryableFailuresAreRetriedUntilTheySucceed) {
   Frame f = Say(*client, "m", R"({"demo-fail-first":"2","demo-attempt-key":"k1"})");
   ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
   EXPECT_EQ(backend_->service->calls("Say"), 3);
+  EXPECT_EQ(app_->retry_counts()["/demo.v1.Echo/Say"].first, 2u);
+  auto metrics = WsTestClient::HttpGet(app_->server().port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->second,
+              HasSubstr("bridge_upstream_retries_total{method=\"/demo.v1.Echo/Say\"} 2\n"));
+}
+
+TEST_F(CallsTest, ServerPushbackSetsTheRetryDelay) {
+  StartBridge(kSayRetries);
+  auto client = OpenConfirmed();
+  const absl::Time start = absl::Now();
+  Frame f = Say(*client, "m",
+                R"({"demo-fail-first":"1","demo-attempt-key":"k5","demo-pushback-ms":"150"})");
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_EQ(backend_->service->calls("Say"), 2);
+}
+
+TEST_F(CallsTest, TheRetryBudgetStopsRetriesDuringAnOutage) {
+  // Four tokens: the first failure leaves 3 (> 2, retry), the second 2 (not > 2, no retry).
+  StartBridge(absl::StrCat(
+      "retry_policies { service: \"demo.v1.Echo\" method: \"Say\" max_attempts: 5 "
+      "initial_backoff_ms: 1 max_backoff_ms: 2 } retry_throttling { max_tokens: 4 "
+      "token_ratio: 0.1 }"));
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "m", R"({"demo-fail-first":"10","demo-attempt-key":"k6"})");
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(backend_->service->calls("Say"), 2);
+  EXPECT_EQ(app_->retry_counts()["/demo.v1.Echo/Say"].first, 1u);
+  EXPECT_EQ(app_->retry_counts()["/demo.v1.Echo/Say"].second, 1u);
+}
+
+TEST_F(CallsTest, NoRetryAfterTheFirstReplyHasBeenForwarded) {
+  StartBridge("retry_policies { service: \"demo.v1.Echo\" max_attempts: 3 "
+              "initial_backoff_ms: 1 max_backoff_ms: 2 }");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"count":5},"metadata":{"demo-fail-after":"1","demo-fail-code":"14"}})");
+  EXPECT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(backend_->service->calls("Repeat"), 1);
+}
+
+TEST_F(CallsTest, StreamingRequestsAreReplayedToEachAttempt) {
+  StartBridge("retry_policies { service: \"demo.v1.Echo\" method: \"Collect\" "
+              "max_attempts: 3 initial_backoff_ms: 1 max_backoff_ms: 2 }");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"c","method":"demo.v1.Echo/Collect",)"
+                R"("payload":{"text":"a"},"metadata":{"demo-fail-first":"1",)"
+                R"("demo-attempt-key":"k7"}})");
+  Send(*client, R"({"type":"stream_send","messageId":"c","payload":{"text":"b"}})");
+  Send(*client, R"({"type":"stream_end","messageId":"c"})");
+  Frame f = Next(*client);
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  EXPECT_THAT(Parse<demo::v1::CollectResponse>(f.response().payload()).texts(),
+              ::testing::ElementsAre("a", "b"));
+  EXPECT_EQ(backend_->service->calls("Collect"), 2);
 }
 
 TEST_F(CallsTest, RetriesStopAtMaxAttempts) {

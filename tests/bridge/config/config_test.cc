@@ -119,7 +119,26 @@ TEST(ApplyDefaultsTest, FillsEveryUnsetField) {
   EXPECT_EQ(config.max_frame_bytes(), 1048576u);
   EXPECT_EQ(config.shutdown_grace_ms(), 5000u);
   EXPECT_EQ(config.default_method(), "");
+  EXPECT_EQ(config.default_call_timeout_ms(), 30000u);
+  EXPECT_EQ(config.max_call_timeout_ms(), 300000u);
+  EXPECT_EQ(config.max_calls_per_session(), 100u);
+  EXPECT_EQ(config.max_pending_writes_per_call(), 64u);
+  EXPECT_EQ(config.max_outbound_buffer_bytes(), 1048576u);
   EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(ValidateTest, CallSettingsAndRoutesNameTheirField) {
+  BridgeConfig config;
+  ApplyDefaults(&config);
+  config.set_default_call_timeout_ms(400000);
+  EXPECT_THAT(std::string(Validate(config).message()), HasSubstr("default_call_timeout_ms"));
+  ApplyDefaults(&config);
+  config.set_default_call_timeout_ms(1000);
+  config.add_routes()->set_service("demo.v1.Echo");
+  EXPECT_THAT(std::string(Validate(config).message()), HasSubstr("routes[0].target"));
+  config.mutable_routes(0)->set_target("127.0.0.1:1");
+  config.add_forward_request_headers("X-Upper");
+  EXPECT_THAT(std::string(Validate(config).message()), HasSubstr("forward_request_headers"));
 }
 
 TEST(ApplyDefaultsTest, ConstantsMatchTheSchemaComments) {
@@ -158,6 +177,11 @@ TEST(ApplyDefaultsTest, KeepsFieldsThatAreSet) {
   config.set_max_frame_bytes(300);
   config.set_shutdown_grace_ms(4);
   config.set_default_method("demo.v1.Echo/Say");
+  config.set_default_call_timeout_ms(5);
+  config.set_max_call_timeout_ms(6);
+  config.set_max_calls_per_session(8);
+  config.set_max_pending_writes_per_call(9);
+  config.set_max_outbound_buffer_bytes(10);
   BridgeConfig copy = config;
   ApplyDefaults(&copy);
   EXPECT_TRUE(MessageDifferencer::Equals(config, copy)) << copy.DebugString();
