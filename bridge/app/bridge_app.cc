@@ -55,6 +55,10 @@ std::map<std::string, std::pair<uint64_t, uint64_t>> BridgeApp::retry_counts() c
   return out;
 }
 
+bool BridgeApp::AwaitUpstreamIdle(absl::Duration timeout) {
+  return parts_->upstream->AwaitIdle(timeout);
+}
+
 BridgeApp::~BridgeApp() {
   // The server (and its sessions, which cancel their calls) goes before the upstream.
   server_.reset();

@@ -31,6 +31,8 @@ class BridgeApp {
   void Wait() { server_->Wait(); }
   server::Server& server() { return *server_; }
   const v1::BridgeConfig& config() const { return config_; }
+  // Waits until no upstream call is in flight; false on timeout.
+  bool AwaitUpstreamIdle(absl::Duration timeout);
   // Upstream retries by method path: {retries, throttled}.
   std::map<std::string, std::pair<uint64_t, uint64_t>> retry_counts() const;
 

@@ -114,6 +114,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     context_.TryCancel();
     {
       absl::MutexLock lock(&mu_);
+      cancelled_ = true;
       if (released_ || reading_) return;
       reading_ = true;  // the read fails at once and lets the call finish
     }
@@ -128,9 +129,17 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     if (ok) {
       std::string bytes = ToString(read_buffer_);
       read_buffer_.Clear();
+      bool drain = false;
       {
         absl::MutexLock lock(&mu_);
-        reading_ = false;
+        // A reply that was already on its way when the call was cancelled: nobody will ask
+        // for another, so keep reading until the stream ends and the call can finish.
+        drain = cancelled_;
+        reading_ = drain;
+      }
+      if (drain) {
+        StartRead(&read_buffer_);
+        return;
       }
       listener_->OnMessage(std::move(bytes));
       return;
@@ -207,6 +216,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 
   absl::Mutex mu_;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool writes_done_requested_ ABSL_GUARDED_BY(mu_) = false;

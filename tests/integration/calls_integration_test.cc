@@ -59,6 +59,7 @@ class CallsTest : public ::testing::Test {
   }
 
   void TearDown() override {
+
     if (app_ != nullptr) {
       app_->Shutdown();
       app_->Wait();
@@ -621,6 +622,9 @@ TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
     ASSERT_EQ(f.kind_case(), Frame::kStreamMessage) << last_.substr(0, 200);
     ASSERT_EQ(Parse<demo::v1::SayResponse>(f.stream_message().payload()).sequence(), i);
   }
+  // A reply in flight when the session ends must not keep the call alive.
+  slow.reset();
+  EXPECT_TRUE(app_->AwaitUpstreamIdle(kTestTimeout));
 }
 
 }  // namespace
