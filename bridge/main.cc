@@ -19,7 +19,6 @@
 #include "bridge/app/signals.h"
 #include "bridge/config/config.h"
 #include "bridge/server/server.h"
-#include "bridge/upstream/grpc_upstream.h"
 
 ABSL_FLAG(std::string, config, "", "BridgeConfig file in protobuf text format.");
 ABSL_FLAG(std::string, listen, "", "WebSocket listen address HOST:PORT. Default 127.0.0.1:8080.");
@@ -96,7 +95,7 @@ int main(int argc, char** argv) {
     config.add_descriptor_sets(path);
   }
   if (const std::string routes = absl::GetFlag(FLAGS_routes); !routes.empty()) {
-    auto parsed = bridge::upstream::ParseRoutes(routes);
+    auto parsed = bridge::config::ParseRoutes(routes);
     if (!parsed.ok()) return Fail(absl::StrCat("flag --routes: ", parsed.status().message()));
     for (auto& r : *parsed) *config.add_routes() = std::move(r);
   }

@@ -160,6 +160,23 @@ absl::Status Validate(const BridgeConfig& c) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text) {
+  std::vector<v1::Route> routes;
+  for (absl::string_view item : absl::StrSplit(Sv(text), ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    const size_t eq = item.find('=');
+    if (eq == absl::string_view::npos || eq == 0 || eq + 1 == item.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route \"", item, "\" is not SERVICE=TARGET (demo.v1.Echo=host:port)"));
+    }
+    v1::Route r;
+    r.set_service(std::string(item.substr(0, eq)));
+    r.set_target(std::string(item.substr(eq + 1)));
+    routes.push_back(std::move(r));
+  }
+  return routes;
+}
+
 absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   HostPort out;
   std::string_view port;

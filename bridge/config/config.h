@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,6 +48,9 @@ void ApplyDefaults(BridgeConfig* config);
 
 // Checks every field of a config with defaults applied; the error names the field.
 absl::Status Validate(const BridgeConfig& config);
+
+// Parses --routes: "demo.v1.Echo=127.0.0.1:50051,*=dns:///backend:50051".
+absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text);
 
 struct HostPort {
   std::string host;

@@ -10,14 +10,22 @@
 #include "absl/strings/str_split.h"
 #include "absl/random/random.h"
 #include "grpcpp/alarm.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/client_callback.h"
 
 namespace bridge::upstream {
+
+struct GrpcUpstream::Target {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::GenericStub> stub;
+  std::unique_ptr<RetryThrottle> throttle;
+};
+
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr char kPushbackKey[] = "grpc-retry-pushback-ms";
 
@@ -462,22 +470,6 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   CallResult last_result_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text) {
-  std::vector<v1::Route> routes;
-  for (absl::string_view item : absl::StrSplit(Sv(text), ',', absl::SkipWhitespace())) {
-    const size_t eq = item.find('=');
-    if (eq == absl::string_view::npos || eq == 0 || eq + 1 == item.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("route \"", item, "\" is not SERVICE=TARGET (demo.v1.Echo=host:port)"));
-    }
-    v1::Route r;
-    r.set_service(std::string(item.substr(0, eq)));
-    r.set_target(std::string(item.substr(eq + 1)));
-    routes.push_back(std::move(r));
-  }
-  return routes;
-}
-
 absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
     const v1::BridgeConfig& config, const transcode::DescriptorRegistry& registry) {
   absl::StatusOr<RetryPolicies> policies = RetryPolicies::FromConfig(config);
@@ -572,17 +564,18 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
   absl::MutexLock lock(&mu_);
   auto [slot, inserted] = targets_.try_emplace(target);
   if (inserted) {
+    slot->second = std::make_unique<Target>();
     grpc::ChannelArguments args;
     // Retries are the bridge's own (RetryingCall), so they can be counted per method.
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    slot->second.channel =
+    slot->second->channel =
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-    slot->second.stub = std::make_unique<grpc::GenericStub>(slot->second.channel);
+    slot->second->stub = std::make_unique<grpc::GenericStub>(slot->second->channel);
     const auto& t = config_.retry_throttling();
-    slot->second.throttle = std::make_unique<RetryThrottle>(
+    slot->second->throttle = std::make_unique<RetryThrottle>(
         t.max_tokens() == 0 ? 10 : t.max_tokens(), t.token_ratio() == 0 ? 0.1 : t.token_ratio());
   }
-  return &slot->second;
+  return slot->second.get();
 }
 
 std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,

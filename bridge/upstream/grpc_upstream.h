@@ -12,17 +12,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/channel.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/upstream/retry.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::upstream {
-
-// Parses --routes: "svc=target,*=target".
-absl::StatusOr<std::vector<v1::Route>> ParseRoutes(std::string_view text);
 
 
 class GrpcUpstream final : public Upstream {
@@ -60,11 +55,9 @@ class GrpcUpstream final : public Upstream {
   // Replaces the uniform [0, 1) source of the backoff jitter.
   void SetRandomForTesting(std::function<double()> uniform01);
 
-  struct Target {
-    std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<grpc::GenericStub> stub;
-    std::unique_ptr<RetryThrottle> throttle;
-  };
+  // One upstream target: its channel, stub and retry budget (defined in the .cc, so this
+  // header stays free of gRPC's).
+  struct Target;
 
  private:
   friend class RetryingCall;
@@ -78,7 +71,7 @@ class GrpcUpstream final : public Upstream {
   std::map<std::string, std::string, std::less<>> routes_;  // service -> target
   std::string default_target_;
   absl::Mutex mu_;
-  std::map<std::string, Target> targets_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<InFlight> in_flight_;
   std::function<double()> uniform01_;
   mutable absl::Mutex stats_mu_;

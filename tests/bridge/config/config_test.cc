@@ -362,3 +362,22 @@ TEST(LoadConfigFileTest, ErrorsNameTheFile) {
 
 }  // namespace
 }  // namespace bridge::config
+
+namespace bridge::config {
+namespace {
+
+TEST(ParseRoutesTest, ServicesAndTheDefault) {
+  auto routes = ParseRoutes("demo.v1.Echo=127.0.0.1:50051, *=dns:///backend:50051");
+  ASSERT_TRUE(routes.ok()) << routes.status();
+  ASSERT_EQ(routes->size(), 2u);
+  EXPECT_EQ((*routes)[0].service(), "demo.v1.Echo");
+  EXPECT_EQ((*routes)[0].target(), "127.0.0.1:50051");
+  EXPECT_EQ((*routes)[1].service(), "*");
+  EXPECT_EQ((*routes)[1].target(), "dns:///backend:50051");
+  EXPECT_FALSE(ParseRoutes("demo.v1.Echo").ok());
+  EXPECT_FALSE(ParseRoutes("=x:1").ok());
+  EXPECT_FALSE(ParseRoutes("a.B=").ok());
+}
+
+}  // namespace
+}  // namespace bridge::config
