@@ -107,6 +107,10 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->max_pending_writes_per_call() == 0) {
     c->set_max_pending_writes_per_call(kDefaultMaxPendingWritesPerCall);
   }
+  if (c->session_grace_ms() == 0) c->set_session_grace_ms(30000);
+  if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
+  if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
+  if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);
   if (c->max_outbound_buffer_bytes() == 0) {
     c->set_max_outbound_buffer_bytes(kDefaultMaxOutboundBufferBytes);
   }

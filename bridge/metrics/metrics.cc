@@ -85,6 +85,21 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_flow_control_pauses_total",
                 "Upstream reads deferred until the outbound buffer drained.",
                 get(flow_control_pauses));
+  AppendCounter(&out, "bridge_sessions_detached_total",
+                "Sessions kept for a resume after their connection dropped.",
+                get(sessions_detached));
+  AppendCounter(&out, "bridge_sessions_resumed_total", "Sessions resumed on a new connection.",
+                get(sessions_resumed));
+  AppendCounter(&out, "bridge_resumes_refused_total",
+                "Resumes asked for that got a fresh session (unknown, expired, frames lost).",
+                get(resumes_refused));
+  AppendCounter(&out, "bridge_sessions_expired_total",
+                "Detached sessions whose grace period ran out.", get(sessions_expired));
+  AppendCounter(&out, "bridge_frames_replayed_total", "Frames replayed on resume.",
+                get(frames_replayed));
+  AppendCounter(&out, "bridge_duplicate_messages_total",
+                "Resent messageIds answered without calling upstream again.",
+                get(duplicate_messages));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

@@ -46,6 +46,12 @@ class Metrics {
   Counter calls_cancelled_by_close{0};  // the session ended first
   Counter bad_payloads{0};              // request payloads that did not transcode
   Counter flow_control_pauses{0};       // reads deferred for a full outbound buffer
+  Counter sessions_detached{0};         // kept after their connection dropped
+  Counter sessions_resumed{0};
+  Counter resumes_refused{0};           // a resume asked for and a fresh session given
+  Counter sessions_expired{0};          // detached sessions whose grace period ran out
+  Counter frames_replayed{0};
+  Counter duplicate_messages{0};        // resent messageIds: attached or answered, not re-called
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -3,11 +3,12 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <set>
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -21,15 +22,24 @@
 namespace bridge::server {
 namespace {
 
-class BridgeConnection;
+class SessionCore;
 
-// Per-connection data that websocketpp keeps inside each connection (config::connection_base).
+// Per-connection data that websocketpp keeps inside each connection (config::connection_base):
+// the subprotocol chosen at the upgrade and the session the connection serves. The session
+// changes when the connection resumes an older one.
 struct ConnectionSlot {
   protocol::Encoding encoding = protocol::Encoding::kJson;
-  std::shared_ptr<BridgeConnection> bridge;
-  // Work posted from other threads, run on the connection's strand by the interrupt handler.
-  absl::Mutex posted_mu;
-  std::vector<std::function<void()>> posted ABSL_GUARDED_BY(posted_mu);
+  absl::Mutex core_mu;
+  std::shared_ptr<SessionCore> core ABSL_GUARDED_BY(core_mu);
+
+  std::shared_ptr<SessionCore> GetCore() {
+    absl::MutexLock lock(&core_mu);
+    return core;
+  }
+  void SetCore(std::shared_ptr<SessionCore> c) {
+    absl::MutexLock lock(&core_mu);
+    core = std::move(c);
+  }
 };
 
 struct WsConfig : public websocketpp::config::asio {
@@ -46,57 +56,143 @@ using WsConnection = WsServer::connection_type;
 using WsConnectionPtr = WsServer::connection_ptr;
 using websocketpp::connection_hdl;
 
-// What executors need of the server; outlives it, so a late gRPC callback finds it disabled.
-struct ServerCore {
+// Gates work posted from other threads (gRPC callbacks) once the server is gone.
+struct ServerGate {
   absl::Mutex mu;
-  WsServer* endpoint ABSL_GUARDED_BY(mu) = nullptr;
+  bool open ABSL_GUARDED_BY(mu) = true;
 };
 
-void RunOnStrand(WsServer& endpoint, const connection_hdl& hdl,
-                 std::function<void(WsConnection&)> task);
-
-// Posts to one connection's strand; drops tasks once the connection or the server is gone.
-class ConnectionExecutor final : public session::Executor {
+// What a SessionCore needs of the server.
+class SessionHost {
  public:
-  ConnectionExecutor(std::shared_ptr<ServerCore> core, connection_hdl hdl)
-      : core_(std::move(core)), hdl_(std::move(hdl)) {}
-  void Post(std::function<void()> task) override {
-    absl::MutexLock lock(&core_->mu);
-    if (core_->endpoint == nullptr) return;
-    RunOnStrand(*core_->endpoint, hdl_, [task = std::move(task)](WsConnection&) { task(); });
+  virtual ~SessionHost() = default;
+  virtual void Register(const std::string& conversation_id, std::shared_ptr<SessionCore> core) = 0;
+  virtual void Forget(SessionCore* core) = 0;
+  virtual bool TryResume(const std::shared_ptr<SessionCore>& claimant,
+                         const std::string& conversation_id, uint64_t last_seq,
+                         const v1::Connect& connect) = 0;
+};
+
+// One session and everything it runs on: its own strand (a session outlives its connection
+// while it waits for a resume, and then moves to another connection), its timers, and the
+// connection it is attached to, if any. Implements session::Transport. Every method but Post
+// runs on the strand.
+class SessionCore final : public session::Transport,
+                          public std::enable_shared_from_this<SessionCore> {
+ public:
+  SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost* host,
+              protocol::Encoding encoding)
+      : strand_(asio::make_strand(io)),
+        gate_(std::move(gate)),
+        host_(host),
+        encoding_(encoding),
+        timers_{Timer(io), Timer(io), Timer(io), Timer(io)} {}
+
+  void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
+            session::Session::IdGenerator ids, session::CallServices services,
+            upstream::Metadata upgrade_metadata) {
+    executor_ = std::make_shared<Executor>(weak_from_this());
+    session_ = std::make_unique<session::Session>(options, encoding_, this, clock, metrics,
+                                                  std::move(ids), services,
+                                                  std::move(upgrade_metadata));
+    std::weak_ptr<SessionCore> weak = weak_from_this();
+    session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
+                                     const v1::Connect& connect) {
+      auto self = weak.lock();
+      return self != nullptr && self->host_->TryResume(self, id, last_seq, connect);
+    });
   }
 
- private:
-  std::shared_ptr<ServerCore> core_;
-  connection_hdl hdl_;
-};
+  session::Session& session() { return *session_; }
+  protocol::Encoding encoding() const { return encoding_; }
 
-// The session::Transport of one WebSocket connection. Lives as long as the websocketpp
-// connection that holds it; every method runs on that connection's strand.
-class BridgeConnection final : public session::Transport {
- public:
-  BridgeConnection(WsConnection* con, std::shared_ptr<session::Executor> executor,
-                   const session::SessionOptions& options, protocol::Encoding encoding,
-                   Clock* clock, Metrics* metrics, session::Session::IdGenerator ids,
-                   session::CallServices services, upstream::Metadata upgrade_metadata)
-      : con_(con),
-        executor_(std::move(executor)),
-        session_(options, encoding, this, clock, metrics, std::move(ids), services,
-                 std::move(upgrade_metadata)) {}
+  // Any thread: runs `task` on this session's strand, unless the server is gone.
+  void Post(std::function<void()> task) {
+    absl::MutexLock lock(&gate_->mu);
+    if (!gate_->open) return;
+    asio::post(strand_, [self = shared_from_this(), task = std::move(task)] { task(); });
+  }
 
-  std::shared_ptr<session::Executor> executor() override { return executor_; }
-  size_t buffered_bytes() override { return con_->get_buffered_amount(); }
+  // --- Connection events, on the strand. `from` tells which connection they come from: after a
+  // resume, late events of the old connection are ignored and those of a connection handed to
+  // another session are passed on.
+  void AttachNew(WsConnectionPtr con, bool draining) {
+    con_ = std::move(con);
+    session_->Start();
+    if (draining) session_->Shutdown();
+  }
 
-  session::Session& session() { return session_; }
+  void OnConnectionMessage(WsConnection* from, std::string payload, bool binary) {
+    if (forward_ != nullptr) {
+      forward_->Post([next = forward_, from, p = std::move(payload), binary]() mutable {
+        next->OnConnectionMessage(from, std::move(p), binary);
+      });
+      return;
+    }
+    if (con_.get() != from) return;
+    session_->OnMessage(payload, binary);
+    if (!registered_ && session_->state() == session::Session::State::kConfirmed) {
+      registered_ = true;
+      host_->Register(session_->conversation_id(), shared_from_this());
+    }
+  }
 
+  void OnConnectionPing(WsConnection* from) {
+    if (forward_ != nullptr) {
+      forward_->Post([next = forward_, from] { next->OnConnectionPing(from); });
+      return;
+    }
+    if (con_.get() == from) session_->OnControlPing();
+  }
+
+  void OnConnectionClosed(WsConnection* from, bool client_ended) {
+    if (forward_ != nullptr) {
+      forward_->Post(
+          [next = forward_, from, client_ended] { next->OnConnectionClosed(from, client_ended); });
+      return;
+    }
+    if (con_.get() != from) return;
+    con_.reset();
+    session_->OnClosed(client_ended);
+  }
+
+  void Shutdown() { session_->Shutdown(); }
+
+  // A new connection resumes this session (claimed with Session::TryClaim).
+  void AttachResumed(WsConnectionPtr con, const v1::Connect& connect) {
+    if (con_ != nullptr && con_ != con) {
+      // The client came back before the old connection was seen to drop.
+      std::error_code ec;
+      con_->close(websocketpp::close::status::normal, "session_resumed", ec);
+    }
+    con_ = std::move(con);
+    session_->Reattach(connect);
+  }
+
+  // This session's connection goes to `to`; events still queued here follow it.
+  WsConnectionPtr HandOver(std::shared_ptr<SessionCore> to) {
+    forward_ = std::move(to);
+    return std::move(con_);
+  }
+
+  // Server teardown, with the io threads stopped: break the cycles and end the session.
+  void Teardown() {
+    con_.reset();
+    forward_.reset();
+    session_.reset();
+  }
+
+  // --- session::Transport
   void Send(std::string data, protocol::Encoding encoding) override {
-    // A failed send means the connection is closing; its close handler does the rest.
+    if (con_ == nullptr) return;
+    // websocketpp's send is thread-safe: it queues and writes on the connection's strand.
     (void)con_->send(data, encoding == protocol::Encoding::kJson
                                ? websocketpp::frame::opcode::text
                                : websocketpp::frame::opcode::binary);
   }
 
   void Close(int code, std::string_view reason) override {
+    if (con_ == nullptr) return;
     std::error_code ec;
     con_->close(static_cast<websocketpp::close::status::value>(code), std::string(reason), ec);
     if (ec) con_->terminate(ec);
@@ -104,82 +200,87 @@ class BridgeConnection final : public session::Transport {
 
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
     TimerSlot& slot = timers_[static_cast<size_t>(timer)];
-    if (slot.timer) slot.timer->cancel();
     const uint64_t generation = ++slot.generation;
-    const long ms = std::max<long>(1, static_cast<long>(absl::ToInt64Milliseconds(after)));
-    // The timer handler keeps the websocketpp connection, and so this object, alive.
-    slot.timer = con_->set_timer(ms, [this, timer, generation](const std::error_code& ec) {
-      if (ec || timers_[static_cast<size_t>(timer)].generation != generation) return;
-      session_.OnTimer(timer);
-    });
+    slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
+    slot.timer.async_wait(asio::bind_executor(
+        strand_, [self = shared_from_this(), timer, generation](const std::error_code& ec) {
+          if (ec || self->session_ == nullptr ||
+              self->timers_[static_cast<size_t>(timer)].generation != generation) {
+            return;
+          }
+          self->session_->OnTimer(timer);
+        }));
   }
 
   void CancelTimer(session::SessionTimer timer) override {
     TimerSlot& slot = timers_[static_cast<size_t>(timer)];
     ++slot.generation;
-    if (slot.timer) {
-      slot.timer->cancel();
-      slot.timer.reset();
-    }
+    slot.timer.cancel();
   }
+
+  std::shared_ptr<session::Executor> executor() override { return executor_; }
+
+  size_t buffered_bytes() override { return con_ != nullptr ? con_->get_buffered_amount() : 0; }
+
+  void Release() override { host_->Forget(this); }
 
  private:
-  struct TimerSlot {
-    WsConnection::timer_ptr timer;
-    uint64_t generation = 0;
+  class Executor final : public session::Executor {
+   public:
+    explicit Executor(std::weak_ptr<SessionCore> core) : core_(std::move(core)) {}
+    void Post(std::function<void()> task) override {
+      if (auto core = core_.lock()) core->Post(std::move(task));
+    }
+
+   private:
+    std::weak_ptr<SessionCore> core_;
   };
 
-  WsConnection* const con_;
-  std::shared_ptr<session::Executor> executor_;
-  session::Session session_;
+  struct TimerSlot {
+    explicit TimerSlot(asio::steady_timer t) : timer(std::move(t)) {}
+    asio::steady_timer timer;
+    uint64_t generation = 0;
+  };
+  static TimerSlot Timer(asio::io_context& io) { return TimerSlot(asio::steady_timer(io)); }
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  std::shared_ptr<ServerGate> gate_;
+  SessionHost* const host_;
+  const protocol::Encoding encoding_;
   std::array<TimerSlot, session::kSessionTimerCount> timers_;
+  std::shared_ptr<Executor> executor_;
+  std::unique_ptr<session::Session> session_;
+  WsConnectionPtr con_;                   // the attached connection, if any
+  std::shared_ptr<SessionCore> forward_;  // set once this session's connection moved on
+  bool registered_ = false;
 };
-
-// Runs `task(connection)` on the strand of the connection behind `hdl`, if it still exists.
-// Any thread.
-void RunOnStrand(WsServer& endpoint, const connection_hdl& hdl,
-                 std::function<void(WsConnection&)> task) {
-  std::error_code ec;
-  WsConnectionPtr con = endpoint.get_con_from_hdl(hdl, ec);
-  if (ec || !con) return;
-  bool first;
-  {
-    absl::MutexLock lock(&con->posted_mu);
-    first = con->posted.empty();
-    WsConnection* raw = con.get();
-    con->posted.push_back([raw, task = std::move(task)] { task(*raw); });
-  }
-  if (first) con->interrupt();
-}
-
-// The interrupt handler: runs what RunOnStrand queued. On the connection's strand.
-void RunPosted(WsConnection& con) {
-  std::vector<std::function<void()>> tasks;
-  {
-    absl::MutexLock lock(&con.posted_mu);
-    tasks.swap(con.posted);
-  }
-  for (auto& task : tasks) task();
-}
 
 }  // namespace
 
-class Server::Impl {
+class Server::Impl : public SessionHost {
  public:
   Impl(const v1::BridgeConfig& config, ServerOptions options)
       : config_(config),
         options_(std::move(options)),
         session_options_(session::SessionOptions::FromConfig(config)),
-        core_(std::make_shared<ServerCore>()) {
-    absl::MutexLock lock(&core_->mu);
-    core_->endpoint = &endpoint_;
-  }
+        gate_(std::make_shared<ServerGate>()) {}
 
-  ~Impl() {
+  ~Impl() override {
     Shutdown();
     Wait();
-    absl::MutexLock lock(&core_->mu);
-    core_->endpoint = nullptr;
+    {
+      absl::MutexLock lock(&gate_->mu);
+      gate_->open = false;
+    }
+    // The io threads are stopped: end what is left, here, before the endpoint goes.
+    std::vector<std::shared_ptr<SessionCore>> cores;
+    {
+      absl::MutexLock lock(&mu_);
+      cores.assign(cores_.begin(), cores_.end());
+      cores_.clear();
+      by_id_.clear();
+    }
+    for (auto& core : cores) core->Teardown();
   }
 
   absl::Status Start() {
@@ -202,11 +303,6 @@ class Server::Impl {
         [this](connection_hdl hdl, WsServer::message_ptr msg) { OnMessage(hdl, msg); });
     endpoint_.set_ping_handler([this](connection_hdl hdl, std::string) { return OnPing(hdl); });
     endpoint_.set_http_handler([this](connection_hdl hdl) { OnHttp(hdl); });
-    endpoint_.set_interrupt_handler([this](connection_hdl hdl) {
-      std::error_code ec;
-      WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl, ec);
-      if (!ec && con) RunPosted(*con);
-    });
 
     endpoint_.listen(host_port->host, std::to_string(host_port->port), ec);
     if (ec) {
@@ -238,6 +334,11 @@ class Server::Impl {
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 
+  size_t SessionCount() {
+    absl::MutexLock lock(&mu_);
+    return cores_.size();
+  }
+
   void Shutdown() {
     if (!started_) return;
     asio::post(endpoint_.get_io_service(), [this] { BeginDrain(); });
@@ -250,6 +351,49 @@ class Server::Impl {
     threads_.clear();
   }
 
+  // --- SessionHost
+  void Register(const std::string& conversation_id, std::shared_ptr<SessionCore> core) override {
+    absl::MutexLock lock(&mu_);
+    by_id_[conversation_id] = core;
+  }
+
+  void Forget(SessionCore* core) override {
+    std::shared_ptr<SessionCore> keep;  // dropped after the lock
+    absl::MutexLock lock(&mu_);
+    for (auto it = cores_.begin(); it != cores_.end(); ++it) {
+      if (it->get() == core) {
+        keep = *it;
+        cores_.erase(it);
+        break;
+      }
+    }
+    if (core->session().state() != session::Session::State::kPending) {
+      by_id_.erase(core->session().conversation_id());
+    }
+  }
+
+  bool TryResume(const std::shared_ptr<SessionCore>& claimant, const std::string& conversation_id,
+                 uint64_t last_seq, const v1::Connect& connect) override {
+    std::shared_ptr<SessionCore> target;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = by_id_.find(conversation_id);
+      if (it == by_id_.end()) return false;
+      target = it->second.lock();
+    }
+    if (target == nullptr || target == claimant) return false;
+    if (!target->session().TryClaim(claimant->encoding(), last_seq)) return false;
+    // On the claimant's strand: take its connection and point the connection at the target.
+    WsConnectionPtr con = claimant->HandOver(target);
+    if (con != nullptr) con->SetCore(target);
+    {
+      absl::MutexLock lock(&mu_);
+      cores_.erase(claimant);
+    }
+    target->Post([target, con, connect] { target->AttachResumed(con, connect); });
+    return true;
+  }
+
  private:
   // On an io thread.
   void BeginDrain() {
@@ -258,19 +402,17 @@ class Server::Impl {
     std::error_code ec;
     endpoint_.stop_listening(ec);
 
-    std::vector<connection_hdl> open;
+    std::vector<std::shared_ptr<SessionCore>> cores;
+    bool idle;
     {
       absl::MutexLock lock(&mu_);
-      open.assign(open_.begin(), open_.end());
-      if (open_.empty()) {
-        endpoint_.stop();
-        return;
-      }
+      cores.assign(cores_.begin(), cores_.end());
+      idle = open_.empty();
     }
-    for (const connection_hdl& hdl : open) {
-      RunOnStrand(endpoint_, hdl, [](WsConnection& con) {
-        if (con.bridge) con.bridge->session().Shutdown();
-      });
+    for (auto& core : cores) core->Post([core] { core->Shutdown(); });
+    if (idle) {
+      endpoint_.stop();
+      return;
     }
     grace_ = std::make_unique<asio::steady_timer>(
         endpoint_.get_io_service(), std::chrono::milliseconds(config_.shutdown_grace_ms()));
@@ -302,10 +444,9 @@ class Server::Impl {
     return true;
   }
 
-  void OnOpen(connection_hdl hdl) {
-    WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
+  upstream::Metadata ForwardedHeaders(WsConnection& con) {
     upstream::Metadata forwarded;
-    for (const auto& [name, value] : con->get_request().get_headers()) {
+    for (const auto& [name, value] : con.get_request().get_headers()) {
       const std::string key = absl::AsciiStrToLower(name);
       for (const std::string& pattern : config_.forward_request_headers()) {
         const bool prefix = !pattern.empty() && pattern.back() == '*';
@@ -317,61 +458,82 @@ class Server::Impl {
         }
       }
     }
-    con->bridge = std::make_shared<BridgeConnection>(
-        con.get(), std::make_shared<ConnectionExecutor>(core_, hdl), session_options_,
-        con->encoding, options_.clock, &metrics_, options_.new_conversation_id,
-        options_.services, std::move(forwarded));
+    return forwarded;
+  }
+
+  void OnOpen(connection_hdl hdl) {
+    WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
+    auto core = std::make_shared<SessionCore>(endpoint_.get_io_service(), gate_, this,
+                                              con->encoding);
+    core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
+               options_.services, ForwardedHeaders(*con));
+    con->SetCore(core);
     {
       absl::MutexLock lock(&mu_);
       open_.insert(hdl);
+      cores_.insert(core);
     }
     metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_active.fetch_add(1, std::memory_order_relaxed);
-    con->bridge->session().Start();
-    if (draining_.load()) con->bridge->session().Shutdown();
+    const bool draining = draining_.load();
+    core->Post([core, con, draining] { core->AttachNew(con, draining); });
   }
 
   void OnMessage(connection_hdl hdl, WsServer::message_ptr msg) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    if (!con->bridge) return;
-    con->bridge->session().OnMessage(
-        msg->get_payload(), msg->get_opcode() == websocketpp::frame::opcode::binary);
+    std::shared_ptr<SessionCore> core = con->GetCore();
+    if (core == nullptr) return;
+    const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
+    core->Post([core, from = con.get(), p = std::move(msg->get_raw_payload()), binary]() mutable {
+      core->OnConnectionMessage(from, std::move(p), binary);
+    });
   }
 
   bool OnPing(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    if (con->bridge) con->bridge->session().OnControlPing();
+    if (auto core = con->GetCore()) {
+      core->Post([core, from = con.get()] { core->OnConnectionPing(from); });
+    }
     return true;  // websocketpp answers with a pong
   }
 
   void OnClose(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    if (!con->bridge) return;
-    session::Session& session = con->bridge->session();
-    if (session.state() != session::Session::State::kClosing) {
-      // Closes websocketpp started itself on bad input.
-      const int code = con->get_local_close_code();
-      if (code == protocol::close_code::kInvalidPayload) {
-        metrics_.invalid_utf8_closes.fetch_add(1, std::memory_order_relaxed);
-        metrics_.CountCloseSent(code);
-      } else if (code == protocol::close_code::kMessageTooBig) {
-        metrics_.too_big_closes.fetch_add(1, std::memory_order_relaxed);
-        metrics_.CountCloseSent(code);
-      }
+    std::shared_ptr<SessionCore> core = con->GetCore();
+    if (core == nullptr) return;
+    // Closes websocketpp started itself on bad input carry its error's text as their reason.
+    namespace perr = websocketpp::processor::error;
+    static const std::string kInvalidUtf8 = perr::make_error_code(perr::invalid_utf8).message();
+    static const std::string kTooBig = perr::make_error_code(perr::message_too_big).message();
+    const int code = con->get_local_close_code();
+    if (code == protocol::close_code::kInvalidPayload &&
+        con->get_local_close_reason() == kInvalidUtf8) {
+      metrics_.invalid_utf8_closes.fetch_add(1, std::memory_order_relaxed);
+      metrics_.CountCloseSent(code);
+    } else if (code == protocol::close_code::kMessageTooBig &&
+               con->get_local_close_reason() == kTooBig) {
+      metrics_.too_big_closes.fetch_add(1, std::memory_order_relaxed);
+      metrics_.CountCloseSent(code);
     }
-    session.OnClosed();
-    Forget(hdl);
+    // A client that closed on purpose ends its session; a drop leaves it for a resume.
+    const int remote = con->get_remote_close_code();
+    const bool client_ended = remote == websocketpp::close::status::normal ||
+                              remote == websocketpp::close::status::going_away;
+    con->SetCore(nullptr);
+    core->Post([core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); });
+    ForgetConnection(hdl);
   }
 
   void OnFail(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    if (con->bridge) {
-      con->bridge->session().OnClosed();
-      Forget(hdl);
-    }
+    std::shared_ptr<SessionCore> core = con->GetCore();
+    if (core == nullptr) return;
+    con->SetCore(nullptr);
+    core->Post([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); });
+    ForgetConnection(hdl);
   }
 
-  void Forget(const connection_hdl& hdl) {
+  void ForgetConnection(const connection_hdl& hdl) {
     metrics_.connections_active.fetch_sub(1, std::memory_order_relaxed);
     absl::MutexLock lock(&mu_);
     open_.erase(hdl);
@@ -413,9 +575,11 @@ class Server::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> draining_{false};
   std::unique_ptr<asio::steady_timer> grace_;
-  std::shared_ptr<ServerCore> core_;
+  std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
+  std::set<std::shared_ptr<SessionCore>> cores_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::weak_ptr<SessionCore>> by_id_ ABSL_GUARDED_BY(mu_);
 };
 
 Server::Server(const v1::BridgeConfig& config, ServerOptions options)
@@ -429,5 +593,6 @@ Metrics& Server::metrics() { return impl_->metrics(); }
 bool Server::AwaitOpenConnections(size_t count, absl::Duration timeout) {
   return impl_->AwaitOpenConnections(count, timeout);
 }
+size_t Server::SessionCount() { return impl_->SessionCount(); }
 
 }  // namespace bridge::server

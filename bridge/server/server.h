@@ -1,9 +1,11 @@
-// The bridge's WebSocket server: websocketpp on standalone Asio, N io threads, one strand per
-// connection. It checks the upgrade (path, subprotocol), runs one session::Session per
-// connection, answers plain HTTP on /healthz and /metrics, and drains on Shutdown.
+// The bridge's WebSocket server: websocketpp on standalone Asio, N io threads. It checks the
+// upgrade (path, subprotocol), runs one session::Session per connection, keeps a session whose
+// connection dropped for a resume by a later connection, answers plain HTTP on /healthz and
+// /metrics, and drains on Shutdown.
 //
-// Threading: Start, Shutdown and Wait may be called from any thread. Session code runs on the
-// connection's strand (websocketpp's, with enable_multithreading).
+// Threading: Start, Shutdown and Wait may be called from any thread. Each session runs on a
+// strand of its own (it outlives its connection and may move to another one); connection
+// events are posted to it, and its frames go out through websocketpp's thread-safe send.
 #ifndef BRIDGE_SERVER_SERVER_H_
 #define BRIDGE_SERVER_SERVER_H_
 
@@ -54,6 +56,9 @@ class Server {
   // Waits until exactly `count` WebSocket connections are open (their open or close handlers
   // have run, counters included). False on timeout. Any thread.
   bool AwaitOpenConnections(size_t count, absl::Duration timeout);
+
+  // Sessions alive: attached to a connection, or detached and waiting for a resume.
+  size_t SessionCount();
 
  private:
   class Impl;

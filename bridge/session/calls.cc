@@ -98,7 +98,18 @@ void Session::StartCall(const v1::Message& m) {
     SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, "a message needs a messageId", "messageId");
     return;
   }
-  if (calls_.count(m.message_id()) > 0) return;  // a resend of a call still running: attach
+  if (calls_.count(m.message_id()) > 0) {
+    // A resend (after a resume) of a call still running: it answers on this session anyway.
+    metrics_->duplicate_messages.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (auto done = outcomes_.find(m.message_id()); done != outcomes_.end()) {
+    // A resend of a call already answered: the outcome again, never a second upstream call.
+    metrics_->duplicate_messages.fetch_add(1, std::memory_order_relaxed);
+    Frame again = done->second;
+    SendFrame(again);
+    return;
+  }
   const bool content_mode = m.method().empty() && m.payload().empty() && !m.content().empty();
   const std::string& method_name = m.method().empty() ? options_.default_method : m.method();
   if (method_name.empty()) {
@@ -291,6 +302,7 @@ void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
                                                                     0xffffffff)));
     }
     SetNow(e->mutable_timestamp());
+    RememberOutcome(message_id, frame);
     SendFrame(frame);
     return;
   }
@@ -303,6 +315,7 @@ void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
     end->mutable_status()->set_message(result.message);
     FillMetadata(result.trailers, end->mutable_trailers());
     metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
+    RememberOutcome(message_id, frame);
     SendFrame(frame);
     return;
   }
@@ -328,10 +341,16 @@ void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
   FillMetadata(call.headers, r->mutable_metadata());
   FillMetadata(result.trailers, r->mutable_trailers());
   metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
+  RememberOutcome(message_id, frame);
   SendFrame(frame);
 }
 
 void Session::RequestReadWhenRoom(ActiveCall& call) {
+  if (state_ == State::kDetached) {
+    // Nobody to send to: the reply waits upstream until a resume (Reattach drains).
+    call.read_wanted = true;
+    return;
+  }
   if (transport_->buffered_bytes() < options_.max_outbound_buffer) {
     call.call->RequestRead();
     return;

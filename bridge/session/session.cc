@@ -31,6 +31,11 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.max_outbound_buffer = config.max_outbound_buffer_bytes();
   o.forward_response_metadata.assign(config.forward_response_metadata().begin(),
                                      config.forward_response_metadata().end());
+  o.session_grace = config.disable_resume() ? absl::ZeroDuration()
+                                            : absl::Milliseconds(config.session_grace_ms());
+  o.resume_buffer_frames = config.resume_buffer_frames();
+  o.resume_buffer_bytes = config.resume_buffer_bytes();
+  o.resume_buffer_age = absl::Milliseconds(config.resume_buffer_age_ms());
   return o;
 }
 
@@ -138,8 +143,10 @@ void Session::Dispatch(Frame& frame) {
       SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR, "the session is already connected", "type");
       return;
     case Frame::kAck:
+      TrimResumeBuffer(frame.ack().seq());
+      return;
     case Frame::kRefresh:
-      // Nothing is held for resume yet and tokens are not checked: both are accepted as is.
+      // Tokens are not checked yet: accepted as is.
       return;
     case Frame::kMessage:
     case Frame::kStreamSend:
@@ -169,11 +176,28 @@ void Session::HandleConnect(const v1::Connect& connect) {
     return;
   }
   transport_->CancelTimer(SessionTimer::kHandshake);
+  if (connect.has_resume() && !connect.resume().conversation_id().empty()) {
+    if (resume_hook_ && resume_hook_(connect.resume().conversation_id(),
+                                     connect.resume().last_seq(), connect)) {
+      // The resumed session has this connection now; this one was never confirmed.
+      state_ = State::kClosed;
+      return;
+    }
+    metrics_->resumes_refused.fetch_add(1, std::memory_order_relaxed);
+  }
   client_id_ = connect.client_id();
   conversation_id_ = new_conversation_id_();
   state_ = State::kConfirmed;
   metrics_->sessions_confirmed.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&claim_mu_);
+    claimable_ = options_.session_grace > absl::ZeroDuration();
+  }
+  SendConfirm(/*resumed=*/false);
+  transport_->ArmTimer(SessionTimer::kHeartbeat, options_.heartbeat_timeout);
+}
 
+void Session::SendConfirm(bool resumed) {
   Frame confirm;
   v1::ConnectConfirm* c = confirm.mutable_connect_confirm();
   c->set_client_id(client_id_);
@@ -184,10 +208,42 @@ void Session::HandleConnect(const v1::Connect& connect) {
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval)));
   c->set_heartbeat_timeout_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_timeout)));
-  // No session state outlives its connection yet, so a resume always starts afresh.
-  c->set_resumed(false);
+  c->set_resumed(resumed);
   SendFrame(confirm);
+}
+
+bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq) {
+  absl::MutexLock lock(&claim_mu_);
+  if (!claimable_ || claimed_ || encoding != encoding_) return false;
+  // Everything after last_seq must still be held: frames first_held_seq_..last_sent_seq_.
+  if (last_seq > last_sent_seq_ || last_seq + 1 < first_held_seq_) return false;
+  claimed_ = true;
+  claim_last_seq_ = last_seq;
+  return true;
+}
+
+void Session::Reattach(const v1::Connect& connect) {
+  uint64_t last_seq;
+  {
+    absl::MutexLock lock(&claim_mu_);
+    claimed_ = false;
+    last_seq = claim_last_seq_;
+  }
+  transport_->CancelTimer(SessionTimer::kGrace);
+  if (!connect.client_id().empty()) client_id_ = connect.client_id();
+  state_ = State::kConfirmed;
+  last_seen_ = clock_->Monotonic();
+  for (const HeldFrame& held : resume_buffer_) {
+    if (held.seq <= last_seq) continue;
+    metrics_->frames_replayed.fetch_add(1, std::memory_order_relaxed);
+    metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+    metrics_->bytes_sent.fetch_add(held.data.size(), std::memory_order_relaxed);
+    transport_->Send(held.data, encoding_);
+  }
+  metrics_->sessions_resumed.fetch_add(1, std::memory_order_relaxed);
+  SendConfirm(/*resumed=*/true);
   transport_->ArmTimer(SessionTimer::kHeartbeat, options_.heartbeat_timeout);
+  OnDrainTimer();  // replies held back for the old connection's buffer may flow again
 }
 
 void Session::HandleCallFrame(const Frame& frame) {
@@ -246,6 +302,17 @@ void Session::OnTimer(SessionTimer timer) {
       drain_armed_ = false;
       if (state_ == State::kConfirmed) OnDrainTimer();
       return;
+    case SessionTimer::kGrace: {
+      if (state_ != State::kDetached) return;
+      {
+        absl::MutexLock lock(&claim_mu_);
+        if (claimed_) return;  // a resume is on its way
+        claimable_ = false;
+      }
+      metrics_->sessions_expired.fetch_add(1, std::memory_order_relaxed);
+      End();
+      return;
+    }
     case SessionTimer::kHeartbeat: {
       if (state_ != State::kConfirmed) return;
       const absl::Duration idle = clock_->Monotonic() - last_seen_;
@@ -262,22 +329,102 @@ void Session::OnTimer(SessionTimer timer) {
 
 void Session::Shutdown() {
   if (state_ == State::kPending || state_ == State::kConfirmed) {
+    resumable_close_ = false;
     CloseWith(cc::kGoingAway, "server_shutdown");
+  } else if (state_ == State::kDetached) {
+    End();
   }
 }
 
-void Session::OnClosed() {
-  if (state_ == State::kClosed) return;
-  state_ = State::kClosed;
+void Session::OnClosed(bool client_ended) {
+  if (state_ == State::kClosed || state_ == State::kDetached) return;
+  const bool keep = ((state_ == State::kConfirmed && !client_ended) ||
+                     (state_ == State::kClosing && resumable_close_)) &&
+                    !conversation_id_.empty() && options_.session_grace > absl::ZeroDuration() &&
+                    !resume_lost_;
+  if (!keep) {
+    End();
+    return;
+  }
+  state_ = State::kDetached;
+  metrics_->sessions_detached.fetch_add(1, std::memory_order_relaxed);
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
   transport_->CancelTimer(SessionTimer::kDrain);
+  drain_armed_ = false;
+  transport_->ArmTimer(SessionTimer::kGrace, options_.session_grace);
+}
+
+void Session::End() {
+  if (state_ == State::kClosed && released_) return;
+  state_ = State::kClosed;
+  {
+    absl::MutexLock lock(&claim_mu_);
+    claimable_ = false;
+  }
+  for (int t = 0; t < kSessionTimerCount; ++t) {
+    transport_->CancelTimer(static_cast<SessionTimer>(t));
+  }
   CancelAllCalls();
+  resume_buffer_.clear();
+  resume_bytes_ = 0;
+  released_ = true;
+  transport_->Release();  // may destroy this session: nothing after it
+}
+
+void Session::HoldForResume(uint64_t seq, const std::string& data) {
+  if (options_.session_grace <= absl::ZeroDuration()) return;
+  const absl::Duration now = clock_->Monotonic();
+  resume_buffer_.push_back(HeldFrame{seq, data, now});
+  resume_bytes_ += data.size();
+  bool dropped = false;
+  while (!resume_buffer_.empty() &&
+         (resume_buffer_.size() > options_.resume_buffer_frames ||
+          resume_bytes_ > options_.resume_buffer_bytes ||
+          now - resume_buffer_.front().sent_at > options_.resume_buffer_age)) {
+    resume_bytes_ -= resume_buffer_.front().data.size();
+    resume_buffer_.pop_front();
+    dropped = true;
+  }
+  absl::MutexLock lock(&claim_mu_);
+  last_sent_seq_ = seq;
+  first_held_seq_ = resume_buffer_.empty() ? seq + 1 : resume_buffer_.front().seq;
+  // Unacknowledged frames dropped while no connection could receive them: the session can no
+  // longer be resumed exactly.
+  if (dropped && state_ == State::kDetached && !claimed_) {
+    resume_lost_ = true;
+    claimable_ = false;
+  }
+}
+
+void Session::TrimResumeBuffer(uint64_t acked_seq) {
+  while (!resume_buffer_.empty() && resume_buffer_.front().seq <= acked_seq) {
+    resume_bytes_ -= resume_buffer_.front().data.size();
+    resume_buffer_.pop_front();
+  }
+  absl::MutexLock lock(&claim_mu_);
+  first_held_seq_ = resume_buffer_.empty() ? last_sent_seq_ + 1 : resume_buffer_.front().seq;
+}
+
+void Session::RememberOutcome(const std::string& message_id, const Frame& frame) {
+  if (options_.session_grace <= absl::ZeroDuration()) return;
+  auto [it, inserted] = outcomes_.try_emplace(message_id, frame);
+  if (!inserted) return;
+  it->second.clear_seq();
+  outcome_order_.push_back(message_id);
+  while (outcome_order_.size() > options_.resume_buffer_frames) {
+    outcomes_.erase(outcome_order_.front());
+    outcome_order_.pop_front();
+  }
 }
 
 void Session::SendFrame(Frame& frame) {
-  if (state_ == State::kConfirmed) frame.set_seq(++seq_);
+  const bool numbered = state_ == State::kConfirmed || state_ == State::kDetached ||
+                        (state_ == State::kClosing && !conversation_id_.empty());
+  if (numbered) frame.set_seq(++seq_);
   std::string data = protocol::EncodeFrame(encoding_, frame);
+  if (numbered) HoldForResume(seq_, data);
+  if (state_ == State::kDetached) return;  // held until a resume
   metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_sent.fetch_add(data.size(), std::memory_order_relaxed);
   transport_->Send(std::move(data), encoding_);
@@ -298,11 +445,14 @@ void Session::SendError(v1::ErrorCategory category, std::string message, std::st
 }
 
 void Session::CloseWith(int code, std::string_view reason) {
+  const bool was_confirmed = state_ == State::kConfirmed;
   state_ = State::kClosing;
+  // A client closed for silence may come back and resume; anything else ends the session.
+  resumable_close_ = was_confirmed && code == cc::kHeartbeatTimeout;
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
   transport_->CancelTimer(SessionTimer::kDrain);
-  CancelAllCalls();
+  if (!resumable_close_) CancelAllCalls();
   metrics_->CountCloseSent(code);
   transport_->Close(code, reason);
 }

@@ -21,10 +21,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <deque>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
@@ -41,8 +43,9 @@ enum class SessionTimer {
   kHandshake = 0,  // connect is due
   kHeartbeat = 1,  // client silence check
   kDrain = 2,      // flow control: has the outbound buffer drained?
+  kGrace = 3,      // a detached session's time to be resumed is up
 };
-inline constexpr int kSessionTimerCount = 3;
+inline constexpr int kSessionTimerCount = 4;
 
 // Runs tasks on a session's strand. Post may be called from any thread; tasks for a
 // connection that is gone are dropped, so a task may use the Session it was posted for.
@@ -74,6 +77,9 @@ class Transport {
   virtual std::shared_ptr<Executor> executor() = 0;
   // Bytes handed to Send that are not yet written to the socket.
   virtual size_t buffered_bytes() = 0;
+  // The session is over for good (closed, or its grace period ran out): the host lets go of
+  // it. Called once, last.
+  virtual void Release() = 0;
 };
 
 // What a session needs of the configuration, resolved once from BridgeConfig.
@@ -87,6 +93,12 @@ struct SessionOptions {
   size_t max_calls = 100;
   size_t max_outbound_buffer = 1 << 20;
   std::vector<std::string> forward_response_metadata;  // exact keys, or prefixes ending in '*'
+  // How long a session whose connection dropped waits to be resumed (zero: not at all).
+  absl::Duration session_grace = absl::Seconds(30);
+  // Bounds of the resume buffer: the frames sent and not yet acknowledged.
+  size_t resume_buffer_frames = 1024;
+  size_t resume_buffer_bytes = 1 << 20;
+  absl::Duration resume_buffer_age = absl::Seconds(60);
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -96,8 +108,9 @@ class Session {
   enum class State {
     kPending,    // WebSocket open, waiting for `connect`
     kConfirmed,  // connect_confirm sent
-    kClosing,    // the bridge started closing
-    kClosed,     // the connection is gone
+    kClosing,    // the bridge started closing the connection
+    kDetached,   // the connection is gone; calls go on and frames are kept for a resume
+    kClosed,     // over for good
   };
 
   // Produces conversation ids; must be unique within the process.
@@ -122,8 +135,22 @@ class Session {
   void OnTimer(SessionTimer timer);
   // The bridge is draining: close with 1001.
   void Shutdown();
-  // The connection is gone, whoever closed it.
-  void OnClosed();
+  // The connection is gone. `client_ended` when the client closed it on purpose (close code
+  // 1000 or 1001): the session ends. Otherwise (a drop, or the bridge's heartbeat close) a
+  // confirmed session is kept for session_grace, detached, for a resume; others end.
+  void OnClosed(bool client_ended = true);
+
+  // Resume. TryClaim may be called from any thread by a new connection whose `connect` asks to
+  // resume this session after `last_seq`: true when this session can replay everything after
+  // it in `encoding`, and then no other connection can claim it. The host then attaches the
+  // new connection to this session's transport and calls Reattach on the session's strand.
+  bool TryClaim(protocol::Encoding encoding, uint64_t last_seq);
+  // Replays every held frame after the claimed last_seq, in order, then confirms with
+  // resumed: true.
+  void Reattach(const v1::Connect& connect);
+  // Frames held for a resume, and their bytes.
+  size_t resume_buffer_frames() const { return resume_buffer_.size(); }
+  size_t resume_buffer_bytes() const { return resume_bytes_; }
 
   State state() const { return state_; }
   const std::string& conversation_id() const { return conversation_id_; }
@@ -135,6 +162,12 @@ class Session {
 
   // Calls in flight.
   size_t active_calls() const { return calls_.size(); }
+
+  // Asks the host to resume session `conversation_id` on this connection (see TryClaim). True
+  // when the host took the connection over; this session then ends without a word.
+  using ResumeHook = std::function<bool(const std::string& conversation_id, uint64_t last_seq,
+                                        const v1::Connect& connect)>;
+  void set_resume_hook(ResumeHook hook) { resume_hook_ = std::move(hook); }
 
   // Events of upstream calls, posted to the strand by the calls' listeners.
   void OnCallHeaders(const std::string& message_id, uint64_t call_id, upstream::Metadata headers);
@@ -170,6 +203,14 @@ class Session {
                     google::protobuf::Map<std::string, std::string>* to) const;
 
   void SendFrame(v1::Frame& frame);
+  // Keeps a sent frame for a resume, within the buffer's bounds.
+  void HoldForResume(uint64_t seq, const std::string& data);
+  void TrimResumeBuffer(uint64_t acked_seq);
+  // The end: cancel everything and let the host go.
+  void End();
+  void SendConfirm(bool resumed);
+  // Remembers a call's final frame so a resend of its messageId gets the outcome again.
+  void RememberOutcome(const std::string& message_id, const v1::Frame& frame);
   void SendError(v1::ErrorCategory category, std::string message, std::string field = "",
                  std::string message_id = "");
   void CloseWith(int code, std::string_view reason);
@@ -191,9 +232,31 @@ class Session {
 
   CallServices services_;
   upstream::Metadata upgrade_metadata_;
+  ResumeHook resume_hook_;
+
+  struct HeldFrame {
+    uint64_t seq;
+    std::string data;  // as sent
+    absl::Duration sent_at;
+  };
+  std::deque<HeldFrame> resume_buffer_;
+  size_t resume_bytes_ = 0;
+  bool resume_lost_ = false;  // frames were dropped while detached: no resume possible
+  // What TryClaim reads from other threads.
+  mutable absl::Mutex claim_mu_;
+  bool claimable_ ABSL_GUARDED_BY(claim_mu_) = false;
+  bool claimed_ ABSL_GUARDED_BY(claim_mu_) = false;
+  uint64_t claim_last_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
+  uint64_t first_held_seq_ ABSL_GUARDED_BY(claim_mu_) = 1;  // seq of the oldest held frame
+  uint64_t last_sent_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
+  // Final frames of finished calls, by messageId, oldest first (bounded).
+  absl::flat_hash_map<std::string, v1::Frame> outcomes_;
+  std::deque<std::string> outcome_order_;
   absl::flat_hash_map<std::string, ActiveCall> calls_;  // by messageId
   uint64_t next_call_id_ = 0;
   bool drain_armed_ = false;
+  bool resumable_close_ = false;  // the bridge's close leaves the session resumable
+  bool released_ = false;
 };
 
 }  // namespace bridge::session

@@ -346,8 +346,8 @@ TEST_F(CallsTest, ClosingTheWebSocketCancelsEveryCallOfTheSession) {
   EXPECT_EQ(app_->server().metrics().calls_cancelled_by_close.load(), 3u);
 }
 
-TEST_F(CallsTest, ADroppedConnectionCancelsItsCallsToo) {
-  StartBridge();
+TEST_F(CallsTest, ADroppedConnectionCancelsItsCallsWhenTheGracePeriodEnds) {
+  StartBridge("session_grace_ms: 50");
   auto client = OpenConfirmed();
   Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Say",)"
                 R"("metadata":{"demo-delay-ms":"60000"}})");
@@ -359,6 +359,20 @@ TEST_F(CallsTest, ADroppedConnectionCancelsItsCallsToo) {
   }
   client.reset();  // no close frame: the bridge sees the TCP connection end
   EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+  EXPECT_TRUE(app_->AwaitUpstreamIdle(kTestTimeout));
+  EXPECT_EQ(app_->server().metrics().sessions_detached.load(), 1u);
+  EXPECT_EQ(app_->server().metrics().sessions_expired.load(), 1u);
+}
+
+TEST_F(CallsTest, WithoutResumeADroppedConnectionCancelsItsCallsAtOnce) {
+  StartBridge("disable_resume: true");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+                R"("payload":{"count":0,"interval":"0.005s"}})");
+  ASSERT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
+  client.reset();
+  EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+  EXPECT_EQ(app_->server().metrics().sessions_detached.load(), 0u);
 }
 
 TEST_F(CallsTest, AnErrorMidStreamEndsItWithAnErrorFrameNotAStreamEnd) {
@@ -589,7 +603,7 @@ TEST_F(CallsTest, CallsPerSessionAreBounded) {
 
 TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
   // The slow reader never finishes a close handshake: a short grace keeps teardown quick.
-  StartBridge("max_outbound_buffer_bytes: 65536 shutdown_grace_ms: 100");
+  StartBridge("max_outbound_buffer_bytes: 65536 shutdown_grace_ms: 100 disable_resume: true");
   auto slow = OpenConfirmed();
   // An endless stream of 16 KiB replies; `slow` reads none of them.
   Send(*slow, absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",

@@ -24,6 +24,7 @@ class MockTransport : public session::Transport {
   MOCK_METHOD(void, CancelTimer, (session::SessionTimer timer), (override));
   MOCK_METHOD(std::shared_ptr<session::Executor>, executor, (), (override));
   MOCK_METHOD(size_t, buffered_bytes, (), (override));
+  MOCK_METHOD(void, Release, (), (override));
 };
 
 // Keeps posted tasks until the test runs them, as a strand would later.
@@ -61,9 +62,11 @@ class FakeTransport : public session::Transport {
   void CancelTimer(session::SessionTimer timer) override { armed.erase(timer); }
   std::shared_ptr<session::Executor> executor() override { return fake_executor; }
   size_t buffered_bytes() override { return buffered; }
+  void Release() override { ++released; }
 
   std::shared_ptr<FakeExecutor> fake_executor = std::make_shared<FakeExecutor>();
   size_t buffered = 0;
+  int released = 0;
 
   std::vector<std::string> sent;
   std::vector<protocol::Encoding> encodings;

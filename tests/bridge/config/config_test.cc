@@ -182,6 +182,10 @@ TEST(ApplyDefaultsTest, KeepsFieldsThatAreSet) {
   config.set_max_calls_per_session(8);
   config.set_max_pending_writes_per_call(9);
   config.set_max_outbound_buffer_bytes(10);
+  config.set_session_grace_ms(11);
+  config.set_resume_buffer_frames(12);
+  config.set_resume_buffer_bytes(13);
+  config.set_resume_buffer_age_ms(14);
   BridgeConfig copy = config;
   ApplyDefaults(&copy);
   EXPECT_TRUE(MessageDifferencer::Equals(config, copy)) << copy.DebugString();
