@@ -339,6 +339,14 @@ class Server::Impl : public SessionHost {
     return cores_.size();
   }
 
+  bool AwaitSessionCount(size_t count, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return cores_.size() == count;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  }
+
   void Shutdown() {
     if (!started_) return;
     asio::post(endpoint_.get_io_service(), [this] { BeginDrain(); });
@@ -594,5 +602,8 @@ bool Server::AwaitOpenConnections(size_t count, absl::Duration timeout) {
   return impl_->AwaitOpenConnections(count, timeout);
 }
 size_t Server::SessionCount() { return impl_->SessionCount(); }
+bool Server::AwaitSessionCount(size_t count, absl::Duration timeout) {
+  return impl_->AwaitSessionCount(count, timeout);
+}
 
 }  // namespace bridge::server

@@ -59,6 +59,8 @@ class Server {
 
   // Sessions alive: attached to a connection, or detached and waiting for a resume.
   size_t SessionCount();
+  // Waits until SessionCount() == count; false on timeout.
+  bool AwaitSessionCount(size_t count, absl::Duration timeout);
 
  private:
   class Impl;
