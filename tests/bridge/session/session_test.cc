@@ -213,6 +213,7 @@ TEST_F(SessionTest, ShutdownClosesWith1001AndClosedSessionsIgnoreEverything) {
   EXPECT_EQ(transport_.sent.size(), sent);
   EXPECT_EQ(session_->state(), Session::State::kClosed);
   EXPECT_TRUE(transport_.armed.empty());
+  EXPECT_EQ(transport_.released, 1);
 }
 
 TEST_F(SessionTest, BinarySessionsAnswerInBinary) {
@@ -225,6 +226,86 @@ TEST_F(SessionTest, BinarySessionsAnswerInBinary) {
   Frame confirm;
   ASSERT_TRUE(confirm.ParseFromString(transport_.sent[0]));
   EXPECT_EQ(confirm.connect_confirm().client_id(), "b");
+}
+
+TEST_F(SessionTest, ADroppedConnectionDetachesAndHoldsFramesUntilTheGracePeriodEnds) {
+  options_.session_grace = absl::Seconds(30);
+  Create();
+  Confirm();
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
+  session_->OnClosed(/*client_ended=*/false);
+  EXPECT_EQ(session_->state(), Session::State::kDetached);
+  EXPECT_EQ(transport_.armed[SessionTimer::kGrace], absl::Seconds(30));
+  EXPECT_EQ(transport_.armed.count(SessionTimer::kHeartbeat), 0u);
+  EXPECT_EQ(session_->resume_buffer_frames(), 2u);
+  EXPECT_EQ(transport_.released, 0);
+  session_->OnTimer(SessionTimer::kGrace);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
+  EXPECT_EQ(transport_.released, 1);
+  EXPECT_EQ(metrics_.sessions_expired.load(), 1u);
+}
+
+TEST_F(SessionTest, AClientThatClosesOnPurposeEndsItsSession) {
+  Create();
+  Confirm();
+  session_->OnClosed(/*client_ended=*/true);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
+  EXPECT_EQ(transport_.released, 1);
+}
+
+TEST_F(SessionTest, ClaimsNeedTheSameEncodingAndEveryFrameAfterLastSeq) {
+  Create();
+  Confirm();                                          // seq 1
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 3
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kBinary, 1));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 4));  // never sent
+  session_->OnMessage(R"({"type":"ack","seq":2})", false);
+  EXPECT_EQ(session_->resume_buffer_frames(), 1u);
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1));  // seq 2 is gone
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 2));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 2));  // claimed already
+}
+
+TEST_F(SessionTest, ReattachReplaysAfterLastSeqThenConfirmsResumed) {
+  Create();
+  Confirm();                                          // seq 1
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
+  session_->OnClosed(/*client_ended=*/false);
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1));
+  transport_.sent.clear();
+  v1::Connect connect;
+  connect.set_client_id("c-1");
+  session_->Reattach(connect);
+  ASSERT_EQ(transport_.sent.size(), 2u);
+  EXPECT_EQ(Sent(0).kind_case(), Frame::kPong);
+  EXPECT_EQ(Sent(0).seq(), 2u);
+  EXPECT_EQ(Sent(1).kind_case(), Frame::kConnectConfirm);
+  EXPECT_TRUE(Sent(1).connect_confirm().resumed());
+  EXPECT_EQ(Sent(1).seq(), 3u);
+  EXPECT_EQ(session_->state(), Session::State::kConfirmed);
+  EXPECT_EQ(transport_.armed.count(SessionTimer::kGrace), 0u);
+}
+
+TEST_F(SessionTest, TheResumeBufferKeepsWithinItsBounds) {
+  options_.resume_buffer_frames = 3;
+  Create();
+  Confirm();
+  for (int i = 0; i < 10; ++i) session_->OnMessage(R"({"type":"ping"})", false);
+  EXPECT_EQ(session_->resume_buffer_frames(), 3u);
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 7));  // 8 is gone
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 8));
+}
+
+TEST_F(SessionTest, WithResumeOffNothingIsHeldAndADropEndsTheSession) {
+  options_.session_grace = absl::ZeroDuration();
+  Create();
+  Confirm();
+  session_->OnMessage(R"({"type":"ping"})", false);
+  EXPECT_EQ(session_->resume_buffer_frames(), 0u);
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1));
+  session_->OnClosed(/*client_ended=*/false);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
 }
 
 TEST_F(SessionTest, RandomConversationIdsAreDistinct) {
