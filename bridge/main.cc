@@ -38,6 +38,9 @@ ABSL_FLAG(std::vector<std::string>, descriptor_sets, {},
           "Descriptor sets (protoc --include_imports --descriptor_set_out), comma-separated.");
 ABSL_FLAG(std::string, routes, "",
           "Service routes: demo.v1.Echo=127.0.0.1:50051,*=dns:///backend:50051.");
+ABSL_FLAG(bool, reflect, false,
+          "Fetch the descriptors of the --routes services from their targets by gRPC server "
+          "reflection at start.");
 
 namespace {
 
@@ -97,7 +100,10 @@ int main(int argc, char** argv) {
   if (const std::string routes = absl::GetFlag(FLAGS_routes); !routes.empty()) {
     auto parsed = bridge::config::ParseRoutes(routes);
     if (!parsed.ok()) return Fail(absl::StrCat("flag --routes: ", parsed.status().message()));
-    for (auto& r : *parsed) *config.add_routes() = std::move(r);
+    for (auto& r : *parsed) {
+      r.set_reflect(absl::GetFlag(FLAGS_reflect));
+      *config.add_routes() = std::move(r);
+    }
   }
   bridge::config::ApplyDefaults(&config);
   if (absl::Status s = bridge::config::Validate(config); !s.ok()) {

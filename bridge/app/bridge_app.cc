@@ -2,6 +2,7 @@
 
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/grpc_upstream.h"
+#include "bridge/upstream/reflection_client.h"
 
 namespace bridge::app {
 
@@ -22,6 +23,18 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
                                        : std::make_unique<transcode::DescriptorRegistry>();
   for (const std::string& path : app->config_.descriptor_sets()) {
     if (absl::Status s = parts.registry->AddDescriptorSetFile(path); !s.ok()) return s;
+  }
+  for (int i = 0; i < app->config_.routes_size(); ++i) {
+    const v1::Route& route = app->config_.routes(i);
+    if (!route.reflect()) continue;
+    std::vector<std::string> services;
+    if (route.service() != "*") services.push_back(route.service());
+    auto files = upstream::FetchDescriptorsByReflection(route.target(), services);
+    absl::Status s = files.ok() ? parts.registry->AddFileDescriptorSet(*files) : files.status();
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("config field routes[", i, "] (reflect): ",
+                                                 std::string(s.message())));
+    }
   }
   transcode::TranscodeOptions transcode_options;
   transcode_options.ignore_unknown_fields = app->config_.ignore_unknown_payload_fields();

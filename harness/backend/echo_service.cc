@@ -321,6 +321,15 @@ int EchoService::calls(const std::string& method) const {
   return it == calls_.end() ? 0 : it->second;
 }
 
+bool EchoService::AwaitCalls(const std::string& method, int n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, &method, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = calls_.find(method);
+    return it != calls_.end() && it->second >= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
 bool EchoService::AwaitCancellations(int n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto done = [this, n] { return cancellations_.load() >= n; };

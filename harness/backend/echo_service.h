@@ -49,6 +49,8 @@ class EchoService final : public demo::v1::Echo::CallbackService {
   void CountStreamMessage() { stream_messages_sent_.fetch_add(1); }
   // Calls started, by method name ("Say", "Repeat", ...).
   int calls(const std::string& method) const;
+  // Waits until calls(method) >= n; false on timeout.
+  bool AwaitCalls(const std::string& method, int n, absl::Duration timeout);
   // Waits until cancellations() >= n; false on timeout.
   bool AwaitCancellations(int n, absl::Duration timeout);
   // The metadata of the last call, as received.
