@@ -108,6 +108,12 @@ void ApplyDefaults(BridgeConfig* c) {
     c->set_max_pending_writes_per_call(kDefaultMaxPendingWritesPerCall);
   }
   if (c->session_grace_ms() == 0) c->set_session_grace_ms(30000);
+  if (c->max_messages_per_second() == 0) c->set_max_messages_per_second(100);
+  if (c->message_burst() == 0) c->set_message_burst(2 * c->max_messages_per_second());
+  if (c->rate_limit_strikes() == 0) c->set_rate_limit_strikes(10);
+  if (c->max_connections() == 0) c->set_max_connections(10000);
+  if (c->max_connections_per_ip() == 0) c->set_max_connections_per_ip(1000);
+  if (c->max_outbound_queue_bytes() == 0) c->set_max_outbound_queue_bytes(8 << 20);
   if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
   if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
   if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);
@@ -154,6 +160,13 @@ absl::Status Validate(const BridgeConfig& c) {
     if (c.descriptor_sets(i).empty()) {
       return FieldError(absl::StrCat("descriptor_sets[", i, "]"), "empty path");
     }
+  }
+  for (const std::string& origin : c.allowed_origins()) {
+    if (origin.empty()) return FieldError("allowed_origins", "empty entry");
+  }
+  if (c.max_outbound_queue_bytes() < c.max_outbound_buffer_bytes()) {
+    return FieldError("max_outbound_queue_bytes",
+                      "must be at least max_outbound_buffer_bytes (replies pause there first)");
   }
   for (const std::string& h : c.forward_request_headers()) {
     if (h.empty() || h != absl::AsciiStrToLower(h)) {

@@ -100,6 +100,19 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_duplicate_messages_total",
                 "Resent messageIds answered without calling upstream again.",
                 get(duplicate_messages));
+  AppendCounter(&out, "bridge_origin_refusals_total", "Upgrades refused for their Origin (403).",
+                get(origin_refusals));
+  AppendCounter(&out, "bridge_connection_limit_refusals_total",
+                "Connections closed with 1013 over max_connections or max_connections_per_ip.",
+                get(connection_limit_refusals));
+  AppendCounter(&out, "bridge_memory_guard_refusals_total",
+                "Connections closed with 1013 over max_memory_bytes.", get(memory_guard_refusals));
+  AppendCounter(&out, "bridge_rate_limited_messages_total",
+                "Messages refused by the per-connection rate limit.", get(rate_limited_messages));
+  AppendCounter(&out, "bridge_rate_limit_closes_total", "Connections closed with 4029.",
+                get(rate_limit_closes));
+  AppendCounter(&out, "bridge_slow_consumer_closes_total", "Connections closed with 4002.",
+                get(slow_consumer_closes));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

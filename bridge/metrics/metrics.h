@@ -52,6 +52,12 @@ class Metrics {
   Counter sessions_expired{0};          // detached sessions whose grace period ran out
   Counter frames_replayed{0};
   Counter duplicate_messages{0};        // resent messageIds: attached or answered, not re-called
+  Counter origin_refusals{0};           // HTTP 403 at the upgrade
+  Counter connection_limit_refusals{0};  // 1013: too many connections, in all or per IP
+  Counter memory_guard_refusals{0};     // 1013: over max_memory_bytes
+  Counter rate_limited_messages{0};
+  Counter rate_limit_closes{0};         // 4029
+  Counter slow_consumer_closes{0};      // 4002
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,9 @@
 #include "bridge/server/server.h"
 
+#include <unistd.h>
+
 #include <array>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <set>
@@ -29,6 +32,7 @@ class SessionCore;
 // changes when the connection resumes an older one.
 struct ConnectionSlot {
   protocol::Encoding encoding = protocol::Encoding::kJson;
+  std::string client_ip;  // counted against max_connections_per_ip while open
   absl::Mutex core_mu;
   std::shared_ptr<SessionCore> core ABSL_GUARDED_BY(core_mu);
 
@@ -439,6 +443,11 @@ class Server::Impl : public SessionHost {
                                        : websocketpp::http::status_code::not_found);
       return false;
     }
+    if (!OriginAllowed(con->get_request_header("Origin"))) {
+      metrics_.origin_refusals.fetch_add(1, std::memory_order_relaxed);
+      con->set_status(websocketpp::http::status_code::forbidden);
+      return false;
+    }
     // The first subprotocol of the client's list that the bridge speaks; none -> JSON.
     for (const std::string& offered : con->get_requested_subprotocols()) {
       if (offered == protocol::kJsonSubprotocol || offered == protocol::kBinarySubprotocol) {
@@ -449,6 +458,52 @@ class Server::Impl : public SessionHost {
         break;
       }
     }
+    return true;
+  }
+
+  bool OriginAllowed(const std::string& origin) const {
+    if (config_.allowed_origins_size() == 0 || origin.empty()) return true;
+    for (const std::string& allowed : config_.allowed_origins()) {
+      if (allowed == "*" || allowed == origin) return true;
+      // "https://*.example.com": the scheme, then any subdomain of example.com.
+      const size_t star = allowed.find("*.");
+      if (star != std::string::npos && origin.size() > allowed.size() - 1 &&
+          absl::StartsWith(origin, absl::string_view(allowed).substr(0, star)) &&
+          absl::EndsWith(origin, absl::string_view(allowed).substr(star + 1))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Resident memory of this process, from /proc/self/statm.
+  static uint64_t ResidentBytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) return 0;
+    unsigned long size = 0, resident = 0;
+    const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE))
+                  : 0;
+  }
+
+  // Whether one more connection from `ip` fits; counts it when it does.
+  bool AdmitConnection(const connection_hdl& hdl, const std::string& ip, const char** reason) {
+    if (config_.max_memory_bytes() > 0 && ResidentBytes() > config_.max_memory_bytes()) {
+      metrics_.memory_guard_refusals.fetch_add(1, std::memory_order_relaxed);
+      *reason = "memory_limit";
+      return false;
+    }
+    absl::MutexLock lock(&mu_);
+    if (open_.size() >= config_.max_connections() ||
+        per_ip_[ip] >= config_.max_connections_per_ip()) {
+      if (per_ip_[ip] == 0) per_ip_.erase(ip);
+      metrics_.connection_limit_refusals.fetch_add(1, std::memory_order_relaxed);
+      *reason = "too_many_connections";
+      return false;
+    }
+    ++per_ip_[ip];
+    open_.insert(hdl);
     return true;
   }
 
@@ -471,6 +526,17 @@ class Server::Impl : public SessionHost {
 
   void OnOpen(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
+    std::error_code ec;
+    const auto remote = con->get_raw_socket().remote_endpoint(ec);
+    const std::string ip = ec ? std::string("unknown") : remote.address().to_string();
+    const char* reason = "";
+    if (!AdmitConnection(hdl, ip, &reason)) {
+      // Over capacity: the protocol's answer is 1013, try again later. No session is made.
+      metrics_.CountCloseSent(protocol::close_code::kTryAgainLater);
+      con->close(websocketpp::close::status::try_again_later, reason, ec);
+      return;
+    }
+    con->client_ip = ip;
     auto core = std::make_shared<SessionCore>(endpoint_.get_io_service(), gate_, this,
                                               con->encoding);
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
@@ -478,7 +544,6 @@ class Server::Impl : public SessionHost {
     con->SetCore(core);
     {
       absl::MutexLock lock(&mu_);
-      open_.insert(hdl);
       cores_.insert(core);
     }
     metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -529,7 +594,7 @@ class Server::Impl : public SessionHost {
                               remote == websocketpp::close::status::going_away;
     con->SetCore(nullptr);
     core->Post([core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); });
-    ForgetConnection(hdl);
+    ForgetConnection(hdl, con->client_ip);
   }
 
   void OnFail(connection_hdl hdl) {
@@ -538,13 +603,14 @@ class Server::Impl : public SessionHost {
     if (core == nullptr) return;
     con->SetCore(nullptr);
     core->Post([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); });
-    ForgetConnection(hdl);
+    ForgetConnection(hdl, con->client_ip);
   }
 
-  void ForgetConnection(const connection_hdl& hdl) {
+  void ForgetConnection(const connection_hdl& hdl, const std::string& ip) {
     metrics_.connections_active.fetch_sub(1, std::memory_order_relaxed);
     absl::MutexLock lock(&mu_);
     open_.erase(hdl);
+    if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
     if (draining_.load() && open_.empty()) {
       asio::post(endpoint_.get_io_service(), [this] {
         if (grace_) grace_->cancel();
@@ -587,6 +653,7 @@ class Server::Impl : public SessionHost {
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
   std::set<std::shared_ptr<SessionCore>> cores_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> per_ip_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::weak_ptr<SessionCore>> by_id_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,5 +1,7 @@
 #include "bridge/session/session.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -36,6 +38,10 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.resume_buffer_frames = config.resume_buffer_frames();
   o.resume_buffer_bytes = config.resume_buffer_bytes();
   o.resume_buffer_age = absl::Milliseconds(config.resume_buffer_age_ms());
+  o.max_messages_per_second = config.max_messages_per_second();
+  o.message_burst = config.message_burst();
+  o.rate_limit_strikes = static_cast<int>(config.rate_limit_strikes());
+  o.max_outbound_queue = config.max_outbound_queue_bytes();
   return o;
 }
 
@@ -71,6 +77,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
   last_seen_ = clock_->Monotonic();
   metrics_->frames_received.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_received.fetch_add(data.size(), std::memory_order_relaxed);
+  if (!TakeToken()) return;
 
   const protocol::Encoding frame_encoding =
       binary ? protocol::Encoding::kBinary : protocol::Encoding::kJson;
@@ -286,6 +293,41 @@ void Session::HandleCallFrame(const Frame& frame) {
   }
 }
 
+bool Session::TakeToken() {
+  const absl::Duration now = clock_->Monotonic();
+  if (tokens_ < 0) {
+    tokens_ = options_.message_burst;
+  } else {
+    tokens_ = std::min(options_.message_burst,
+                       tokens_ + absl::ToDoubleSeconds(now - tokens_at_) *
+                                     options_.max_messages_per_second);
+  }
+  tokens_at_ = now;
+  if (tokens_ >= 1) {
+    tokens_ -= 1;
+    strikes_ = 0;
+    return true;
+  }
+  metrics_->rate_limited_messages.fetch_add(1, std::memory_order_relaxed);
+  if (++strikes_ >= options_.rate_limit_strikes) {
+    metrics_->rate_limit_closes.fetch_add(1, std::memory_order_relaxed);
+    CloseWith(cc::kRateLimited, "rate_limited");
+    return false;
+  }
+  Frame frame;
+  v1::Error* e = frame.mutable_error();
+  e->set_category(v1::ERROR_CATEGORY_RATE_LIMITED);
+  e->set_retryable(true);
+  const double wait_s = (1 - tokens_) / std::max(options_.max_messages_per_second, 1e-9);
+  e->set_retry_after_ms(static_cast<uint32_t>(std::ceil(wait_s * 1000)));
+  e->set_message(absl::StrCat("over ", options_.max_messages_per_second,
+                              " messages per second; this one was dropped"));
+  SetNow(e->mutable_timestamp());
+  metrics_->CountErrorFrame(v1::ERROR_CATEGORY_RATE_LIMITED);
+  SendFrame(frame);
+  return false;
+}
+
 void Session::OnControlPing() {
   metrics_->control_pings_received.fetch_add(1, std::memory_order_relaxed);
   last_seen_ = clock_->Monotonic();
@@ -428,6 +470,15 @@ void Session::SendFrame(Frame& frame) {
   metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_sent.fetch_add(data.size(), std::memory_order_relaxed);
   transport_->Send(std::move(data), encoding_);
+  if (!slow_consumer_posted_ && transport_->buffered_bytes() > options_.max_outbound_queue) {
+    // Closed from a task of its own: callers may be in the middle of a call's bookkeeping.
+    slow_consumer_posted_ = true;
+    transport_->executor()->Post([this] {
+      if (state_ != State::kConfirmed && state_ != State::kPending) return;
+      metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+      CloseWith(cc::kSlowConsumer, "slow_consumer");
+    });
+  }
 }
 
 void Session::SendError(v1::ErrorCategory category, std::string message, std::string field,

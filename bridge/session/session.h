@@ -99,6 +99,12 @@ struct SessionOptions {
   size_t resume_buffer_frames = 1024;
   size_t resume_buffer_bytes = 1 << 20;
   absl::Duration resume_buffer_age = absl::Seconds(60);
+  // Per-connection message rate limit (token bucket) and the strikes before 4029.
+  double max_messages_per_second = 100;
+  double message_burst = 200;
+  int rate_limit_strikes = 10;
+  // Bytes waiting to be written above which the client is a slow consumer (4002).
+  size_t max_outbound_queue = 8 << 20;
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -256,6 +262,13 @@ class Session {
   uint64_t next_call_id_ = 0;
   bool drain_armed_ = false;
   bool resumable_close_ = false;  // the bridge's close leaves the session resumable
+  // Rate limit: a token bucket refilled at max_messages_per_second.
+  double tokens_ = -1;  // -1: full, set at the first message
+  absl::Duration tokens_at_;
+  int strikes_ = 0;
+  bool slow_consumer_posted_ = false;
+  // False (and a rate_limited error sent, or 4029) when the message must be dropped.
+  bool TakeToken();
   bool released_ = false;
 };
 

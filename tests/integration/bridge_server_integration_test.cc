@@ -440,3 +440,91 @@ TEST_F(BridgeServerTest, ShutdownClosesEverySessionWith1001) {
 
 }  // namespace
 }  // namespace bridge
+
+namespace bridge {
+namespace {
+
+TEST_F(BridgeServerTest, OriginsOutsideTheAllowListAreRefusedWith403) {
+  StartServer(R"(allowed_origins: "https://app.example.com" allowed_origins: "https://*.example.org")");
+  auto ok = WsTestClient::Connect(server_->port(), "/ws", {}, bridge::testing::kTestTimeout,
+                                  {{"Origin", "https://app.example.com"}});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  auto sub = WsTestClient::Connect(server_->port(), "/ws", {}, bridge::testing::kTestTimeout,
+                                   {{"Origin", "https://eu.example.org"}});
+  EXPECT_TRUE(sub.ok()) << sub.status();
+  auto no_origin = WsTestClient::Connect(server_->port());
+  EXPECT_TRUE(no_origin.ok()) << no_origin.status();
+  auto bad = WsTestClient::Connect(server_->port(), "/ws", {}, bridge::testing::kTestTimeout,
+                                   {{"Origin", "https://evil.example.net"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("403"));
+  EXPECT_EQ(server_->metrics().origin_refusals.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, MessagesOverTheRateAreRefusedThenTheConnectionIsClosed4029) {
+  // One message a second refills nothing noticeable during the test: the burst is what counts.
+  StartServer("max_messages_per_second: 1 message_burst: 4 rate_limit_strikes: 3");
+  auto client = OpenConfirmed();  // connect: 1 token
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
+    EXPECT_EQ(NextFrame(*client).kind_case(), Frame::kPong) << last_text_;
+  }
+  for (int strike = 1; strike <= 2; ++strike) {
+    ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
+    Frame f = NextFrame(*client);
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_text_;
+    EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_RATE_LIMITED);
+    EXPECT_TRUE(f.error().retryable());
+    EXPECT_GT(f.error().retry_after_ms(), 0u);
+    EXPECT_LE(f.error().retry_after_ms(), 1000u);
+  }
+  ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kRateLimited);
+  EXPECT_EQ(server_->metrics().rate_limited_messages.load(), 3u);
+  EXPECT_EQ(server_->metrics().rate_limit_closes.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, ConnectionsOverTheLimitAreClosedWith1013) {
+  StartServer("max_connections: 2");
+  auto a = OpenConfirmed();
+  auto b = OpenConfirmed();
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  auto code = c->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, cc::kTryAgainLater);
+  EXPECT_EQ(c->close_reason(), "too_many_connections");
+  EXPECT_EQ(protocol::ClassifyClose(*code).category, v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+  // A place frees up: the next one gets in.
+  a.reset();
+  ASSERT_TRUE(server_->AwaitOpenConnections(1, bridge::testing::kTestTimeout));
+  EXPECT_NE(OpenConfirmed(), nullptr);
+  EXPECT_EQ(server_->metrics().connection_limit_refusals.load(), 1u);
+}
+
+TEST_F(BridgeServerTest, ConnectionsPerClientAddressAreLimited) {
+  StartServer("max_connections_per_ip: 1");
+  auto a = OpenConfirmed();
+  auto b = Open();
+  ASSERT_NE(b, nullptr);
+  auto code = b->WaitForClose();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, cc::kTryAgainLater);
+}
+
+TEST_F(BridgeServerTest, TheMemoryGuardRefusesNewConnectionsWith1013) {
+  StartServer("max_memory_bytes: 1");  // always over
+  auto client = Open();
+  ASSERT_NE(client, nullptr);
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, cc::kTryAgainLater);
+  EXPECT_EQ(client->close_reason(), "memory_limit");
+  EXPECT_EQ(server_->metrics().memory_guard_refusals.load(), 1u);
+}
+
+}  // namespace
+}  // namespace bridge

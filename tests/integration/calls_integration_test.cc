@@ -634,6 +634,22 @@ TEST_F(CallsTest, CallsPerSessionAreBounded) {
   EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_RATE_LIMITED);
 }
 
+TEST_F(CallsTest, AClientThatCannotKeepUpIsClosedAsASlowConsumer) {
+  // The queue bound equals the pause point: the first reply beyond it closes with 4002.
+  StartBridge("max_outbound_buffer_bytes: 65536 max_outbound_queue_bytes: 65536 "
+              "disable_resume: true");
+  auto slow = OpenConfirmed();
+  Send(*slow, absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
+                           R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
+  auto code = slow->WaitForClose();  // reads (and drops) what was queued, then the close
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, protocol::close_code::kSlowConsumer);
+  EXPECT_EQ(slow->close_reason(), "slow_consumer");
+  EXPECT_EQ(protocol::ClassifyClose(*code).category, v1::ERROR_CATEGORY_SLOW_CONSUMER);
+  EXPECT_EQ(app_->server().metrics().slow_consumer_closes.load(), 1u);
+  EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+}
+
 TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
   // The slow reader never finishes a close handshake: a short grace keeps teardown quick.
   StartBridge("max_outbound_buffer_bytes: 65536 shutdown_grace_ms: 100 disable_resume: true");

@@ -186,6 +186,12 @@ TEST(ApplyDefaultsTest, KeepsFieldsThatAreSet) {
   config.set_resume_buffer_frames(12);
   config.set_resume_buffer_bytes(13);
   config.set_resume_buffer_age_ms(14);
+  config.set_max_messages_per_second(15);
+  config.set_message_burst(16);
+  config.set_rate_limit_strikes(17);
+  config.set_max_connections(18);
+  config.set_max_connections_per_ip(19);
+  config.set_max_outbound_queue_bytes(20);
   BridgeConfig copy = config;
   ApplyDefaults(&copy);
   EXPECT_TRUE(MessageDifferencer::Equals(config, copy)) << copy.DebugString();
