@@ -114,6 +114,8 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->max_connections() == 0) c->set_max_connections(10000);
   if (c->max_connections_per_ip() == 0) c->set_max_connections_per_ip(1000);
   if (c->max_outbound_queue_bytes() == 0) c->set_max_outbound_queue_bytes(8 << 20);
+  if (c->drain_timeout_ms() == 0) c->set_drain_timeout_ms(10000);
+  if (c->drain_retry_after_ms() == 0) c->set_drain_retry_after_ms(1000);
   if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
   if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
   if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);

@@ -161,6 +161,7 @@ class SessionCore final : public session::Transport,
   }
 
   void Shutdown() { session_->Shutdown(); }
+  void Drain() { session_->Drain(); }
 
   // A new connection resumes this session (claimed with Session::TryClaim).
   void AttachResumed(WsConnectionPtr con, const v1::Connect& connect) {
@@ -421,15 +422,27 @@ class Server::Impl : public SessionHost {
       cores.assign(cores_.begin(), cores_.end());
       idle = open_.empty();
     }
-    for (auto& core : cores) core->Post([core] { core->Shutdown(); });
+    for (auto& core : cores) core->Post([core] { core->Drain(); });
     if (idle) {
       endpoint_.stop();
       return;
     }
+    // Calls get drain_timeout_ms to finish; then every session is closed at once, and clients
+    // get shutdown_grace_ms for the close handshake.
     grace_ = std::make_unique<asio::steady_timer>(
-        endpoint_.get_io_service(), std::chrono::milliseconds(config_.shutdown_grace_ms()));
+        endpoint_.get_io_service(), std::chrono::milliseconds(config_.drain_timeout_ms()));
     grace_->async_wait([this](const std::error_code& ec) {
-      if (!ec) endpoint_.stop();  // clients that did not finish the close handshake in time
+      if (ec) return;
+      std::vector<std::shared_ptr<SessionCore>> left;
+      {
+        absl::MutexLock lock(&mu_);
+        left.assign(cores_.begin(), cores_.end());
+      }
+      for (auto& core : left) core->Post([core] { core->Shutdown(); });
+      grace_->expires_after(std::chrono::milliseconds(config_.shutdown_grace_ms()));
+      grace_->async_wait([this](const std::error_code& ec) {
+        if (!ec) endpoint_.stop();  // clients that did not finish the close handshake in time
+      });
     });
   }
 
@@ -623,10 +636,14 @@ class Server::Impl : public SessionHost {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     const std::string& resource = con->get_resource();
     if (resource == "/healthz") {
-      const bool ok = !draining_.load();
-      con->set_status(ok ? websocketpp::http::status_code::ok
-                         : websocketpp::http::status_code::service_unavailable);
-      con->set_body(ok ? "ok\n" : "draining\n");
+      con->set_status(websocketpp::http::status_code::ok);
+      con->set_body("ok\n");
+      con->append_header("Content-Type", "text/plain");
+    } else if (resource == "/readyz") {
+      const bool ready = !draining_.load();
+      con->set_status(ready ? websocketpp::http::status_code::ok
+                            : websocketpp::http::status_code::service_unavailable);
+      con->set_body(ready ? "ready\n" : "draining\n");
       con->append_header("Content-Type", "text/plain");
     } else if (resource == "/metrics") {
       con->set_status(websocketpp::http::status_code::ok);

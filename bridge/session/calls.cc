@@ -119,6 +119,20 @@ void Session::StartCall(const v1::Message& m) {
               "method", m.message_id());
     return;
   }
+  if (draining_) {
+    Frame frame;
+    v1::Error* e = frame.mutable_error();
+    e->set_message_id(m.message_id());
+    e->set_category(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+    e->set_retryable(true);
+    e->set_retry_after_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+    e->set_message("the bridge is draining; no new calls");
+    SetNow(e->mutable_timestamp());
+    metrics_->CountErrorFrame(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+    SendFrame(frame);
+    return;
+  }
   if (services_.registry == nullptr || services_.upstream == nullptr) {
     SendError(v1::ERROR_CATEGORY_NOT_FOUND,
               absl::StrCat("method ", method_name, " is not routed to any upstream"), "method",
@@ -281,6 +295,12 @@ void Session::OnCallMessage(const std::string& message_id, uint64_t call_id, std
 
 void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
                            upstream::CallResult result) {
+  FinishCall(message_id, call_id, std::move(result));
+  FinishDrainIfIdle();
+}
+
+void Session::FinishCall(const std::string& message_id, uint64_t call_id,
+                         upstream::CallResult result) {
   auto it = calls_.find(message_id);
   if (it == calls_.end() || it->second.id != call_id) return;
   ActiveCall call = std::move(it->second);

@@ -42,6 +42,7 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.message_burst = config.message_burst();
   o.rate_limit_strikes = static_cast<int>(config.rate_limit_strikes());
   o.max_outbound_queue = config.max_outbound_queue_bytes();
+  o.drain_retry_after = absl::Milliseconds(config.drain_retry_after_ms());
   return o;
 }
 
@@ -367,6 +368,36 @@ void Session::OnTimer(SessionTimer timer) {
       return;
     }
   }
+}
+
+void Session::Drain() {
+  if (state_ == State::kDetached) {
+    End();
+    return;
+  }
+  if (state_ == State::kPending) {
+    Shutdown();
+    return;
+  }
+  if (state_ != State::kConfirmed) return;
+  draining_ = true;
+  FinishDrainIfIdle();
+}
+
+void Session::FinishDrainIfIdle() {
+  if (!draining_ || state_ != State::kConfirmed || !calls_.empty()) return;
+  Frame frame;
+  v1::Error* e = frame.mutable_error();
+  e->set_category(v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
+  e->set_retryable(true);
+  e->set_retry_after_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+  e->set_message("the bridge is shutting down; reconnect to another instance");
+  SetNow(e->mutable_timestamp());
+  metrics_->CountErrorFrame(v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
+  SendFrame(frame);
+  resumable_close_ = false;
+  CloseWith(cc::kGoingAway, "server_shutdown");
 }
 
 void Session::Shutdown() {

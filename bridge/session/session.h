@@ -105,6 +105,8 @@ struct SessionOptions {
   int rate_limit_strikes = 10;
   // Bytes waiting to be written above which the client is a slow consumer (4002).
   size_t max_outbound_queue = 8 << 20;
+  // retryAfterMs given to clients drained at shutdown.
+  absl::Duration drain_retry_after = absl::Seconds(1);
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -139,7 +141,10 @@ class Session {
   // A WebSocket ping control frame (websocketpp answers it).
   void OnControlPing();
   void OnTimer(SessionTimer timer);
-  // The bridge is draining: close with 1001.
+  // The bridge is draining: no new calls; once the running ones have finished, an `error`
+  // server_shutdown with retryAfterMs, then close 1001.
+  void Drain();
+  // The bridge is stopping now: close with 1001 (running calls are cancelled).
   void Shutdown();
   // The connection is gone. `client_ended` when the client closed it on purpose (close code
   // 1000 or 1001): the session ends. Otherwise (a drop, or the bridge's heartbeat close) a
@@ -195,6 +200,7 @@ class Session {
   void HandleConnect(const v1::Connect& connect);
   void HandleCallFrame(const v1::Frame& frame);
   void StartCall(const v1::Message& m);
+  void FinishCall(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
   void SendToCall(const v1::StreamSend& m);
   void RequestReadWhenRoom(ActiveCall& call);
   void OnDrainTimer();
@@ -267,6 +273,8 @@ class Session {
   absl::Duration tokens_at_;
   int strikes_ = 0;
   bool slow_consumer_posted_ = false;
+  bool draining_ = false;
+  void FinishDrainIfIdle();
   // False (and a rate_limited error sent, or 4029) when the message must be dropped.
   bool TakeToken();
   bool released_ = false;

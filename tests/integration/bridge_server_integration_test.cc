@@ -403,6 +403,9 @@ TEST_F(BridgeServerTest, HealthAndMetricsOverHttp) {
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(health->first, 200);
   EXPECT_EQ(health->second, "ok\n");
+  auto ready = WsTestClient::HttpGet(server_->port(), "/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->first, 200);
 
   auto client = OpenConfirmed();
   ASSERT_NE(client, nullptr);

@@ -650,6 +650,40 @@ TEST_F(CallsTest, AClientThatCannotKeepUpIsClosedAsASlowConsumer) {
   EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
 }
 
+TEST_F(CallsTest, DrainLetsRunningCallsFinishThenClosesWith1001AndARetryHint) {
+  StartBridge("drain_retry_after_ms: 2500");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
+                R"("payload":{"text":"last"},"metadata":{"demo-delay-ms":"200"}})");
+  ASSERT_TRUE(backend_->service->AwaitCalls("Say", 1, kTestTimeout));
+  app_->Shutdown();
+  Frame response = Next(*client);
+  ASSERT_EQ(response.kind_case(), Frame::kResponse) << last_;
+  Frame bye = Next(*client);
+  ASSERT_EQ(bye.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(bye.error().category(), v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
+  EXPECT_EQ(bye.error().message_id(), "");
+  EXPECT_TRUE(bye.error().retryable());
+  EXPECT_EQ(bye.error().retry_after_ms(), 2500u);
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, protocol::close_code::kGoingAway);
+  EXPECT_EQ(backend_->service->cancellations(), 0);
+}
+
+TEST_F(CallsTest, CallsStillRunningAtTheDrainTimeoutAreCancelled) {
+  StartBridge("drain_timeout_ms: 100");
+  auto client = OpenConfirmed();
+  Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
+                R"("metadata":{"demo-delay-ms":"60000"}})");
+  ASSERT_TRUE(backend_->service->AwaitCalls("Say", 1, kTestTimeout));
+  app_->Shutdown();
+  auto code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, protocol::close_code::kGoingAway);
+  EXPECT_TRUE(backend_->service->AwaitCancellations(1, kTestTimeout));
+}
+
 TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
   // The slow reader never finishes a close handshake: a short grace keeps teardown quick.
   StartBridge("max_outbound_buffer_bytes: 65536 shutdown_grace_ms: 100 disable_resume: true");

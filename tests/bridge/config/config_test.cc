@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/bridge/v1/config.pb.h"
 
@@ -167,31 +168,27 @@ TEST(ApplyDefaultsTest, HeartbeatTimeoutSaturatesInsteadOfWrapping) {
 }
 
 TEST(ApplyDefaultsTest, KeepsFieldsThatAreSet) {
+  // Every singular number and string field set to a value of its own: none may change.
   BridgeConfig config;
-  config.set_listen("[::1]:0");
-  config.set_path("/x");
-  config.set_io_threads(3);
-  config.set_handshake_timeout_ms(1);
-  config.set_heartbeat_interval_ms(2);
-  config.set_heartbeat_timeout_ms(7);
-  config.set_max_frame_bytes(300);
-  config.set_shutdown_grace_ms(4);
-  config.set_default_method("demo.v1.Echo/Say");
-  config.set_default_call_timeout_ms(5);
-  config.set_max_call_timeout_ms(6);
-  config.set_max_calls_per_session(8);
-  config.set_max_pending_writes_per_call(9);
-  config.set_max_outbound_buffer_bytes(10);
-  config.set_session_grace_ms(11);
-  config.set_resume_buffer_frames(12);
-  config.set_resume_buffer_bytes(13);
-  config.set_resume_buffer_age_ms(14);
-  config.set_max_messages_per_second(15);
-  config.set_message_burst(16);
-  config.set_rate_limit_strikes(17);
-  config.set_max_connections(18);
-  config.set_max_connections_per_ip(19);
-  config.set_max_outbound_queue_bytes(20);
+  const auto* d = config.GetDescriptor();
+  const auto* r = config.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    if (f->is_repeated()) continue;
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(&config, f, 100 + i);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
+        r->SetUInt64(&config, f, 100 + i);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(&config, f, absl::StrCat("/value-", i));
+        break;
+      default:
+        break;
+    }
+  }
   BridgeConfig copy = config;
   ApplyDefaults(&copy);
   EXPECT_TRUE(MessageDifferencer::Equals(config, copy)) << copy.DebugString();

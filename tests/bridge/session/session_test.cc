@@ -308,6 +308,18 @@ TEST_F(SessionTest, WithResumeOffNothingIsHeldAndADropEndsTheSession) {
   EXPECT_EQ(session_->state(), Session::State::kClosed);
 }
 
+TEST_F(SessionTest, DrainClosesAnIdleSessionWithAServerShutdownErrorFirst) {
+  options_.drain_retry_after = absl::Milliseconds(1500);
+  Create();
+  Confirm();
+  session_->Drain();
+  Frame bye = Last();
+  ASSERT_EQ(bye.kind_case(), Frame::kError);
+  EXPECT_EQ(bye.error().category(), v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
+  EXPECT_EQ(bye.error().retry_after_ms(), 1500u);
+  EXPECT_EQ(transport_.close_code, cc::kGoingAway);
+}
+
 TEST_F(SessionTest, RandomConversationIdsAreDistinct) {
   const std::string a = Session::RandomConversationId();
   const std::string b = Session::RandomConversationId();
