@@ -15,6 +15,7 @@ PACKAGES=(
   libasio-dev
   libsimdjson-dev
   libssl-dev
+  libjwt-dev
   zlib1g-dev
   libgtest-dev
   libgmock-dev
