@@ -1,5 +1,6 @@
 #include "bridge/app/bridge_app.h"
 
+#include "bridge/auth/jwt_verifier.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/grpc_upstream.h"
 #include "bridge/upstream/reflection_client.h"
@@ -7,6 +8,7 @@
 namespace bridge::app {
 
 struct BridgeApp::Parts {
+  std::unique_ptr<auth::JwtVerifier> jwt;
   std::unique_ptr<transcode::DescriptorRegistry> registry;
   std::unique_ptr<transcode::JsonTranscoder> transcoder;
   std::unique_ptr<upstream::GrpcUpstream> upstream;
@@ -51,6 +53,12 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
     }
   }
 
+  if (app->config_.auth().has_jwt()) {
+    auto jwt = auth::JwtVerifier::Create(app->config_.auth().jwt());
+    if (!jwt.ok()) return jwt.status();
+    parts.jwt = *std::move(jwt);
+    options.jwt = parts.jwt.get();
+  }
   options.services.registry = parts.registry.get();
   options.services.transcoder = parts.transcoder.get();
   options.services.upstream = parts.upstream.get();

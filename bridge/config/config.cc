@@ -163,6 +163,9 @@ absl::Status Validate(const BridgeConfig& c) {
       return FieldError(absl::StrCat("descriptor_sets[", i, "]"), "empty path");
     }
   }
+  if (c.auth().required() && !c.auth().has_jwt()) {
+    return FieldError("auth.required", "needs auth.jwt to check tokens with");
+  }
   for (const std::string& origin : c.allowed_origins()) {
     if (origin.empty()) return FieldError("allowed_origins", "empty entry");
   }

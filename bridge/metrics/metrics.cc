@@ -113,6 +113,10 @@ std::string Metrics::RenderPrometheus() const {
                 get(rate_limit_closes));
   AppendCounter(&out, "bridge_slow_consumer_closes_total", "Connections closed with 4002.",
                 get(slow_consumer_closes));
+  AppendCounter(&out, "bridge_auth_failures_total",
+                "Bad, missing or expired tokens, and refused refreshes.", get(auth_failures));
+  AppendCounter(&out, "bridge_permission_denials_total",
+                "Calls the caller's token does not allow.", get(permission_denials));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
@@ -32,6 +34,7 @@ class SessionCore;
 // changes when the connection resumes an older one.
 struct ConnectionSlot {
   protocol::Encoding encoding = protocol::Encoding::kJson;
+  std::string upgrade_token;  // from `Authorization: Bearer` or the `bearer, <token>` pair
   std::string client_ip;  // counted against max_connections_per_ip while open
   absl::Mutex core_mu;
   std::shared_ptr<SessionCore> core ABSL_GUARDED_BY(core_mu);
@@ -74,7 +77,8 @@ class SessionHost {
   virtual void Forget(SessionCore* core) = 0;
   virtual bool TryResume(const std::shared_ptr<SessionCore>& claimant,
                          const std::string& conversation_id, uint64_t last_seq,
-                         const v1::Connect& connect) = 0;
+                         const v1::Connect& connect,
+                         const std::optional<auth::Identity>& identity) = 0;
 };
 
 // One session and everything it runs on: its own strand (a session outlives its connection
@@ -90,7 +94,7 @@ class SessionCore final : public session::Transport,
         gate_(std::move(gate)),
         host_(host),
         encoding_(encoding),
-        timers_{Timer(io), Timer(io), Timer(io), Timer(io)} {}
+        timers_{Timer(io), Timer(io), Timer(io), Timer(io), Timer(io)} {}
 
   void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
             session::Session::IdGenerator ids, session::CallServices services,
@@ -101,9 +105,10 @@ class SessionCore final : public session::Transport,
                                                   std::move(upgrade_metadata));
     std::weak_ptr<SessionCore> weak = weak_from_this();
     session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
-                                     const v1::Connect& connect) {
+                                     const v1::Connect& connect,
+                                     const std::optional<auth::Identity>& identity) {
       auto self = weak.lock();
-      return self != nullptr && self->host_->TryResume(self, id, last_seq, connect);
+      return self != nullptr && self->host_->TryResume(self, id, last_seq, connect, identity);
     });
   }
 
@@ -164,14 +169,15 @@ class SessionCore final : public session::Transport,
   void Drain() { session_->Drain(); }
 
   // A new connection resumes this session (claimed with Session::TryClaim).
-  void AttachResumed(WsConnectionPtr con, const v1::Connect& connect) {
+  void AttachResumed(WsConnectionPtr con, const v1::Connect& connect,
+                     std::optional<auth::Identity> identity) {
     if (con_ != nullptr && con_ != con) {
       // The client came back before the old connection was seen to drop.
       std::error_code ec;
       con_->close(websocketpp::close::status::normal, "session_resumed", ec);
     }
     con_ = std::move(con);
-    session_->Reattach(connect);
+    session_->Reattach(connect, std::move(identity));
   }
 
   // This session's connection goes to `to`; events still queued here follow it.
@@ -267,8 +273,15 @@ class Server::Impl : public SessionHost {
   Impl(const v1::BridgeConfig& config, ServerOptions options)
       : config_(config),
         options_(std::move(options)),
-        session_options_(session::SessionOptions::FromConfig(config)),
+        session_options_(SessionOptionsFor(config, options_)),
         gate_(std::make_shared<ServerGate>()) {}
+
+  static session::SessionOptions SessionOptionsFor(const v1::BridgeConfig& config,
+                                                   const ServerOptions& options) {
+    session::SessionOptions o = session::SessionOptions::FromConfig(config);
+    o.jwt = options.jwt;
+    return o;
+  }
 
   ~Impl() override {
     Shutdown();
@@ -386,7 +399,8 @@ class Server::Impl : public SessionHost {
   }
 
   bool TryResume(const std::shared_ptr<SessionCore>& claimant, const std::string& conversation_id,
-                 uint64_t last_seq, const v1::Connect& connect) override {
+                 uint64_t last_seq, const v1::Connect& connect,
+                 const std::optional<auth::Identity>& identity) override {
     std::shared_ptr<SessionCore> target;
     {
       absl::MutexLock lock(&mu_);
@@ -395,7 +409,10 @@ class Server::Impl : public SessionHost {
       target = it->second.lock();
     }
     if (target == nullptr || target == claimant) return false;
-    if (!target->session().TryClaim(claimant->encoding(), last_seq)) return false;
+    if (!target->session().TryClaim(claimant->encoding(), last_seq,
+                                    identity.has_value() ? identity->user_id : "")) {
+      return false;
+    }
     // On the claimant's strand: take its connection and point the connection at the target.
     WsConnectionPtr con = claimant->HandOver(target);
     if (con != nullptr) con->SetCore(target);
@@ -403,7 +420,8 @@ class Server::Impl : public SessionHost {
       absl::MutexLock lock(&mu_);
       cores_.erase(claimant);
     }
-    target->Post([target, con, connect] { target->AttachResumed(con, connect); });
+    target->Post(
+        [target, con, connect, identity] { target->AttachResumed(con, connect, identity); });
     return true;
   }
 
@@ -461,8 +479,19 @@ class Server::Impl : public SessionHost {
       con->set_status(websocketpp::http::status_code::forbidden);
       return false;
     }
+    // A token at the upgrade: the Authorization header, or the subprotocol pair
+    // `bearer, <token>` (browsers cannot set headers). The pair is never echoed.
+    const std::string authorization = con->get_request_header("Authorization");
+    if (absl::StartsWithIgnoreCase(authorization, "bearer ")) {
+      con->upgrade_token = std::string(absl::StripAsciiWhitespace(
+          absl::string_view(authorization).substr(7)));
+    }
+    const std::vector<std::string>& requested = con->get_requested_subprotocols();
+    for (size_t i = 0; i + 1 < requested.size(); ++i) {
+      if (absl::EqualsIgnoreCase(requested[i], "bearer")) con->upgrade_token = requested[i + 1];
+    }
     // The first subprotocol of the client's list that the bridge speaks; none -> JSON.
-    for (const std::string& offered : con->get_requested_subprotocols()) {
+    for (const std::string& offered : requested) {
       if (offered == protocol::kJsonSubprotocol || offered == protocol::kBinarySubprotocol) {
         std::error_code ec;
         con->select_subprotocol(offered, ec);
@@ -554,6 +583,7 @@ class Server::Impl : public SessionHost {
                                               con->encoding);
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
                options_.services, ForwardedHeaders(*con));
+    core->session().set_upgrade_token(con->upgrade_token);
     con->SetCore(core);
     {
       absl::MutexLock lock(&mu_);

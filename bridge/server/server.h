@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bridge/auth/jwt_verifier.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/session/session.h"
@@ -27,6 +28,8 @@ struct ServerOptions {
   // Descriptors, transcoder and upstream for calls; they must outlive the server. Empty: every
   // call gets not_found.
   session::CallServices services;
+  // Verifies client tokens (BridgeConfig.auth); must outlive the server. Null: no auth.
+  const auth::JwtVerifier* jwt = nullptr;
 };
 
 class Server {

@@ -151,6 +151,13 @@ void Session::StartCall(const v1::Message& m) {
               "method", m.message_id());
     return;
   }
+  if (identity_.has_value() && !auth::MethodAllowed(*identity_, method->path)) {
+    metrics_->permission_denials.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_PERMISSION_DENIED,
+              absl::StrCat(identity_->user_id, " may not call ", method->path.substr(1)),
+              "method", m.message_id());
+    return;
+  }
   if (calls_.size() >= options_.max_calls) {
     SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
               absl::StrCat("too many calls in flight on this session (", options_.max_calls, ")"),
@@ -214,6 +221,7 @@ void Session::StartCall(const v1::Message& m) {
   }
   spec.metadata.emplace_back("x-bridge-client-id", client_id_);
   spec.metadata.emplace_back("x-bridge-session-id", conversation_id_);
+  if (identity_.has_value()) spec.metadata.emplace_back("x-bridge-user-id", identity_->user_id);
 
   const uint64_t call_id = ++next_call_id_;
   ActiveCall& call = calls_[m.message_id()];

@@ -43,6 +43,7 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.rate_limit_strikes = static_cast<int>(config.rate_limit_strikes());
   o.max_outbound_queue = config.max_outbound_queue_bytes();
   o.drain_retry_after = absl::Milliseconds(config.drain_retry_after_ms());
+  o.auth_required = config.auth().required();
   return o;
 }
 
@@ -154,7 +155,7 @@ void Session::Dispatch(Frame& frame) {
       TrimResumeBuffer(frame.ack().seq());
       return;
     case Frame::kRefresh:
-      // Tokens are not checked yet: accepted as is.
+      HandleRefresh(frame.refresh());
       return;
     case Frame::kMessage:
     case Frame::kStreamSend:
@@ -184,9 +185,24 @@ void Session::HandleConnect(const v1::Connect& connect) {
     return;
   }
   transport_->CancelTimer(SessionTimer::kHandshake);
+  std::optional<auth::Identity> identity;
+  if (options_.jwt != nullptr) {
+    const std::string& token = !connect.token().empty() ? connect.token() : upgrade_token_;
+    if (!token.empty() || options_.auth_required) {
+      absl::StatusOr<auth::Identity> verified = options_.jwt->Verify(token, clock_->Now());
+      if (!verified.ok()) {
+        metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
+        SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED,
+                  std::string(verified.status().message()), "token");
+        CloseWith(cc::kUnauthenticated, "authentication_failed");
+        return;
+      }
+      identity = *std::move(verified);
+    }
+  }
   if (connect.has_resume() && !connect.resume().conversation_id().empty()) {
     if (resume_hook_ && resume_hook_(connect.resume().conversation_id(),
-                                     connect.resume().last_seq(), connect)) {
+                                     connect.resume().last_seq(), connect, identity)) {
       // The resumed session has this connection now; this one was never confirmed.
       state_ = State::kClosed;
       return;
@@ -196,6 +212,7 @@ void Session::HandleConnect(const v1::Connect& connect) {
   client_id_ = connect.client_id();
   conversation_id_ = new_conversation_id_();
   state_ = State::kConfirmed;
+  SetIdentity(std::move(identity));
   metrics_->sessions_confirmed.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&claim_mu_);
@@ -220,9 +237,10 @@ void Session::SendConfirm(bool resumed) {
   SendFrame(confirm);
 }
 
-bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq) {
+bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq,
+                       const std::string& user_id) {
   absl::MutexLock lock(&claim_mu_);
-  if (!claimable_ || claimed_ || encoding != encoding_) return false;
+  if (!claimable_ || claimed_ || encoding != encoding_ || user_id != claim_user_) return false;
   // Everything after last_seq must still be held: frames first_held_seq_..last_sent_seq_.
   if (last_seq > last_sent_seq_ || last_seq + 1 < first_held_seq_) return false;
   claimed_ = true;
@@ -230,7 +248,7 @@ bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq) {
   return true;
 }
 
-void Session::Reattach(const v1::Connect& connect) {
+void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity> identity) {
   uint64_t last_seq;
   {
     absl::MutexLock lock(&claim_mu_);
@@ -241,6 +259,7 @@ void Session::Reattach(const v1::Connect& connect) {
   if (!connect.client_id().empty()) client_id_ = connect.client_id();
   state_ = State::kConfirmed;
   last_seen_ = clock_->Monotonic();
+  if (identity.has_value()) SetIdentity(std::move(identity));
   for (const HeldFrame& held : resume_buffer_) {
     if (held.seq <= last_seq) continue;
     metrics_->frames_replayed.fetch_add(1, std::memory_order_relaxed);
@@ -329,6 +348,37 @@ bool Session::TakeToken() {
   return false;
 }
 
+void Session::SetIdentity(std::optional<auth::Identity> identity) {
+  identity_ = std::move(identity);
+  {
+    absl::MutexLock lock(&claim_mu_);
+    claim_user_ = identity_.has_value() ? identity_->user_id : "";
+  }
+  transport_->CancelTimer(SessionTimer::kAuthExpiry);
+  if (identity_.has_value() && identity_->expires_at != absl::InfiniteFuture()) {
+    transport_->ArmTimer(SessionTimer::kAuthExpiry, identity_->expires_at - clock_->Now());
+  }
+}
+
+void Session::HandleRefresh(const v1::Refresh& refresh) {
+  if (options_.jwt == nullptr) return;  // no authentication: nothing to refresh
+  absl::StatusOr<auth::Identity> verified = options_.jwt->Verify(refresh.token(), clock_->Now());
+  if (!verified.ok()) {
+    metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED,
+              absl::StrCat("refresh refused: ", std::string(verified.status().message())),
+              "token");
+    return;
+  }
+  if (identity_.has_value() && verified->user_id != identity_->user_id) {
+    metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED,
+              "refresh refused: the token is for another user", "token");
+    return;
+  }
+  SetIdentity(*std::move(verified));
+}
+
 void Session::OnControlPing() {
   metrics_->control_pings_received.fetch_add(1, std::memory_order_relaxed);
   last_seen_ = clock_->Monotonic();
@@ -344,6 +394,19 @@ void Session::OnTimer(SessionTimer timer) {
     case SessionTimer::kDrain:
       drain_armed_ = false;
       if (state_ == State::kConfirmed) OnDrainTimer();
+      return;
+    case SessionTimer::kAuthExpiry:
+      if (state_ != State::kConfirmed || !identity_.has_value()) return;
+      if (clock_->Now() < identity_->expires_at) {
+        transport_->ArmTimer(SessionTimer::kAuthExpiry, identity_->expires_at - clock_->Now());
+        return;
+      }
+      metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
+      SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED,
+                "the token expired; reconnect with a new one or send refresh before expiry",
+                "token");
+      resumable_close_ = false;
+      CloseWith(cc::kUnauthenticated, "token_expired");
       return;
     case SessionTimer::kGrace: {
       if (state_ != State::kDetached) return;

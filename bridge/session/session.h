@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/auth/jwt_verifier.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
@@ -44,8 +45,9 @@ enum class SessionTimer {
   kHeartbeat = 1,  // client silence check
   kDrain = 2,      // flow control: has the outbound buffer drained?
   kGrace = 3,      // a detached session's time to be resumed is up
+  kAuthExpiry = 4,  // the client's token expires
 };
-inline constexpr int kSessionTimerCount = 4;
+inline constexpr int kSessionTimerCount = 5;
 
 // Runs tasks on a session's strand. Post may be called from any thread; tasks for a
 // connection that is gone are dropped, so a task may use the Session it was posted for.
@@ -107,6 +109,10 @@ struct SessionOptions {
   size_t max_outbound_queue = 8 << 20;
   // retryAfterMs given to clients drained at shutdown.
   absl::Duration drain_retry_after = absl::Seconds(1);
+  // Client authentication: tokens are checked with `jwt` when given; `auth_required` refuses
+  // clients without one. No verifier: every client is anonymous.
+  const auth::JwtVerifier* jwt = nullptr;
+  bool auth_required = false;
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -155,10 +161,13 @@ class Session {
   // resume this session after `last_seq`: true when this session can replay everything after
   // it in `encoding`, and then no other connection can claim it. The host then attaches the
   // new connection to this session's transport and calls Reattach on the session's strand.
-  bool TryClaim(protocol::Encoding encoding, uint64_t last_seq);
+  // `user_id` is the resuming client's ("" when anonymous): it must be this session's.
+  bool TryClaim(protocol::Encoding encoding, uint64_t last_seq, const std::string& user_id);
   // Replays every held frame after the claimed last_seq, in order, then confirms with
-  // resumed: true.
-  void Reattach(const v1::Connect& connect);
+  // resumed: true. `identity` is what the new connection's token says, if it had one.
+  void Reattach(const v1::Connect& connect, std::optional<auth::Identity> identity);
+  // The token a connection brought at the upgrade (header or subprotocol), for `connect`.
+  void set_upgrade_token(std::string token) { upgrade_token_ = std::move(token); }
   // Frames held for a resume, and their bytes.
   size_t resume_buffer_frames() const { return resume_buffer_.size(); }
   size_t resume_buffer_bytes() const { return resume_bytes_; }
@@ -177,7 +186,8 @@ class Session {
   // Asks the host to resume session `conversation_id` on this connection (see TryClaim). True
   // when the host took the connection over; this session then ends without a word.
   using ResumeHook = std::function<bool(const std::string& conversation_id, uint64_t last_seq,
-                                        const v1::Connect& connect)>;
+                                        const v1::Connect& connect,
+                                        const std::optional<auth::Identity>& identity)>;
   void set_resume_hook(ResumeHook hook) { resume_hook_ = std::move(hook); }
 
   // Events of upstream calls, posted to the strand by the calls' listeners.
@@ -259,6 +269,7 @@ class Session {
   bool claimable_ ABSL_GUARDED_BY(claim_mu_) = false;
   bool claimed_ ABSL_GUARDED_BY(claim_mu_) = false;
   uint64_t claim_last_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
+  std::string claim_user_ ABSL_GUARDED_BY(claim_mu_);
   uint64_t first_held_seq_ ABSL_GUARDED_BY(claim_mu_) = 1;  // seq of the oldest held frame
   uint64_t last_sent_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
   // Final frames of finished calls, by messageId, oldest first (bounded).
@@ -275,6 +286,11 @@ class Session {
   bool slow_consumer_posted_ = false;
   bool draining_ = false;
   void FinishDrainIfIdle();
+  // Authentication: the upgrade's token, and who the client is (none: anonymous).
+  std::string upgrade_token_;
+  std::optional<auth::Identity> identity_;
+  void SetIdentity(std::optional<auth::Identity> identity);
+  void HandleRefresh(const v1::Refresh& refresh);
   // False (and a rate_limited error sent, or 4029) when the message must be dropped.
   bool TakeToken();
   bool released_ = false;

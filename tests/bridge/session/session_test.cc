@@ -258,13 +258,13 @@ TEST_F(SessionTest, ClaimsNeedTheSameEncodingAndEveryFrameAfterLastSeq) {
   Confirm();                                          // seq 1
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 3
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kBinary, 1));
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 4));  // never sent
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kBinary, 1, ""));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 4, ""));  // never sent
   session_->OnMessage(R"({"type":"ack","seq":2})", false);
   EXPECT_EQ(session_->resume_buffer_frames(), 1u);
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1));  // seq 2 is gone
-  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 2));
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 2));  // claimed already
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));  // seq 2 is gone
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 2, ""));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 2, ""));  // claimed already
 }
 
 TEST_F(SessionTest, ReattachReplaysAfterLastSeqThenConfirmsResumed) {
@@ -272,11 +272,11 @@ TEST_F(SessionTest, ReattachReplaysAfterLastSeqThenConfirmsResumed) {
   Confirm();                                          // seq 1
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
   session_->OnClosed(/*client_ended=*/false);
-  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1));
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
   transport_.sent.clear();
   v1::Connect connect;
   connect.set_client_id("c-1");
-  session_->Reattach(connect);
+  session_->Reattach(connect, std::nullopt);
   ASSERT_EQ(transport_.sent.size(), 2u);
   EXPECT_EQ(Sent(0).kind_case(), Frame::kPong);
   EXPECT_EQ(Sent(0).seq(), 2u);
@@ -293,8 +293,8 @@ TEST_F(SessionTest, TheResumeBufferKeepsWithinItsBounds) {
   Confirm();
   for (int i = 0; i < 10; ++i) session_->OnMessage(R"({"type":"ping"})", false);
   EXPECT_EQ(session_->resume_buffer_frames(), 3u);
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 7));  // 8 is gone
-  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 8));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 7, ""));  // 8 is gone
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 8, ""));
 }
 
 TEST_F(SessionTest, WithResumeOffNothingIsHeldAndADropEndsTheSession) {
@@ -303,7 +303,7 @@ TEST_F(SessionTest, WithResumeOffNothingIsHeldAndADropEndsTheSession) {
   Confirm();
   session_->OnMessage(R"({"type":"ping"})", false);
   EXPECT_EQ(session_->resume_buffer_frames(), 0u);
-  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1));
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
   session_->OnClosed(/*client_ended=*/false);
   EXPECT_EQ(session_->state(), Session::State::kClosed);
 }
@@ -318,6 +318,13 @@ TEST_F(SessionTest, DrainClosesAnIdleSessionWithAServerShutdownErrorFirst) {
   EXPECT_EQ(bye.error().category(), v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
   EXPECT_EQ(bye.error().retry_after_ms(), 1500u);
   EXPECT_EQ(transport_.close_code, cc::kGoingAway);
+}
+
+TEST_F(SessionTest, ASessionIsClaimedOnlyByItsOwnUser) {
+  Create();
+  Confirm();  // anonymous
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1, "someone"));
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
 }
 
 TEST_F(SessionTest, RandomConversationIdsAreDistinct) {
