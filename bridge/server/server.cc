@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <functional>
@@ -90,11 +91,12 @@ class SessionCore final : public session::Transport,
  public:
   SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost* host,
               protocol::Encoding encoding)
-      : strand_(asio::make_strand(io)),
+      : strand_(std::make_unique<Strand>(asio::make_strand(io))),
         gate_(std::move(gate)),
         host_(host),
-        encoding_(encoding),
-        timers_{Timer(io), Timer(io), Timer(io), Timer(io), Timer(io)} {}
+        encoding_(encoding) {
+    for (auto& slot : timers_) slot = std::make_unique<TimerSlot>(io);
+  }
 
   void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
             session::Session::IdGenerator ids, session::CallServices services,
@@ -119,7 +121,7 @@ class SessionCore final : public session::Transport,
   void Post(std::function<void()> task) {
     absl::MutexLock lock(&gate_->mu);
     if (!gate_->open) return;
-    asio::post(strand_, [self = shared_from_this(), task = std::move(task)] { task(); });
+    asio::post(*strand_, [self = shared_from_this(), task = std::move(task)] { task(); });
   }
 
   // --- Connection events, on the strand. `from` tells which connection they come from: after a
@@ -186,11 +188,15 @@ class SessionCore final : public session::Transport,
     return std::move(con_);
   }
 
-  // Server teardown, with the io threads stopped: break the cycles and end the session.
+  // Server teardown, with the io threads stopped and the gate closed: break the cycles, end
+  // the session, and let go of everything tied to the io_context before it goes (a core may
+  // be released later, by a gRPC thread).
   void Teardown() {
     con_.reset();
     forward_.reset();
     session_.reset();
+    for (auto& slot : timers_) slot.reset();
+    strand_.reset();
   }
 
   // --- session::Transport
@@ -210,13 +216,14 @@ class SessionCore final : public session::Transport,
   }
 
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
-    TimerSlot& slot = timers_[static_cast<size_t>(timer)];
+    if (timers_[static_cast<size_t>(timer)] == nullptr) return;
+    TimerSlot& slot = *timers_[static_cast<size_t>(timer)];
     const uint64_t generation = ++slot.generation;
     slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
     slot.timer.async_wait(asio::bind_executor(
-        strand_, [self = shared_from_this(), timer, generation](const std::error_code& ec) {
+        *strand_, [self = shared_from_this(), timer, generation](const std::error_code& ec) {
           if (ec || self->session_ == nullptr ||
-              self->timers_[static_cast<size_t>(timer)].generation != generation) {
+              self->timers_[static_cast<size_t>(timer)]->generation != generation) {
             return;
           }
           self->session_->OnTimer(timer);
@@ -224,7 +231,8 @@ class SessionCore final : public session::Transport,
   }
 
   void CancelTimer(session::SessionTimer timer) override {
-    TimerSlot& slot = timers_[static_cast<size_t>(timer)];
+    if (timers_[static_cast<size_t>(timer)] == nullptr) return;
+    TimerSlot& slot = *timers_[static_cast<size_t>(timer)];
     ++slot.generation;
     slot.timer.cancel();
   }
@@ -248,17 +256,17 @@ class SessionCore final : public session::Transport,
   };
 
   struct TimerSlot {
-    explicit TimerSlot(asio::steady_timer t) : timer(std::move(t)) {}
+    explicit TimerSlot(asio::io_context& io) : timer(io) {}
     asio::steady_timer timer;
     uint64_t generation = 0;
   };
-  static TimerSlot Timer(asio::io_context& io) { return TimerSlot(asio::steady_timer(io)); }
+  using Strand = asio::strand<asio::io_context::executor_type>;
 
-  asio::strand<asio::io_context::executor_type> strand_;
+  std::unique_ptr<Strand> strand_;
   std::shared_ptr<ServerGate> gate_;
   SessionHost* const host_;
   const protocol::Encoding encoding_;
-  std::array<TimerSlot, session::kSessionTimerCount> timers_;
+  std::array<std::unique_ptr<TimerSlot>, session::kSessionTimerCount> timers_;
   std::shared_ptr<Executor> executor_;
   std::unique_ptr<session::Session> session_;
   WsConnectionPtr con_;                   // the attached connection, if any
@@ -290,13 +298,17 @@ class Server::Impl : public SessionHost {
       absl::MutexLock lock(&gate_->mu);
       gate_->open = false;
     }
-    // The io threads are stopped: end what is left, here, before the endpoint goes.
+    // The io threads are stopped: end what is left, here, before the endpoint goes; that
+    // includes cores no longer registered that pending work still holds.
     std::vector<std::shared_ptr<SessionCore>> cores;
     {
       absl::MutexLock lock(&mu_);
-      cores.assign(cores_.begin(), cores_.end());
+      for (const auto& weak : every_core_) {
+        if (auto core = weak.lock()) cores.push_back(std::move(core));
+      }
       cores_.clear();
       by_id_.clear();
+      every_core_.clear();
     }
     for (auto& core : cores) core->Teardown();
   }
@@ -588,6 +600,13 @@ class Server::Impl : public SessionHost {
     {
       absl::MutexLock lock(&mu_);
       cores_.insert(core);
+      if (every_core_.size() >= 2 * every_core_floor_) {
+        every_core_.erase(std::remove_if(every_core_.begin(), every_core_.end(),
+                                         [](const auto& w) { return w.expired(); }),
+                          every_core_.end());
+        every_core_floor_ = std::max<size_t>(64, every_core_.size());
+      }
+      every_core_.push_back(core);
     }
     metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -701,6 +720,9 @@ class Server::Impl : public SessionHost {
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
   std::set<std::shared_ptr<SessionCore>> cores_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> per_ip_ ABSL_GUARDED_BY(mu_);
+  // Every core that may still be alive, for teardown (pruned as it grows).
+  std::vector<std::weak_ptr<SessionCore>> every_core_ ABSL_GUARDED_BY(mu_);
+  size_t every_core_floor_ ABSL_GUARDED_BY(mu_) = 64;
   absl::flat_hash_map<std::string, std::weak_ptr<SessionCore>> by_id_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -95,7 +95,8 @@ TEST_F(SessionTest, TimestampsComeFromTheInjectedClockInMilliseconds) {
   Create();
   clock_.Advance(absl::Milliseconds(1234) + absl::Microseconds(567));
   Confirm();
-  const auto& ts = Last().connect_confirm().timestamp();
+  const Frame confirm = Last();
+  const auto& ts = confirm.connect_confirm().timestamp();
   EXPECT_EQ(ts.nanos(), 234000000);
 }
 
