@@ -22,6 +22,9 @@ PACKAGES=(
   libbenchmark-dev
   python3-websockets
   python3-grpcio
+  rapidjson-dev
+  clang
+  libclang-rt-14-dev
 )
 
 missing=()

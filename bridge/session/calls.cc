@@ -419,13 +419,9 @@ absl::StatusOr<std::string> Session::RequestBytes(const transcode::MethodInfo& m
                                                   const std::string& payload) {
   if (encoding_ == protocol::Encoding::kBinary) {
     // Binary sessions send wire bytes already; check they parse as the request type.
-    static auto* factory = new google::protobuf::DynamicMessageFactory();
-    std::unique_ptr<google::protobuf::Message> msg(
-        factory->GetPrototype(method.descriptor->input_type())->New());
-    if (!msg->ParseFromString(payload)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "payload is not a serialized ", method.descriptor->input_type()->full_name()));
-    }
+    absl::Status valid =
+        services_.transcoder->ValidateBinary(method.descriptor->input_type(), payload);
+    if (!valid.ok()) return valid;
     return payload;
   }
   return services_.transcoder->JsonToBinary(method.descriptor->input_type(), payload);

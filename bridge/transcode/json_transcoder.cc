@@ -1,53 +1,65 @@
 #include "bridge/transcode/json_transcoder.h"
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/type_resolver_util.h"
+#include "bridge/transcode/json_to_wire.h"
+#include "bridge/transcode/transcode_failure.h"
+#include "bridge/transcode/wire_to_json.h"
 
 namespace bridge::transcode {
 namespace {
 
-constexpr char kTypeUrlPrefix[] = "type.googleapis.com";
+bool IsBlank(std::string_view json) {
+  for (char c : json) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
 
-std::string TypeUrl(const google::protobuf::Descriptor* type) {
-  return absl::StrCat(kTypeUrlPrefix, "/", type->full_name());
+absl::Status Invalid(std::string_view what, const google::protobuf::Descriptor* type,
+                     const TranscodeFailure& failure) {
+  return absl::InvalidArgumentError(absl::StrCat(absl::string_view(what.data(), what.size()),
+                                                 type->full_name(), ": ", failure.Message()));
 }
 
 }  // namespace
 
-JsonTranscoder::JsonTranscoder(const DescriptorRegistry* registry, TranscodeOptions options)
-    : options_(options),
-      resolver_(google::protobuf::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix,
-                                                                         registry->pool())) {}
+JsonTranscoder::JsonTranscoder(const DescriptorRegistry* /*registry*/, TranscodeOptions options)
+    : options_(options), plans_(std::make_unique<PlanCache>()) {}
 
 JsonTranscoder::~JsonTranscoder() = default;
 
 absl::StatusOr<std::string> JsonTranscoder::JsonToBinary(const google::protobuf::Descriptor* type,
                                                          std::string_view json) const {
-  if (json.empty() || json == "null") json = "{}";
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = options_.ignore_unknown_fields;
   std::string out;
-  const google::protobuf::util::Status s = google::protobuf::util::JsonToBinaryString(
-      resolver_.get(), TypeUrl(type), std::string(json), &out, parse);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("payload is not a valid ", type->full_name(), ": ", s.message().ToString()));
+  if (IsBlank(json)) return out;
+  JsonToWireOptions options;
+  options.ignore_unknown_fields = options_.ignore_unknown_fields;
+  TranscodeFailure failure;
+  if (!JsonToWire(plans_.get(), *plans_->Get(type), json, options, &out, &failure)) {
+    return Invalid("payload is not a valid ", type, failure);
   }
   return out;
 }
 
 absl::StatusOr<std::string> JsonTranscoder::BinaryToJson(const google::protobuf::Descriptor* type,
                                                          std::string_view bytes) const {
-  google::protobuf::util::JsonPrintOptions print;
+  WireToJsonOptions options;
+  options.always_print_primitive_fields = options_.always_print_primitive_fields;
   std::string out;
-  const google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
-      resolver_.get(), TypeUrl(type), std::string(bytes), &out, print);
-  if (!s.ok()) {
-    return absl::InternalError(
-        absl::StrCat("upstream reply is not a valid ", type->full_name(), ": ", s.message().ToString()));
+  TranscodeFailure failure;
+  if (!WireToJson(plans_.get(), *plans_->Get(type), bytes, options, &out, &failure)) {
+    return Invalid("bytes are not a valid ", type, failure);
   }
   return out;
+}
+
+absl::Status JsonTranscoder::ValidateBinary(const google::protobuf::Descriptor* type,
+                                            std::string_view bytes) const {
+  TranscodeFailure failure;
+  if (!ValidateWire(*plans_->Get(type), bytes, &failure)) {
+    return Invalid("payload is not a serialized ", type, failure);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bridge::transcode

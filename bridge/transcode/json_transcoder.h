@@ -1,6 +1,14 @@
 // JSON <-> protobuf wire bytes for any message type of a DescriptorRegistry, by the canonical
-// protobuf JSON mapping (int64 as strings, enums by name, bytes in base64, well-known types).
-// This one uses protobuf's own json_util; thread-safe.
+// protobuf JSON mapping (json_name or proto field names, int64 as strings, enums by name,
+// bytes in base64, NaN/Infinity, maps, oneofs, well-known types, Any through the pool), with
+// protobuf 3.21's json_util as the reference for every edge case.
+//
+// No message objects on the way: each message type gets a plan (message_plan.h), built on
+// first use and cached, and the transcoder walks JSON (parsed with simdjson) or wire bytes
+// with it directly. Errors are InvalidArgument and name the path of the offending field
+// ("items[2].price: ...").
+//
+// Thread-safe: one instance serves all of the bridge's io threads.
 #ifndef BRIDGE_TRANSCODE_JSON_TRANSCODER_H_
 #define BRIDGE_TRANSCODE_JSON_TRANSCODER_H_
 
@@ -8,33 +16,42 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "bridge/transcode/descriptor_registry.h"
-#include "google/protobuf/util/type_resolver.h"
+#include "bridge/transcode/message_plan.h"
 
 namespace bridge::transcode {
 
 struct TranscodeOptions {
-  // Unknown JSON fields are ignored instead of refused.
+  // Unknown JSON fields (and unknown enum names) are ignored instead of refused.
   bool ignore_unknown_fields = false;
+  // JSON output includes fields without presence that hold their default value.
+  bool always_print_primitive_fields = false;
 };
 
 class JsonTranscoder {
  public:
+  // Message types come from `registry` (or any pool: the transcoder resolves Any types in the
+  // pool of the type being transcoded).
   JsonTranscoder(const DescriptorRegistry* registry, TranscodeOptions options);
   ~JsonTranscoder();
 
-  // `json` is a JSON object of message `type` (empty or "null": the default message). Errors
-  // are InvalidArgument and name the offending field.
+  // `json` is a JSON value of message `type`, usually an object (empty or "null": the default
+  // message).
   absl::StatusOr<std::string> JsonToBinary(const google::protobuf::Descriptor* type,
                                            std::string_view json) const;
-  // Wire bytes of message `type` to JSON (lowerCamelCase, defaults omitted).
+  // Wire bytes of message `type` to JSON (lowerCamelCase names, defaults omitted unless
+  // always_print_primitive_fields).
   absl::StatusOr<std::string> BinaryToJson(const google::protobuf::Descriptor* type,
                                            std::string_view bytes) const;
+  // OK when `bytes` parse as message `type` (what protobuf's ParseFromString accepts).
+  absl::Status ValidateBinary(const google::protobuf::Descriptor* type,
+                              std::string_view bytes) const;
 
  private:
   const TranscodeOptions options_;
-  std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
+  std::unique_ptr<PlanCache> plans_;
 };
 
 }  // namespace bridge::transcode
