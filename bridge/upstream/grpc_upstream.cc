@@ -119,14 +119,20 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   }
 
   void Cancel() override {
-    context_.TryCancel();
+    bool start_read;
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
-      if (released_ || reading_) return;
-      reading_ = true;  // the read fails at once and lets the call finish
+      // Once the reads are over the call is finishing by itself, and after OnDone its gRPC
+      // call is gone: TryCancel would touch freed memory. Before that, a hold keeps it alive.
+      if (released_) return;
+      AddHold();
+      start_read = !reading_;
+      reading_ = true;  // a read fails at once and lets the call finish
     }
-    StartRead(&read_buffer_);
+    context_.TryCancel();
+    if (start_read) StartRead(&read_buffer_);
+    RemoveHold();
   }
 
   void OnReadInitialMetadataDone(bool ok) override {
