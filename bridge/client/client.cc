@@ -5,6 +5,7 @@
 #include <deque>
 #include <utility>
 
+#include "bridge/common/strings.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
@@ -48,7 +49,6 @@ constexpr std::string_view kProtocolVersion = "1";
 constexpr absl::Duration kDefaultHeartbeatInterval = absl::Seconds(30);
 
 // Debian's Abseil has its own string_view type.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::StatusCode StatusCodeFor(ErrorCategory category) {
   switch (category) {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -18,7 +19,6 @@
 namespace bridge::config {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // The field a text-format error is about: the last `name:` on its line before the column.
 std::string FieldAt(std::string_view text, int line, int column) {

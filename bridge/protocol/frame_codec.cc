@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -30,7 +31,6 @@ using ::google::protobuf::Reflection;
 constexpr int kMaxBatchDepth = 2;  // a batch may hold frames, not batches of batches
 
 // Debian's Abseil has its own string_view type; simdjson and the project use std's.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 bool IsRawJson(const FieldDescriptor* field) {
   return field->type() == FieldDescriptor::TYPE_BYTES &&

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "bridge/common/strings.h"
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -17,7 +18,6 @@ using v1::Frame;
 
 constexpr std::string_view kProtocolVersion = "1";
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 }  // namespace
 

@@ -4,12 +4,12 @@
 #include <sstream>
 #include <vector>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 
 namespace bridge::transcode {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Keeps the first error the pool reports.
 class PoolErrors : public google::protobuf::DescriptorPool::ErrorCollector {

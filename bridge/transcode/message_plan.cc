@@ -1,3 +1,4 @@
+#include "bridge/common/strings.h"
 #include "bridge/transcode/message_plan.h"
 
 #include <algorithm>
@@ -19,7 +20,6 @@ constexpr uint32_t kDenseNumberLimit = 1024;
 // Enum ranges up to this size are looked up in a dense table.
 constexpr int64_t kDenseEnumRange = 256;
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 uint64_t Load(const char* p, size_t n) {
   uint64_t v = 0;

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -11,7 +12,7 @@
 namespace harness::proxy {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::bridge::Sv;
 
 // Keeps the first error, as "LINE:COLUMN: message" (the parser's messages name the field).
 class FirstError : public google::protobuf::io::ErrorCollector {

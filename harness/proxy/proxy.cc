@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "bridge/config/config.h"
@@ -15,7 +16,7 @@ namespace {
 
 using asio::ip::tcp;
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::bridge::Sv;
 
 absl::Status CheckAddress(const std::string& address, bool port_required, std::string_view prefix,
                           std::string_view field) {

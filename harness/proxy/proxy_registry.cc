@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "harness/proxy/toxic_kinds.h"
@@ -10,7 +11,7 @@
 namespace harness::proxy {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::bridge::Sv;
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -11,7 +12,7 @@
 namespace harness::proxy {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::bridge::Sv;
 
 // What the first bytes of an HTTP/1.1 head are in each direction.
 std::string_view HeadPrefix(Direction direction) {

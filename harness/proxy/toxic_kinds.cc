@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,7 +20,7 @@ namespace {
 
 using v1::ToxicAttributes;
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using ::bridge::Sv;
 
 // The attribute at fault and why; an empty name when there is no fault.
 using Problem = std::pair<std::string_view, std::string>;

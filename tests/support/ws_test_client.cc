@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -21,7 +22,6 @@
 namespace bridge::testing {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::StatusOr<int> Dial(uint16_t port, absl::Time deadline) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
@@ -23,7 +24,6 @@ using ::testing::ElementsAre;
 using v1::Frame;
 
 // Debian's Abseil has its own string_view type.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string ConfirmJson(std::string_view conversation, bool resumed, uint64_t seq,
                         int interval_ms = 30000, int timeout_ms = 60000) {
