@@ -16,6 +16,7 @@
 #include "harness/backend/backend_server.h"
 #include "jwt.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -49,36 +50,13 @@ std::string Token(const std::string& user, absl::Duration valid_for,
 class AuthTest : public ::testing::Test {
  protected:
   void StartBridge(bool required) {
-    auto backend = harness::backend::StartBackend("127.0.0.1:0");
-    ASSERT_TRUE(backend.ok());
-    backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
-    auto config = config::ParseConfigText(
-        absl::StrCat("listen: \"127.0.0.1:0\" io_threads: 2 routes { service: \"demo.v1.Echo\" "
-                     "target: \"", backend_->target(), "\" } auth { required: ",
-                     required ? "true" : "false", " jwt { hs256_secret: \"", kSecret,
-                     "\" clock_skew_ms: 1 } }"),
-        "test");
-    ASSERT_TRUE(config.ok()) << config.status();
-    config::ApplyDefaults(&*config);
-    ASSERT_TRUE(config::Validate(*config).ok());
-    auto registry = std::make_unique<transcode::DescriptorRegistry>();
-    ASSERT_TRUE(registry->AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok());
-    auto next_id = std::make_shared<std::atomic<int>>(0);
-    server::ServerOptions options;
-    options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
-    auto app = app::BridgeApp::Create(*config, std::move(registry), options);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = *std::move(app);
-    ASSERT_TRUE(app_->Start().ok());
-  }
-
-  void TearDown() override {
-    if (app_ != nullptr) {
-      app_->Shutdown();
-      app_->Wait();
-      app_.reset();
-    }
-    if (backend_ != nullptr) backend_->server->Shutdown();
+    auto bridge = bridge::testing::TestBridge::Start(
+        absl::StrCat("auth { required: ", required ? "true" : "false", " jwt { hs256_secret: \"",
+                     kSecret, "\" clock_skew_ms: 1 } }"));
+    ASSERT_TRUE(bridge.ok()) << bridge.status();
+    bridge_ = *std::move(bridge);
+    app_ = &bridge_->app();
+    backend_ = &bridge_->backend();
   }
 
   std::unique_ptr<WsTestClient> Open(const WsTestClient::Headers& headers = {},
@@ -127,8 +105,9 @@ class AuthTest : public ::testing::Test {
     EXPECT_FALSE(protocol::ClassifyClose(*code).reconnect);
   }
 
-  std::unique_ptr<harness::backend::RunningBackend> backend_;
-  std::unique_ptr<app::BridgeApp> app_;
+  std::unique_ptr<bridge::testing::TestBridge> bridge_;
+  app::BridgeApp* app_ = nullptr;
+  harness::backend::RunningBackend* backend_ = nullptr;
   std::string last_;
   int calls_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "bridge/app/bridge_app.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -33,39 +35,45 @@ constexpr char kConnect[] = R"({"type":"connect","clientId":"c-1","version":"1"}
 
 class CallsTest : public ::testing::Test {
  protected:
-  void StartBridge(const std::string& extra_config = "", bool route = true) {
+  void StartBridge(const std::string& extra_config = "") {
+    auto bridge = bridge::testing::TestBridge::Start(
+        absl::StrCat("forward_response_metadata: \"x-echo-*\" ", extra_config));
+    ASSERT_TRUE(bridge.ok()) << bridge.status();
+    bridge_ = *std::move(bridge);
+    app_ = &bridge_->app();
+    backend_ = &bridge_->backend();
+  }
+
+  // A bridge of the test's own making (no TestBridge), with the demo descriptors and a backend.
+  void StartOwnBridge(const std::string& config_text, bool with_descriptors) {
     auto backend = harness::backend::StartBackend("127.0.0.1:0");
     ASSERT_TRUE(backend.ok()) << backend.status();
-    backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
-    std::string text = "listen: \"127.0.0.1:0\" io_threads: 2 ";
-    if (route) {
-      absl::StrAppend(&text, "routes { service: \"demo.v1.Echo\" target: \"", backend_->target(),
-                      "\" } ");
-    }
-    absl::StrAppend(&text, "forward_response_metadata: \"x-echo-*\" ", extra_config);
-    auto config = config::ParseConfigText(text, "test");
+    own_backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
+    backend_ = own_backend_.get();
+    auto config = config::ParseConfigText(
+        absl::StrReplaceAll(config_text, {{"$BACKEND", backend_->target()}}), "test");
     ASSERT_TRUE(config.ok()) << config.status();
     config::ApplyDefaults(&*config);
-    ASSERT_TRUE(config::Validate(*config).ok()) << config::Validate(*config);
-    auto registry = std::make_unique<transcode::DescriptorRegistry>();
-    ASSERT_TRUE(registry->AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok());
-    auto next_id = std::make_shared<std::atomic<int>>(0);
-    server::ServerOptions options;
-    options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
-    auto app = app::BridgeApp::Create(*config, std::move(registry), options);
+    std::unique_ptr<transcode::DescriptorRegistry> registry;
+    if (with_descriptors) {
+      registry = std::make_unique<transcode::DescriptorRegistry>();
+      ASSERT_TRUE(registry->AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok());
+    }
+    auto app = app::BridgeApp::Create(*config, std::move(registry));
     ASSERT_TRUE(app.ok()) << app.status();
-    app_ = *std::move(app);
+    own_app_ = *std::move(app);
+    app_ = own_app_.get();
     ASSERT_TRUE(app_->Start().ok());
   }
 
   void TearDown() override {
-
-    if (app_ != nullptr) {
-      app_->Shutdown();
-      app_->Wait();
-      app_.reset();
+    bridge_.reset();
+    if (own_app_ != nullptr) {
+      own_app_->Shutdown();
+      own_app_->Wait();
+      own_app_.reset();
     }
-    if (backend_ != nullptr) backend_->server->Shutdown();
+    if (own_backend_ != nullptr) own_backend_->server->Shutdown();
   }
 
   std::unique_ptr<WsTestClient> OpenConfirmed(const WsTestClient::Headers& headers = {},
@@ -112,8 +120,11 @@ class CallsTest : public ::testing::Test {
     return message;
   }
 
-  std::unique_ptr<harness::backend::RunningBackend> backend_;
-  std::unique_ptr<app::BridgeApp> app_;
+  std::unique_ptr<bridge::testing::TestBridge> bridge_;
+  std::unique_ptr<harness::backend::RunningBackend> own_backend_;
+  std::unique_ptr<app::BridgeApp> own_app_;
+  app::BridgeApp* app_ = nullptr;
+  harness::backend::RunningBackend* backend_ = nullptr;
   std::string last_;
 };
 
@@ -263,7 +274,7 @@ TEST_F(CallsTest, UnknownMethodsAndServicesAreNotFound) {
 }
 
 TEST_F(CallsTest, AServiceWithoutARouteIsNotFound) {
-  StartBridge("", /*route=*/false);
+  StartOwnBridge("listen: \"127.0.0.1:0\"", /*with_descriptors=*/true);
   auto client = OpenConfirmed();
   Frame f = Say(*client, "m", "{}");
   ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
@@ -272,19 +283,9 @@ TEST_F(CallsTest, AServiceWithoutARouteIsNotFound) {
 }
 
 TEST_F(CallsTest, DescriptorsCanComeFromTheBackendByServerReflection) {
-  auto backend = harness::backend::StartBackend("127.0.0.1:0");
-  ASSERT_TRUE(backend.ok());
-  backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
-  auto config = config::ParseConfigText(
-      absl::StrCat("listen: \"127.0.0.1:0\" routes { service: \"*\" target: \"",
-                   backend_->target(), "\" reflect: true }"),
-      "test");
-  ASSERT_TRUE(config.ok());
-  config::ApplyDefaults(&*config);
-  auto app = app::BridgeApp::Create(*config, nullptr);  // no descriptor set at all
-  ASSERT_TRUE(app.ok()) << app.status();
-  app_ = *std::move(app);
-  ASSERT_TRUE(app_->Start().ok());
+  // No descriptor set at all: the route's target tells the bridge.
+  StartOwnBridge("listen: \"127.0.0.1:0\" routes { service: \"*\" target: \"$BACKEND\" reflect: true }",
+                 /*with_descriptors=*/false);
   auto client = OpenConfirmed();
   Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
                 R"("payload":{"text":"reflected","sample":{"at":"2026-11-22T10:00:00Z"}}})");

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -29,33 +30,11 @@ using v1::Frame;
 class ResumeTest : public ::testing::Test {
  protected:
   void StartBridge(const std::string& extra_config = "") {
-    auto backend = harness::backend::StartBackend("127.0.0.1:0");
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
-    auto config = config::ParseConfigText(
-        absl::StrCat("listen: \"127.0.0.1:0\" io_threads: 2 routes { service: \"demo.v1.Echo\" "
-                     "target: \"", backend_->target(), "\" } ", extra_config),
-        "test");
-    ASSERT_TRUE(config.ok()) << config.status();
-    config::ApplyDefaults(&*config);
-    auto registry = std::make_unique<transcode::DescriptorRegistry>();
-    ASSERT_TRUE(registry->AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok());
-    auto next_id = std::make_shared<std::atomic<int>>(0);
-    server::ServerOptions options;
-    options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
-    auto app = app::BridgeApp::Create(*config, std::move(registry), options);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = *std::move(app);
-    ASSERT_TRUE(app_->Start().ok());
-  }
-
-  void TearDown() override {
-    if (app_ != nullptr) {
-      app_->Shutdown();
-      app_->Wait();
-      app_.reset();
-    }
-    if (backend_ != nullptr) backend_->server->Shutdown();
+    auto bridge = bridge::testing::TestBridge::Start(extra_config);
+    ASSERT_TRUE(bridge.ok()) << bridge.status();
+    bridge_ = *std::move(bridge);
+    app_ = &bridge_->app();
+    backend_ = &bridge_->backend();
   }
 
   std::unique_ptr<WsTestClient> Open() {
@@ -100,8 +79,9 @@ class ResumeTest : public ::testing::Test {
     return r.sequence();
   }
 
-  std::unique_ptr<harness::backend::RunningBackend> backend_;
-  std::unique_ptr<app::BridgeApp> app_;
+  std::unique_ptr<bridge::testing::TestBridge> bridge_;
+  app::BridgeApp* app_ = nullptr;
+  harness::backend::RunningBackend* backend_ = nullptr;
   std::string last_;
 };
 
