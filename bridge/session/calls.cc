@@ -120,17 +120,9 @@ void Session::StartCall(const v1::Message& m) {
     return;
   }
   if (draining_) {
-    Frame frame;
-    v1::Error* e = frame.mutable_error();
-    e->set_message_id(m.message_id());
-    e->set_category(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
-    e->set_retryable(true);
-    e->set_retry_after_ms(
-        static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
-    e->set_message("the bridge is draining; no new calls");
-    SetNow(e->mutable_timestamp());
-    metrics_->CountErrorFrame(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
-    SendFrame(frame);
+    SendError(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE, "the bridge is draining; no new calls", "",
+              m.message_id(),
+              static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
     return;
   }
   if (services_.registry == nullptr || services_.upstream == nullptr) {

@@ -334,17 +334,11 @@ bool Session::TakeToken() {
     CloseWith(cc::kRateLimited, "rate_limited");
     return false;
   }
-  Frame frame;
-  v1::Error* e = frame.mutable_error();
-  e->set_category(v1::ERROR_CATEGORY_RATE_LIMITED);
-  e->set_retryable(true);
   const double wait_s = (1 - tokens_) / std::max(options_.max_messages_per_second, 1e-9);
-  e->set_retry_after_ms(static_cast<uint32_t>(std::ceil(wait_s * 1000)));
-  e->set_message(absl::StrCat("over ", options_.max_messages_per_second,
-                              " messages per second; this one was dropped"));
-  SetNow(e->mutable_timestamp());
-  metrics_->CountErrorFrame(v1::ERROR_CATEGORY_RATE_LIMITED);
-  SendFrame(frame);
+  SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
+            absl::StrCat("over ", options_.max_messages_per_second,
+                         " messages per second; this one was dropped"),
+            "", "", static_cast<uint32_t>(std::ceil(wait_s * 1000)));
   return false;
 }
 
@@ -576,7 +570,7 @@ void Session::SendFrame(Frame& frame) {
 }
 
 void Session::SendError(v1::ErrorCategory category, std::string message, std::string field,
-                        std::string message_id) {
+                        std::string message_id, uint32_t retry_after_ms) {
   metrics_->CountErrorFrame(category);
   Frame frame;
   v1::Error* e = frame.mutable_error();
@@ -585,6 +579,7 @@ void Session::SendError(v1::ErrorCategory category, std::string message, std::st
   e->set_retryable(protocol::IsRetryable(category));
   e->set_message(std::move(message));
   e->set_field(std::move(field));
+  e->set_retry_after_ms(retry_after_ms);
   SetNow(e->mutable_timestamp());
   SendFrame(frame);
 }

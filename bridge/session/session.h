@@ -234,7 +234,7 @@ class Session {
   // Remembers a call's final frame so a resend of its messageId gets the outcome again.
   void RememberOutcome(const std::string& message_id, const v1::Frame& frame);
   void SendError(v1::ErrorCategory category, std::string message, std::string field = "",
-                 std::string message_id = "");
+                 std::string message_id = "", uint32_t retry_after_ms = 0);
   void CloseWith(int code, std::string_view reason);
   void SetNow(google::protobuf::Timestamp* ts);
 
