@@ -119,7 +119,8 @@ class SessionCore final : public session::Transport,
 
   // Any thread: runs `task` on this session's strand, unless the server is gone.
   void Post(std::function<void()> task) {
-    absl::MutexLock lock(&gate_->mu);
+    // Shared: posts from many threads do not wait on one another; only closing the gate does.
+    absl::ReaderMutexLock lock(&gate_->mu);
     if (!gate_->open) return;
     asio::post(*strand_, [self = shared_from_this(), task = std::move(task)] { task(); });
   }
