@@ -1,5 +1,6 @@
-// Starts the demo backend (demo.v1.Echo, with gRPC server reflection) on an address; used by
-// the demo binaries and by integration tests (port 0 picks a free port).
+// Starts the demo backend (demo.v1.Echo, harness.v1.BackendControl, gRPC server
+// reflection) on an address; used by the demo binaries and by integration tests
+// (port 0 picks a free port).
 #ifndef HARNESS_BACKEND_BACKEND_SERVER_H_
 #define HARNESS_BACKEND_BACKEND_SERVER_H_
 
@@ -8,20 +9,22 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
+#include "harness/backend/backend_control.h"
 #include "harness/backend/echo_service.h"
 
 namespace harness::backend {
 
 struct RunningBackend {
   std::unique_ptr<EchoService> service;
+  std::unique_ptr<BackendControlService> control;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::string target() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
 // `address` is HOST:PORT. Shut down with server->Shutdown().
-absl::StatusOr<RunningBackend> StartBackend(const std::string& address);
+absl::StatusOr<RunningBackend> StartBackend(const std::string &address);
 
-}  // namespace harness::backend
+} // namespace harness::backend
 
-#endif  // HARNESS_BACKEND_BACKEND_SERVER_H_
+#endif // HARNESS_BACKEND_BACKEND_SERVER_H_
