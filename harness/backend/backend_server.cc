@@ -7,7 +7,7 @@
 
 namespace harness::backend {
 
-absl::StatusOr<RunningBackend> StartBackend(const std::string &address) {
+absl::StatusOr<RunningBackend> StartBackend(const std::string& address) {
   static const bool reflection = [] {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     return true;
@@ -15,19 +15,16 @@ absl::StatusOr<RunningBackend> StartBackend(const std::string &address) {
   (void)reflection;
   RunningBackend backend;
   backend.service = std::make_unique<EchoService>();
-  backend.control =
-      std::make_unique<BackendControlService>(backend.service.get());
+  backend.control = std::make_unique<BackendControlService>(backend.service.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           &backend.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &backend.port);
   builder.RegisterService(backend.service.get());
   builder.RegisterService(backend.control.get());
   backend.server = builder.BuildAndStart();
   if (backend.server == nullptr || backend.port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve gRPC on ", address));
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", address));
   }
   return backend;
 }
 
-} // namespace harness::backend
+}  // namespace harness::backend

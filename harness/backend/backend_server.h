@@ -1,6 +1,5 @@
-// Starts the demo backend (demo.v1.Echo, harness.v1.BackendControl, gRPC server
-// reflection) on an address; used by the demo binaries and by integration tests
-// (port 0 picks a free port).
+// Starts the demo backend (demo.v1.Echo, harness.v1.BackendControl, gRPC server reflection) on
+// an address; used by the demo binaries and by integration tests (port 0 picks a free port).
 #ifndef HARNESS_BACKEND_BACKEND_SERVER_H_
 #define HARNESS_BACKEND_BACKEND_SERVER_H_
 
@@ -23,8 +22,8 @@ struct RunningBackend {
 };
 
 // `address` is HOST:PORT. Shut down with server->Shutdown().
-absl::StatusOr<RunningBackend> StartBackend(const std::string &address);
+absl::StatusOr<RunningBackend> StartBackend(const std::string& address);
 
-} // namespace harness::backend
+}  // namespace harness::backend
 
-#endif // HARNESS_BACKEND_BACKEND_SERVER_H_
+#endif  // HARNESS_BACKEND_BACKEND_SERVER_H_

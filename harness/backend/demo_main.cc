@@ -1,12 +1,10 @@
-// The demo: the bridge and the demo backend in one process, with an embedded
-// configuration and descriptor set, so any WebSocket client can call
-// demo.v1.Echo with no set-up:
+// The demo: the bridge and the demo backend in one process, with an embedded configuration and
+// descriptor set, so any WebSocket client can call demo.v1.Echo with no set-up:
 //
 //   {"type":"message","messageId":"1","method":"demo.v1.Echo/Say","payload":{"text":"hi"}}
 //
-// --listen sets the bridge's address (default 127.0.0.1:8080); the backend
-// takes a free loopback port. --config adds a BridgeConfig on top of the
-// embedded one.
+// --listen sets the bridge's address (default 127.0.0.1:8080); the backend takes a free
+// loopback port. --config adds a BridgeConfig on top of the embedded one.
 #include <cstdio>
 #include <string>
 
@@ -17,78 +15,56 @@
 #include "bridge/app/signals.h"
 #include "bridge/config/config.h"
 #include "harness/backend/backend_server.h"
-#include "proto/demo/v1/echo.pb.h"
+#include "harness/backend/demo_bridge.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
-          "WebSocket listen address HOST:PORT.");
-ABSL_FLAG(std::string, backend_listen, "127.0.0.1:0",
-          "The demo backend's gRPC address.");
-ABSL_FLAG(std::string, config, "",
-          "Optional BridgeConfig (text format) merged over the demo's.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "WebSocket listen address HOST:PORT.");
+ABSL_FLAG(std::string, backend_listen, "127.0.0.1:0", "The demo backend's gRPC address.");
+ABSL_FLAG(std::string, config, "", "Optional BridgeConfig (text format) merged over the demo's.");
 
 namespace {
 
-int Fail(const std::string &message) {
+int Fail(const std::string& message) {
   std::fprintf(stderr, "demo: %s\n", message.c_str());
   return 2;
 }
 
-} // namespace
+}  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   bridge::app::BlockTerminationSignals();
 
-  auto backend =
-      harness::backend::StartBackend(absl::GetFlag(FLAGS_backend_listen));
-  if (!backend.ok())
-    return Fail(std::string(backend.status().message()));
+  auto backend = harness::backend::StartBackend(absl::GetFlag(FLAGS_backend_listen));
+  if (!backend.ok()) return Fail(std::string(backend.status().message()));
 
-  auto config = bridge::config::ParseConfigText(
-      absl::StrCat(
-          "routes { service: \"demo.v1.Echo\" target: \"", backend->target(),
-          "\" }\n", "default_method: \"demo.v1.Echo/Say\"\n",
-          "forward_response_metadata: \"x-echo-*\"\n",
-          "retry_policies { service: \"demo.v1.Echo\" method: \"Say\" "
-          "max_attempts: 3 "
-          "initial_backoff_ms: 50 max_backoff_ms: 500 backoff_multiplier: 2 "
-          "retryable_status_codes: \"UNAVAILABLE\" }\n"),
-      "embedded demo config");
-  if (!config.ok())
-    return Fail(std::string(config.status().message()));
+  auto config = harness::backend::DemoBridgeConfig(
+      backend->target(),
+      "default_method: \"demo.v1.Echo/Say\"\n"
+      "forward_response_metadata: \"x-echo-*\"\n"
+      "retry_policies { service: \"demo.v1.Echo\" method: \"Say\" max_attempts: 3 "
+      "initial_backoff_ms: 50 max_backoff_ms: 500 backoff_multiplier: 2 "
+      "retryable_status_codes: \"UNAVAILABLE\" }\n");
+  if (!config.ok()) return Fail(std::string(config.status().message()));
+  // The io threads of a real deployment (one per core), not the fixture's two.
+  config->clear_io_threads();
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     auto extra = bridge::config::LoadConfigFile(path);
-    if (!extra.ok())
-      return Fail(std::string(extra.status().message()));
+    if (!extra.ok()) return Fail(std::string(extra.status().message()));
     config->MergeFrom(*extra);
   }
   config->set_listen(absl::GetFlag(FLAGS_listen));
+  auto app = harness::backend::StartDemoBridge(*config);
+  if (!app.ok()) return Fail(std::string(app.status().message()));
+  // For the banner: the values in effect (the bridge applied the defaults to its own copy).
   bridge::config::ApplyDefaults(&*config);
-  if (absl::Status s = bridge::config::Validate(*config); !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
-
-  auto registry = std::make_unique<bridge::transcode::DescriptorRegistry>();
-  if (absl::Status s = registry->AddGeneratedFile(
-          demo::v1::SayRequest::descriptor()->file());
-      !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
-  auto app = bridge::app::BridgeApp::Create(*config, std::move(registry));
-  if (!app.ok())
-    return Fail(std::string(app.status().message()));
-  if (absl::Status s = (*app)->Start(); !s.ok())
-    return Fail(std::string(s.message()));
 
   auto host_port = bridge::config::ParseHostPort(config->listen());
   std::printf("demo: backend demo.v1.Echo on %s\n", backend->target().c_str());
-  std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n",
-              host_port->host.c_str(),
-              static_cast<unsigned>((*app)->server().port()),
-              config->path().c_str(), config->io_threads());
+  std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
+              static_cast<unsigned>((*app)->server().port()), config->path().c_str(),
+              config->io_threads());
   std::printf("demo: try {\"type\":\"connect\",\"clientId\":\"me\"} then "
-              "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1."
-              "Echo/Say\","
+              "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1.Echo/Say\","
               "\"payload\":{\"text\":\"hi\"}}\n");
   std::fflush(stdout);
 

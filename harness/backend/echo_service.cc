@@ -20,57 +20,51 @@ using demo::v1::SayRequest;
 using demo::v1::SayResponse;
 using google::protobuf::util::TimeUtil;
 
-std::string Meta(grpc::CallbackServerContext *context, const std::string &key) {
-  const auto &md = context->client_metadata();
+std::string Meta(grpc::CallbackServerContext* context, const std::string& key) {
+  const auto& md = context->client_metadata();
   auto it = md.find(key);
-  return it == md.end() ? ""
-                        : std::string(it->second.data(), it->second.size());
+  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
 }
 
-int MetaInt(grpc::CallbackServerContext *context, const std::string &key,
-            int fallback) {
+int MetaInt(grpc::CallbackServerContext* context, const std::string& key, int fallback) {
   int value;
   return absl::SimpleAtoi(Meta(context, key), &value) ? value : fallback;
 }
 
 // Copies x-echo-* request metadata back as headers and trailers.
-void EchoMetadata(grpc::CallbackServerContext *context) {
-  for (const auto &[key, value] : context->client_metadata()) {
+void EchoMetadata(grpc::CallbackServerContext* context) {
+  for (const auto& [key, value] : context->client_metadata()) {
     const std::string k(key.data(), key.size());
-    if (k.rfind("x-echo-", 0) != 0)
-      continue;
+    if (k.rfind("x-echo-", 0) != 0) continue;
     const std::string v(value.data(), value.size());
     context->AddInitialMetadata(k, v);
-    context->AddTrailingMetadata(absl::StrCat("x-echo-trailer-", k.substr(7)),
-                                 v);
+    context->AddTrailingMetadata(absl::StrCat("x-echo-trailer-", k.substr(7)), v);
   }
 }
 
 gpr_timespec After(absl::Duration d) {
-  return gpr_time_add(
-      gpr_now(GPR_CLOCK_MONOTONIC),
-      gpr_time_from_micros(absl::ToInt64Microseconds(d), GPR_TIMESPAN));
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_micros(absl::ToInt64Microseconds(d), GPR_TIMESPAN));
 }
 
-// Reactors that arm a grpc::Alarm are deleted by whoever lets go last: gRPC
-// (OnDone) or the alarm's callback, which always runs once, fired or cancelled.
+// Reactors that arm a grpc::Alarm are deleted by whoever lets go last: gRPC (OnDone) or the
+// alarm's callback, which always runs once, fired or cancelled.
 class RefCounted {
-protected:
+ protected:
   virtual ~RefCounted() = default;
   void Ref() { refs_.fetch_add(1); }
   void Unref() {
-    if (refs_.fetch_sub(1) == 1)
-      delete this;
+    if (refs_.fetch_sub(1) == 1) delete this;
   }
 
-private:
+ private:
   std::atomic<int> refs_{1};
 };
 
 class SayReactor final : public grpc::ServerUnaryReactor, public RefCounted {
-public:
-  SayReactor(EchoService *service, grpc::CallbackServerContext *context,
-             const SayRequest *request, SayResponse *response)
+ public:
+  SayReactor(EchoService* service, grpc::CallbackServerContext* context,
+             const SayRequest* request, SayResponse* response)
       : service_(service) {
     EchoMetadata(context);
     const EchoService::Plan plan = service->PlanCall("Say", context);
@@ -100,23 +94,21 @@ public:
   }
   void OnDone() override { Unref(); }
 
-private:
+ private:
   void FinishOnce(grpc::Status status) {
-    if (finished_.exchange(true))
-      return;
+    if (finished_.exchange(true)) return;
     Finish(status);
   }
 
-  EchoService *service_;
+  EchoService* service_;
   std::atomic<bool> finished_{false};
   grpc::Alarm alarm_;
 };
 
-class RepeatReactor final : public grpc::ServerWriteReactor<SayResponse>,
-                            public RefCounted {
-public:
-  RepeatReactor(EchoService *service, grpc::CallbackServerContext *context,
-                const demo::v1::RepeatRequest *request)
+class RepeatReactor final : public grpc::ServerWriteReactor<SayResponse>, public RefCounted {
+ public:
+  RepeatReactor(EchoService* service, grpc::CallbackServerContext* context,
+                const demo::v1::RepeatRequest* request)
       : service_(service), request_(*request) {
     EchoMetadata(context);
     fail_after_ = MetaInt(context, "demo-fail-after", -1);
@@ -135,16 +127,14 @@ public:
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok)
-      return; // cancelled: OnCancel finishes
+    if (!ok) return;  // cancelled: OnCancel finishes
     absl::MutexLock lock(&mu_);
     if (interval_ > absl::ZeroDuration()) {
       Ref();
       alarm_.Set(After(interval_), [this](bool fired) {
         {
           absl::MutexLock lock(&mu_);
-          if (fired)
-            NextLocked();
+          if (fired) NextLocked();
         }
         Unref();
       });
@@ -163,10 +153,9 @@ public:
   }
   void OnDone() override { Unref(); }
 
-private:
+ private:
   void NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_)
-      return;
+    if (finished_) return;
     if (fail_after_ >= 0 && sent_ >= fail_after_) {
       FinishLocked(failure_);
       return;
@@ -185,13 +174,12 @@ private:
   }
 
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_)
-      return;
+    if (finished_) return;
     finished_ = true;
     Finish(status);
   }
 
-  EchoService *service_;
+  EchoService* service_;
   const demo::v1::RepeatRequest request_;
   absl::Duration interval_;
   int fail_after_ = -1;
@@ -204,9 +192,9 @@ private:
 };
 
 class CollectReactor final : public grpc::ServerReadReactor<SayRequest> {
-public:
-  CollectReactor(EchoService *service, grpc::CallbackServerContext *context,
-                 demo::v1::CollectResponse *response)
+ public:
+  CollectReactor(EchoService* service, grpc::CallbackServerContext* context,
+                 demo::v1::CollectResponse* response)
       : service_(service), response_(response) {
     EchoMetadata(context);
     failure_ = service->PlanCall("Collect", context).failure;
@@ -234,25 +222,22 @@ public:
   }
   void OnDone() override { delete this; }
 
-private:
+ private:
   void FinishOnce(grpc::Status status) {
-    if (finished_.exchange(true))
-      return;
+    if (finished_.exchange(true)) return;
     Finish(status);
   }
 
-  EchoService *service_;
-  demo::v1::CollectResponse *response_;
+  EchoService* service_;
+  demo::v1::CollectResponse* response_;
   grpc::Status failure_;
   SayRequest request_;
   std::atomic<bool> finished_{false};
 };
 
-class ChatReactor final
-    : public grpc::ServerBidiReactor<ChatMessage, ChatMessage> {
-public:
-  ChatReactor(EchoService *service, grpc::CallbackServerContext *context)
-      : service_(service) {
+class ChatReactor final : public grpc::ServerBidiReactor<ChatMessage, ChatMessage> {
+ public:
+  ChatReactor(EchoService* service, grpc::CallbackServerContext* context) : service_(service) {
     EchoMetadata(context);
     fail_after_ = MetaInt(context, "demo-fail-after", -1);
     failure_ = service->PlanCall("Chat", context).failure;
@@ -268,8 +253,7 @@ public:
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      FinishOnce(
-          grpc::Status::OK); // the client half-closed: so does the server
+      FinishOnce(grpc::Status::OK);  // the client half-closed: so does the server
       return;
     }
     if (fail_after_ >= 0 && replies_ >= fail_after_) {
@@ -284,8 +268,7 @@ public:
   }
 
   void OnWriteDone(bool ok) override {
-    if (ok)
-      StartRead(&in_);
+    if (ok) StartRead(&in_);
   }
 
   void OnCancel() override {
@@ -294,14 +277,13 @@ public:
   }
   void OnDone() override { delete this; }
 
-private:
+ private:
   void FinishOnce(grpc::Status status) {
-    if (finished_.exchange(true))
-      return;
+    if (finished_.exchange(true)) return;
     Finish(status);
   }
 
-  EchoService *service_;
+  EchoService* service_;
   int fail_after_ = -1;
   int replies_ = 0;
   grpc::Status failure_;
@@ -310,43 +292,39 @@ private:
   std::atomic<bool> finished_{false};
 };
 
-} // namespace
+}  // namespace
 
-grpc::ServerUnaryReactor *EchoService::Say(grpc::CallbackServerContext *context,
-                                           const SayRequest *request,
-                                           SayResponse *response) {
+grpc::ServerUnaryReactor* EchoService::Say(grpc::CallbackServerContext* context,
+                                           const SayRequest* request, SayResponse* response) {
   CountCall("Say", context);
   return new SayReactor(this, context, request, response);
 }
 
-grpc::ServerWriteReactor<SayResponse> *
-EchoService::Repeat(grpc::CallbackServerContext *context,
-                    const demo::v1::RepeatRequest *request) {
+grpc::ServerWriteReactor<SayResponse>* EchoService::Repeat(
+    grpc::CallbackServerContext* context, const demo::v1::RepeatRequest* request) {
   CountCall("Repeat", context);
   return new RepeatReactor(this, context, request);
 }
 
-grpc::ServerReadReactor<SayRequest> *
-EchoService::Collect(grpc::CallbackServerContext *context,
-                     demo::v1::CollectResponse *response) {
+grpc::ServerReadReactor<SayRequest>* EchoService::Collect(grpc::CallbackServerContext* context,
+                                                          demo::v1::CollectResponse* response) {
   CountCall("Collect", context);
   return new CollectReactor(this, context, response);
 }
 
-grpc::ServerBidiReactor<ChatMessage, ChatMessage> *
-EchoService::Chat(grpc::CallbackServerContext *context) {
+grpc::ServerBidiReactor<ChatMessage, ChatMessage>* EchoService::Chat(
+    grpc::CallbackServerContext* context) {
   CountCall("Chat", context);
   return new ChatReactor(this, context);
 }
 
-int EchoService::calls(const std::string &method) const {
+int EchoService::calls(const std::string& method) const {
   absl::MutexLock lock(&mu_);
   auto it = calls_.find(method);
   return it == calls_.end() ? 0 : it->second;
 }
 
-bool EchoService::AwaitCalls(const std::string &method, int n,
-                             absl::Duration timeout) {
+bool EchoService::AwaitCalls(const std::string& method, int n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto done = [this, &method, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = calls_.find(method);
@@ -367,16 +345,15 @@ std::multimap<std::string, std::string> EchoService::last_metadata() const {
 }
 
 void EchoService::CountCancellation() {
-  absl::MutexLock lock(&mu_); // wakes AwaitCancellations
+  absl::MutexLock lock(&mu_);  // wakes AwaitCancellations
   cancellations_.fetch_add(1);
 }
 
-void EchoService::CountCall(const std::string &method,
-                            grpc::CallbackServerContext *context) {
+void EchoService::CountCall(const std::string& method, grpc::CallbackServerContext* context) {
   absl::MutexLock lock(&mu_);
   ++calls_[method];
   last_metadata_.clear();
-  for (const auto &[key, value] : context->client_metadata()) {
+  for (const auto& [key, value] : context->client_metadata()) {
     last_metadata_.emplace(std::string(key.data(), key.size()),
                            std::string(value.data(), value.size()));
   }
@@ -385,41 +362,32 @@ void EchoService::CountCall(const std::string &method,
 namespace {
 
 // The fault the metadata of a call asks for; nullopt when it asks for none.
-std::optional<harness::v1::BackendFault>
-FaultFromMetadata(grpc::CallbackServerContext *context) {
+std::optional<harness::v1::BackendFault> FaultFromMetadata(grpc::CallbackServerContext *context) {
   const int code = MetaInt(context, "demo-fail-code", -1);
   const int fail_first = MetaInt(context, "demo-fail-first", -1);
   const int percent = MetaInt(context, "demo-fail-percent", -1);
   const int pushback_ms = MetaInt(context, "demo-pushback-ms", -1);
   const int delay_ms = MetaInt(context, "demo-delay-ms", -1);
   const bool valid_code = code > 0 && code <= 16;
-  if (!valid_code && fail_first < 0 && percent < 0 && delay_ms < 0)
-    return std::nullopt;
+  if (!valid_code && fail_first < 0 && percent < 0 && delay_ms < 0) return std::nullopt;
   harness::v1::BackendFault fault;
   if (valid_code || fail_first >= 0 || percent >= 0) {
     fault.set_abort_code(valid_code ? code : grpc::StatusCode::UNAVAILABLE);
   }
   // demo-fail-first: 0 means no call fails.
-  if (fail_first == 0)
-    fault.set_abort_code(0);
-  if (fail_first > 0)
-    fault.set_fail_first(fail_first);
-  if (percent >= 0)
-    fault.set_percent(std::min(percent, 100));
-  if (pushback_ms >= 0)
-    fault.set_pushback_ms(pushback_ms);
-  if (delay_ms > 0)
-    fault.set_delay_ms(delay_ms);
+  if (fail_first == 0) fault.set_abort_code(0);
+  if (fail_first > 0) fault.set_fail_first(fail_first);
+  if (percent >= 0) fault.set_percent(std::min(percent, 100));
+  if (pushback_ms >= 0) fault.set_pushback_ms(pushback_ms);
+  if (delay_ms > 0) fault.set_delay_ms(delay_ms);
   fault.set_abort_message(Meta(context, "demo-fail-message"));
   return fault;
 }
 
 // Whether the `n`-th call (1-based) that `fault` matches fails.
 bool FailsCall(const harness::v1::BackendFault &fault, uint64_t n) {
-  if (fault.abort_code() == 0)
-    return false;
-  if (fault.fail_first() > 0 && n > fault.fail_first())
-    return false;
+  if (fault.abort_code() == 0) return false;
+  if (fault.fail_first() > 0 && n > fault.fail_first()) return false;
   const uint64_t p = fault.has_percent() ? fault.percent() : 100;
   return n * p / 100 > (n - 1) * p / 100;
 }
@@ -428,26 +396,22 @@ EchoService::Plan PlanFrom(const harness::v1::BackendFault &fault, uint64_t n,
                            grpc::CallbackServerContext *context) {
   EchoService::Plan plan;
   plan.delay = absl::Milliseconds(fault.delay_ms());
-  if (!FailsCall(fault, n))
-    return plan;
+  if (!FailsCall(fault, n)) return plan;
   const auto code = static_cast<grpc::StatusCode>(fault.abort_code());
   std::string message = fault.abort_message();
-  if (message.empty())
-    message = absl::StrCat("demo failure ", fault.abort_code());
+  if (message.empty()) message = absl::StrCat("demo failure ", fault.abort_code());
   if (fault.has_pushback_ms()) {
-    context->AddTrailingMetadata("grpc-retry-pushback-ms",
-                                 std::to_string(fault.pushback_ms()));
+    context->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(fault.pushback_ms()));
   }
   plan.failure = grpc::Status(code, message);
   return plan;
 }
 
-} // namespace
+}  // namespace
 
 EchoService::Plan EchoService::PlanCall(const std::string &method,
                                         grpc::CallbackServerContext *context) {
-  if (std::optional<harness::v1::BackendFault> fault =
-          FaultFromMetadata(context)) {
+  if (std::optional<harness::v1::BackendFault> fault = FaultFromMetadata(context)) {
     uint64_t n = 1;
     if (fault->fail_first() > 0 || fault->has_percent()) {
       absl::MutexLock lock(&mu_);
@@ -460,53 +424,44 @@ EchoService::Plan EchoService::PlanCall(const std::string &method,
   {
     absl::MutexLock lock(&mu_);
     for (harness::v1::BackendFault &r : rules_) {
-      if (r.method() != "*" && r.method() != method)
-        continue;
+      if (r.method() != "*" && r.method() != method) continue;
       n = r.matched() + 1;
       r.set_matched(n);
       rule = r;
       break;
     }
   }
-  if (n == 0)
-    return Plan{};
+  if (n == 0) return Plan{};
   return PlanFrom(rule, n, context);
 }
 
-absl::StatusOr<harness::v1::BackendFault>
-EchoService::AddFault(harness::v1::BackendFault fault) {
-  static const std::set<std::string> kMethods = {"*", "Say", "Repeat",
-                                                 "Collect", "Chat"};
-  if (fault.method().empty())
-    fault.set_method("*");
+absl::StatusOr<harness::v1::BackendFault> EchoService::AddFault(harness::v1::BackendFault fault) {
+  static const std::set<std::string> kMethods = {"*", "Say", "Repeat", "Collect", "Chat"};
+  if (fault.method().empty()) fault.set_method("*");
   if (kMethods.count(fault.method()) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "field method: must be Say, Repeat, Collect, Chat or *, got \"",
-        fault.method(), "\""));
+        "field method: must be Say, Repeat, Collect, Chat or *, got \"", fault.method(), "\""));
   }
   if (fault.abort_code() > 16) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "field abort_code: must be a gRPC status code from 0 to 16, got ",
-        fault.abort_code()));
+        "field abort_code: must be a gRPC status code from 0 to 16, got ", fault.abort_code()));
   }
   if (fault.has_percent() && fault.percent() > 100) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field percent: must be from 0 to 100, got ", fault.percent()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("field percent: must be from 0 to 100, got ", fault.percent()));
   }
   if (fault.abort_code() == 0 && fault.delay_ms() == 0) {
-    return absl::InvalidArgumentError(
-        "field abort_code: a rule needs abort_code or delay_ms");
+    return absl::InvalidArgumentError("field abort_code: a rule needs abort_code or delay_ms");
   }
   fault.set_matched(0);
   absl::MutexLock lock(&mu_);
   if (fault.name().empty()) {
-    fault.set_name(absl::StrCat(fault.method() == "*" ? "all" : fault.method(),
-                                "_", rules_.size()));
+    fault.set_name(
+        absl::StrCat(fault.method() == "*" ? "all" : fault.method(), "_", rules_.size()));
   }
   for (const harness::v1::BackendFault &r : rules_) {
     if (r.name() == fault.name()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("a rule named ", fault.name(), " exists"));
+      return absl::AlreadyExistsError(absl::StrCat("a rule named ", fault.name(), " exists"));
     }
   }
   rules_.push_back(fault);
@@ -538,11 +493,10 @@ void EchoService::ResetFaults() {
 harness::v1::BackendStats EchoService::Stats() const {
   harness::v1::BackendStats stats;
   absl::MutexLock lock(&mu_);
-  for (const auto &[method, n] : calls_)
-    (*stats.mutable_calls())[method] = n;
+  for (const auto &[method, n] : calls_) (*stats.mutable_calls())[method] = n;
   stats.set_cancellations(cancellations_.load());
   stats.set_stream_messages_sent(stream_messages_sent_.load());
   return stats;
 }
 
-} // namespace harness::backend
+}  // namespace harness::backend
