@@ -1,0 +1,207 @@
+#include "harness/conformance/report.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace harness::conformance {
+namespace {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::string MsText(absl::Duration d) {
+  return absl::StrFormat("%.0f ms", absl::ToDoubleMilliseconds(d));
+}
+
+// The observation as shown: made printable (servers can send any bytes).
+std::string Shown(const std::string& text) { return Printable(text, 4000); }
+
+std::string Label(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPass:
+      return "Pass";
+    case Outcome::kNonStrict:
+      return "Non-strict";
+    case Outcome::kFail:
+      return "Fail";
+    case Outcome::kSkipped:
+      return "Skipped";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string FormatTable(const Report& report) {
+  std::string out = absl::StrCat("Conformance of ", report.url, " (", Rfc3339(report.started), ", ",
+                                 MsText(report.duration), ")\n\n");
+  absl::StrAppendFormat(&out, "%-6s %-11s %9s  %s\n", "case", "outcome", "time", "title");
+  for (const CaseResult& r : report.results) {
+    absl::StrAppendFormat(&out, "%-6s %-11s %9s  %s\n", r.id, Label(r.outcome), MsText(r.duration),
+                          r.title);
+    if (r.outcome != Outcome::kPass) {
+      absl::StrAppend(&out, "         expected: ", r.expected, "\n");
+      absl::StrAppend(&out, "         observed: ", Shown(r.observed), "\n");
+    }
+  }
+  const Counts c = Count(report);
+  absl::StrAppendFormat(&out, "\n%d cases: %d pass, %d non-strict, %d fail, %d skipped\n",
+                        c.total(), c.pass, c.non_strict, c.fail, c.skipped);
+  return out;
+}
+
+std::string ToJson(const Report& report) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  const auto str = [&w](const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("url");
+  str(report.url);
+  w.Key("demoService");
+  str(report.demo_service);
+  w.Key("started");
+  str(Rfc3339(report.started));
+  w.Key("durationMs");
+  w.Int64(absl::ToInt64Milliseconds(report.duration));
+  const Counts c = Count(report);
+  w.Key("summary");
+  w.StartObject();
+  w.Key("pass");
+  w.Int(c.pass);
+  w.Key("nonStrict");
+  w.Int(c.non_strict);
+  w.Key("fail");
+  w.Int(c.fail);
+  w.Key("skipped");
+  w.Int(c.skipped);
+  w.Key("total");
+  w.Int(c.total());
+  w.EndObject();
+  w.Key("cases");
+  w.StartArray();
+  for (const CaseResult& r : report.results) {
+    w.StartObject();
+    w.Key("id");
+    str(r.id);
+    w.Key("group");
+    str(r.group);
+    w.Key("title");
+    str(r.title);
+    w.Key("outcome");
+    str(std::string(OutcomeName(r.outcome)));
+    w.Key("expected");
+    str(r.expected);
+    w.Key("observed");
+    str(Shown(r.observed));
+    w.Key("durationMs");
+    w.Int64(absl::ToInt64Milliseconds(r.duration));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+std::string ToHtml(const Report& report) {
+  const Counts c = Count(report);
+  std::string out = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Bridge protocol conformance</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em;margin-bottom:.2em}
+.meta{color:#555;margin-bottom:1em}
+.summary span{display:inline-block;padding:.4em .8em;margin-right:.5em;border-radius:4px;font-weight:600}
+table{border-collapse:collapse;width:100%;margin-top:1em}
+th,td{border:1px solid #ccc;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#eee}
+td.detail{font-family:ui-monospace,monospace;font-size:.85em;white-space:pre-wrap;word-break:break-all}
+tr.pass td.outcome,.summary .pass{background:#c8efc8}
+tr.non_strict td.outcome,.summary .non_strict{background:#fde9a9}
+tr.fail td.outcome,.summary .fail{background:#f6b8b8}
+tr.skipped td.outcome,.summary .skipped{background:#dde3ea}
+tr.fail{background:#fff1f1}
+tr.non_strict{background:#fffbea}
+</style></head><body>
+)";
+  absl::StrAppend(&out, "<h1>Bridge protocol conformance</h1>\n<div class=\"meta\">Server <code>",
+                  HtmlEscape(report.url), "</code> &middot; started ",
+                  HtmlEscape(Rfc3339(report.started)), " &middot; took ",
+                  HtmlEscape(MsText(report.duration)), " &middot; demo service <code>",
+                  HtmlEscape(report.demo_service), "</code></div>\n");
+  absl::StrAppend(&out, "<div class=\"summary\"><span class=\"pass\">", c.pass,
+                  " Pass</span><span class=\"non_strict\">", c.non_strict,
+                  " Non-strict</span><span class=\"fail\">", c.fail,
+                  " Fail</span><span class=\"skipped\">", c.skipped, " Skipped</span> of ",
+                  c.total(), " cases</div>\n");
+  absl::StrAppend(&out,
+                  "<table>\n<tr><th>Case</th><th>Group</th><th>Title</th><th>Outcome</th>"
+                  "<th>Expected</th><th>Observed</th><th>Time</th></tr>\n");
+  for (const CaseResult& r : report.results) {
+    absl::StrAppend(&out, "<tr class=\"", std::string(OutcomeName(r.outcome)), "\" id=\"case-",
+                    HtmlEscape(r.id), "\"><td>", HtmlEscape(r.id), "</td><td>", HtmlEscape(r.group),
+                    "</td><td>", HtmlEscape(r.title), "</td><td class=\"outcome\">",
+                    Label(r.outcome), "</td><td class=\"detail\">", HtmlEscape(r.expected),
+                    "</td><td class=\"detail\">", HtmlEscape(Shown(r.observed)), "</td><td>",
+                    HtmlEscape(MsText(r.duration)), "</td></tr>\n");
+  }
+  absl::StrAppend(&out, "</table>\n</body></html>\n");
+  return out;
+}
+
+absl::Status WriteReports(const Report& report, const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat("mkdir ", dir, ": ", std::strerror(errno)));
+  }
+  for (const auto& [name, text] :
+       {std::pair<std::string, std::string>{"conformance.json", ToJson(report)},
+        {"conformance.html", ToHtml(report)}}) {
+    const std::string path = absl::StrCat(dir, "/", name);
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace harness::conformance

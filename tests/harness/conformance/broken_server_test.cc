@@ -1,0 +1,93 @@
+// The conformance suite against a deliberately wrong server: the cases that check what it
+// gets wrong report Fail and say what they saw, and the call cases are Skipped for want of
+// the demo service.
+#include "tests/harness/conformance/broken_server.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/conformance/runner.h"
+#include "harness/conformance/suite.h"
+
+namespace harness::conformance {
+namespace {
+
+using ::testing::HasSubstr;
+
+class BrokenServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::BrokenServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto target = ParseWsUrl(absl::StrCat("ws://127.0.0.1:", server_->port(), "/ws"));
+    ASSERT_TRUE(target.ok());
+    options_.target = *target;
+    // The missing pong is waited for this long.
+    options_.reply_timeout = absl::Milliseconds(500);
+    options_.max_wait = absl::Seconds(2);
+  }
+
+  std::map<std::string, CaseResult> Run(const std::string& filter) {
+    std::map<std::string, CaseResult> by_id;
+    for (CaseResult& r : RunSuite(options_, AllCases(), filter).results) by_id[r.id] = r;
+    return by_id;
+  }
+
+  std::unique_ptr<testing::BrokenServer> server_;
+  SuiteOptions options_;
+};
+
+TEST_F(BrokenServerTest, AConfirmWithoutSeqFails) {
+  auto r = Run("1.1");
+  ASSERT_EQ(r.count("1.1"), 1u);
+  EXPECT_EQ(r["1.1"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["1.1"].observed, HasSubstr("seq absent"));
+  EXPECT_THAT(r["1.1"].observed, HasSubstr("clientId not echoed"));
+  EXPECT_THAT(r["1.1"].observed, HasSubstr(R"("clientId":"someone-else")"));
+}
+
+TEST_F(BrokenServerTest, AMissingPongFails) {
+  auto r = Run("3.1");
+  EXPECT_EQ(r["3.1"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["3.1"].observed, HasSubstr("no pong"));
+}
+
+TEST_F(BrokenServerTest, TheWrongCloseForAFrameBeforeConnectFails) {
+  auto r = Run("1.5");
+  EXPECT_EQ(r["1.5"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["1.5"].observed, HasSubstr("no error frame"));
+  EXPECT_THAT(r["1.5"].observed, HasSubstr("close 1000"));
+  EXPECT_THAT(r["1.5"].observed, HasSubstr("expected close 1002"));
+}
+
+TEST_F(BrokenServerTest, SeqChecksFailWithoutSeq) {
+  auto r = Run("3.5");
+  EXPECT_EQ(r["3.5"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["3.5"].observed, HasSubstr("connect_confirm has seq none, expected 1"));
+}
+
+TEST_F(BrokenServerTest, CallCasesAreSkippedWithoutTheDemoService) {
+  auto r = Run("5.,6.1");
+  ASSERT_EQ(r.size(), 14u);
+  for (const auto& [id, result] : r) {
+    EXPECT_EQ(result.outcome, Outcome::kSkipped) << id;
+    EXPECT_THAT(result.observed, HasSubstr("has no demo.v1.Echo")) << id;
+    EXPECT_THAT(result.observed, HasSubstr("not_found")) << id;
+  }
+}
+
+TEST_F(BrokenServerTest, ALongerHandshakeTimeoutThanMaxWaitIsSkipped) {
+  // The broken server never closes an idle connection.
+  options_.max_wait = absl::Milliseconds(200);
+  auto r = Run("1.6");
+  EXPECT_EQ(r["1.6"].outcome, Outcome::kSkipped);
+  EXPECT_THAT(r["1.6"].observed, HasSubstr("max_wait_ms"));
+}
+
+}  // namespace
+}  // namespace harness::conformance
