@@ -105,7 +105,8 @@ void CheckError(Checks& c, const JsonFrame& f, const ErrorSpec& spec) {
       }
     } else {
       c.Require(*retryable == *spec.retryable,
-                absl::StrCat("retryable ", *retryable, ", expected ", *spec.retryable));
+                absl::StrCat("retryable ", *retryable ? "true" : "false", ", expected ",
+                             *spec.retryable ? "true" : "false"));
     }
   }
   if (!spec.message_id.empty()) {
@@ -967,6 +968,66 @@ Verdict ResendReplaysFailure(CaseContext& ctx) {
   return c.Result(Printable(second->text(), 300));
 }
 
+// Connects with resume {conversation, last_seq}; the frames before connect_confirm go to
+// `replayed`.
+absl::StatusOr<Session> Resume(CaseContext& ctx, std::string_view client_id,
+                               const std::string& conversation, int64_t last_seq,
+                               std::vector<JsonFrame>* replayed) {
+  absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
+  if (!ws.ok()) return ws.status();
+  if (absl::Status st =
+          (*ws)->SendText(absl::StrCat(R"({"type":"connect","clientId":")", std::string(client_id),
+                                       R"(","version":"1","resume":{"conversationId":")",
+                                       conversation, R"(","lastSeq":)", last_seq, "}}"));
+      !st.ok()) {
+    return st;
+  }
+  while (replayed->size() <= 100) {
+    absl::StatusOr<JsonFrame> f = ctx.Next(**ws);
+    if (!f.ok()) return f.status();
+    if (f->type() == "connect_confirm") return Session{*std::move(ws), *std::move(f)};
+    replayed->push_back(*std::move(f));
+  }
+  return absl::InternalError("more than 100 frames before connect_confirm");
+}
+
+Verdict ResendAfterResume(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-resend");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string conversation = s->confirm.String("conversationId").value_or("");
+  const std::string members = SayMembers(ctx, "resent-7.5", "{}");
+  absl::StatusOr<JsonFrame> first = Call(ctx, *s->ws, "m-7.5", members);
+  if (!first.ok()) return Fail(absl::StrCat("no answer: ", first.status().message()));
+  if (first->type() != "response") {
+    return Fail(absl::StrCat("the call answered ", Printable(first->text(), 300)));
+  }
+  const int64_t last_seq = first->Int("seq").value_or(0);
+  s->ws.reset();  // the TCP connection drops without a close frame
+  std::vector<JsonFrame> replayed;
+  absl::StatusOr<Session> again = Resume(ctx, "conf-resend", conversation, last_seq, &replayed);
+  if (!again.ok()) return Fail(absl::StrCat("resume: ", again.status().message()));
+  if (again->confirm.Bool("resumed") != true) {
+    return Fail(
+        absl::StrCat("the resume was refused (see 7.1): ", Printable(again->confirm.text(), 300)));
+  }
+  Checks c;
+  c.Require(replayed.empty(), absl::StrCat(replayed.size(), " frames replayed after lastSeq ",
+                                           last_seq, ", the last frame sent"));
+  // The client does not know the answer arrived: it resends the call, same messageId.
+  absl::StatusOr<JsonFrame> second = Call(ctx, *again->ws, "m-7.5", members);
+  if (!second.ok()) {
+    c.Require(false, absl::StrCat("no answer to the resend: ", second.status().message()));
+    return c.Result("");
+  }
+  c.Require(second->type() == "response" && second->String("messageId") == "m-7.5",
+            absl::StrCat("the resend answered ", Printable(second->text(), 300)));
+  const rapidjson::Value* a = first->Get("payload");
+  const rapidjson::Value* b = second->Get("payload");
+  c.Require(a != nullptr && b != nullptr && *a == *b,
+            "the resend's payload differs from the first answer's (the call ran again)");
+  return c.Result(absl::StrCat("resend after the resume: ", Printable(second->text(), 300)));
+}
+
 Verdict ResumeUnknown(CaseContext& ctx) {
   absl::StatusOr<Session> s = ctx.OpenConfirmed(
       "conf-unknown",
@@ -1005,7 +1066,8 @@ std::vector<Case> MakeCases() {
                               std::optional<bool> retryable) {
     std::string expected =
         absl::StrCat("error messageId, category ", category, ", grpcCode ", code);
-    if (retryable.has_value()) absl::StrAppend(&expected, ", retryable ", *retryable);
+    if (retryable.has_value())
+      absl::StrAppend(&expected, ", retryable ", *retryable ? "true" : "false");
     add(std::move(id), "error mapping",
         absl::StrCat("demo-fail-code ", code, " maps to ", category), std::move(expected), true,
         [code, category, retryable](CaseContext& ctx) {
@@ -1135,6 +1197,11 @@ std::vector<Case> MakeCases() {
       ResendReplaysFailure);
   add("7.4", "resume", "an unknown conversation starts a fresh session",
       "connect_confirm resumed false, a new conversationId, seq 1", false, ResumeUnknown);
+
+  add("7.5", "resume", "a message resent after a resume is answered from the session",
+      "call, TCP drop, resume after its response, the same message again: the same response, "
+      "no second call",
+      true, ResendAfterResume);
 
   add("8.1", "close codes", "a client close 1000 is answered with 1000", "close 1000", false,
       NormalClose);

@@ -161,6 +161,9 @@ tr.fail td.outcome,.summary .fail{background:#f6b8b8}
 tr.skipped td.outcome,.summary .skipped{background:#dde3ea}
 tr.fail{background:#fff1f1}
 tr.non_strict{background:#fffbea}
+.verdict{font-size:1.2em;font-weight:700;padding:.3em .6em;display:inline-block;border-radius:4px}
+.verdict.pass{color:#155d15}
+.verdict.fail{color:#8a1010}
 </style></head><body>
 )";
   absl::StrAppend(&out, "<h1>Bridge protocol conformance</h1>\n<div class=\"meta\">Server <code>",
@@ -173,6 +176,11 @@ tr.non_strict{background:#fffbea}
                   " Non-strict</span><span class=\"fail\">", c.fail,
                   " Fail</span><span class=\"skipped\">", c.skipped, " Skipped</span> of ",
                   c.total(), " cases</div>\n");
+  absl::StrAppend(&out, "<p class=\"verdict ", c.fail == 0 ? "pass" : "fail", "\">",
+                  c.fail == 0 ? "No case failed"
+                              : absl::StrCat(c.fail, c.fail == 1 ? " case" : " cases", " failed"),
+                  c.non_strict > 0 ? absl::StrCat("; ", c.non_strict, " non-strict") : "",
+                  "</p>\n");
   absl::StrAppend(&out,
                   "<table>\n<tr><th>Case</th><th>Group</th><th>Title</th><th>Outcome</th>"
                   "<th>Expected</th><th>Observed</th><th>Time</th></tr>\n");

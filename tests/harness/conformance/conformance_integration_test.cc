@@ -1,6 +1,7 @@
 // The conformance suite against the real bridge and demo backend in-process: every case is
 // expected to pass (or be one of the documented Non-strict ones), and the reports name every
 // case.
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -76,7 +77,10 @@ TEST_F(ConformanceIntegrationTest, TheBridgePassesEveryCase) {
   std::cout << FormatTable(report);
 
   // The reports are written and name every case.
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/conformance-report");
+  // Kept with the test's outputs (bazel-testlogs/.../test.outputs) for a person to open.
+  const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  const std::string dir =
+      absl::StrCat(outputs != nullptr ? outputs : ::testing::TempDir(), "/conformance-report");
   ASSERT_TRUE(WriteReports(report, dir).ok());
   const std::string json = ReadFile(dir + "/conformance.json");
   const std::string html = ReadFile(dir + "/conformance.html");

@@ -55,6 +55,7 @@ TEST(ReportTest, HtmlHasTheSummaryTimestampAndAColoredRowPerCase) {
   EXPECT_THAT(html, HasSubstr("1 Non-strict</span>"));
   EXPECT_THAT(html, HasSubstr("1 Fail</span>"));
   EXPECT_THAT(html, HasSubstr("1 Skipped</span> of 4 cases"));
+  EXPECT_THAT(html, HasSubstr(R"(<p class="verdict fail">1 case failed; 1 non-strict</p>)"));
   EXPECT_THAT(html, HasSubstr("2026-11-22T10:00:00.123Z"));
   EXPECT_THAT(html, HasSubstr("took 1500 ms"));
   EXPECT_THAT(html, HasSubstr(R"(<tr class="pass" id="case-1.1">)"));
