@@ -60,25 +60,37 @@ absl::Status FieldError(std::string_view field, std::string_view reason) {
 
 }  // namespace
 
-absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin) {
-  BridgeConfig config;
+absl::Status ParseTextMessage(std::string_view text, std::string_view origin,
+                              google::protobuf::Message* message) {
   ErrorCollector errors(text);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &config)) {
+  if (!parser.ParseFromString(std::string(text), message)) {
     return absl::InvalidArgumentError(
         absl::StrCat(Sv(origin), ":", errors.first().empty() ? "invalid" : errors.first()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status LoadTextMessageFile(const std::string& path, google::protobuf::Message* message) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read file ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read file ", path));
+  return ParseTextMessage(text.str(), path, message);
+}
+
+absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin) {
+  BridgeConfig config;
+  if (absl::Status parsed = ParseTextMessage(text, origin, &config); !parsed.ok()) return parsed;
   return config;
 }
 
 absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read config file ", path));
-  return ParseConfigText(text.str(), path);
+  BridgeConfig config;
+  if (absl::Status loaded = LoadTextMessageFile(path, &config); !loaded.ok()) return loaded;
+  return config;
 }
 
 void ApplyDefaults(BridgeConfig* c) {

@@ -37,6 +37,13 @@ inline constexpr uint32_t kDefaultMaxCallsPerSession = 100;
 inline constexpr uint32_t kDefaultMaxPendingWritesPerCall = 64;
 inline constexpr uint64_t kDefaultMaxOutboundBufferBytes = 1 << 20;
 
+// Parses protobuf text format into `message`, refusing unknown fields. Errors name `origin`
+// (a file), the line, the column and the field.
+absl::Status ParseTextMessage(std::string_view text, std::string_view origin,
+                              google::protobuf::Message* message);
+// Reads `path` and parses it as ParseTextMessage does; NOT_FOUND when it cannot be read.
+absl::Status LoadTextMessageFile(const std::string& path, google::protobuf::Message* message);
+
 // Parses a text-format BridgeConfig. Errors name the file, line, column and field.
 absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_view origin);
 

@@ -1,0 +1,202 @@
+#include "harness/scenario/parts.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "harness/backend/demo_bridge.h"
+
+namespace harness::scenario {
+namespace {
+
+v1::Proxy ProxySpec(const std::string& name, const std::string& upstream) {
+  v1::Proxy proxy;
+  proxy.set_name(name);
+  proxy.set_listen("127.0.0.1:0");
+  proxy.set_upstream(upstream);
+  return proxy;
+}
+
+std::string Local(uint16_t port) { return absl::StrCat("127.0.0.1:", port); }
+
+}  // namespace
+
+absl::StatusOr<WsUrl> ParseWsUrl(const std::string& url) {
+  absl::string_view rest = url;
+  if (!absl::ConsumePrefix(&rest, "ws://")) {
+    return absl::InvalidArgumentError(absl::StrCat("url ", url, ": must start with ws://"));
+  }
+  WsUrl out;
+  const size_t slash = rest.find('/');
+  out.path = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
+  absl::string_view authority = rest.substr(0, slash);
+  const size_t colon = authority.rfind(':');
+  uint32_t port = 80;
+  if (colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("url ", url, ": bad port"));
+    }
+    authority = authority.substr(0, colon);
+  }
+  if (authority.empty()) return absl::InvalidArgumentError(absl::StrCat("url ", url, ": no host"));
+  out.host = std::string(authority);
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ScenarioParts>> ScenarioParts::Start(const v1::Parts& parts,
+                                                                    const Target& target) {
+  const bool client_proxy = !parts.has_client_proxy() || parts.client_proxy();
+  std::unique_ptr<ScenarioParts> out(new ScenarioParts());
+  proxy::FaultProxyOptions proxy_options;
+  proxy_options.seed = target.seed;
+  proxy_options.api_listen = "";
+  proxy_options.grpc_listen = "";
+
+  std::string bridge_address;
+  std::string path = "/ws";
+  if (!target.url.empty()) {
+    if (parts.backend_proxy() || parts.standby_bridge() || !parts.bridge_config().empty()) {
+      return absl::UnimplementedError(
+          "needs the in-process bridge (bridge_config, backend_proxy or standby_bridge)");
+    }
+    absl::StatusOr<WsUrl> url = ParseWsUrl(target.url);
+    if (!url.ok()) return url.status();
+    if (!client_proxy) {
+      out->client_url_ = target.url;
+      return out;
+    }
+    bridge_address = absl::StrCat(url->host, ":", url->port);
+    path = url->path;
+  }
+
+  // Proxies first, so the bridge can be routed through the backend proxy.
+  if (client_proxy || parts.backend_proxy()) {
+    absl::StatusOr<std::unique_ptr<proxy::FaultProxyServer>> proxies =
+        proxy::FaultProxyServer::Start(v1::FaultConfig(), proxy_options);
+    if (!proxies.ok()) return proxies.status();
+    out->proxies_ = *std::move(proxies);
+  }
+
+  if (target.url.empty()) {
+    absl::StatusOr<backend::RunningBackend> backend = backend::StartBackend("127.0.0.1:0");
+    if (!backend.ok()) return backend.status();
+    out->backend_ = *std::move(backend);
+    std::string backend_target = out->backend_.target();
+    if (parts.backend_proxy()) {
+      absl::StatusOr<v1::Proxy> created =
+          out->proxies_->registry().Create(ProxySpec("backend", backend_target));
+      if (!created.ok()) return created.status();
+      backend_target = created->listen();
+    }
+    absl::StatusOr<bridge::v1::BridgeConfig> config =
+        backend::DemoBridgeConfig(backend_target, parts.bridge_config());
+    if (!config.ok()) return config.status();
+    absl::StatusOr<std::unique_ptr<bridge::app::BridgeApp>> bridge =
+        backend::StartDemoBridge(*config);
+    if (!bridge.ok()) return bridge.status();
+    out->bridge_ = *std::move(bridge);
+    path = out->bridge_->config().path();
+    bridge_address = Local(out->bridge_->server().port());
+    if (parts.standby_bridge()) {
+      absl::StatusOr<std::unique_ptr<bridge::app::BridgeApp>> standby =
+          backend::StartDemoBridge(*config);
+      if (!standby.ok()) return standby.status();
+      out->standby_ = *std::move(standby);
+    }
+  }
+
+  if (client_proxy) {
+    absl::StatusOr<v1::Proxy> created =
+        out->proxies_->registry().Create(ProxySpec("client", bridge_address));
+    if (!created.ok()) return created.status();
+    out->client_url_ = absl::StrCat("ws://", created->listen(), path);
+  } else {
+    out->client_url_ = absl::StrCat("ws://", bridge_address, path);
+  }
+  return out;
+}
+
+ScenarioParts::~ScenarioParts() {
+  if (proxies_ != nullptr) proxies_->Shutdown();
+  for (std::unique_ptr<bridge::app::BridgeApp>* app : {&bridge_, &standby_}) {
+    if (*app == nullptr) continue;
+    (*app)->Shutdown();
+    (*app)->Wait();
+    app->reset();
+  }
+  if (backend_.server != nullptr) backend_.server->Shutdown();
+}
+
+absl::StatusOr<proxy::ProxyRegistry*> ScenarioParts::Proxies(const std::string& name) {
+  if (proxies_ == nullptr || !proxies_->registry().Get(name).ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no proxy named \"", name, "\" in this scenario's parts"));
+  }
+  return &proxies_->registry();
+}
+
+absl::Status ScenarioParts::AddToxic(const std::string& proxy, const v1::Toxic& toxic) {
+  absl::StatusOr<proxy::ProxyRegistry*> registry = Proxies(proxy);
+  if (!registry.ok()) return registry.status();
+  return (*registry)->AddToxic(proxy, toxic).status();
+}
+
+absl::Status ScenarioParts::RemoveToxic(const std::string& proxy, const std::string& toxic) {
+  absl::StatusOr<proxy::ProxyRegistry*> registry = Proxies(proxy);
+  if (!registry.ok()) return registry.status();
+  return (*registry)->RemoveToxic(proxy, toxic);
+}
+
+absl::Status ScenarioParts::SetProxyEnabled(const std::string& proxy, bool enabled) {
+  absl::StatusOr<proxy::ProxyRegistry*> registry = Proxies(proxy);
+  if (!registry.ok()) return registry.status();
+  v1::Proxy changes;
+  changes.set_name(proxy);
+  changes.set_enabled(enabled);
+  return (*registry)->Update(changes).status();
+}
+
+absl::Status ScenarioParts::AddBackendFault(const v1::BackendFault& fault) {
+  if (!in_process()) {
+    return absl::UnimplementedError("backend faults need the in-process backend");
+  }
+  return backend_.service->AddFault(fault).status();
+}
+
+absl::Status ScenarioParts::Restore() {
+  if (backend_.service != nullptr) backend_.service->ResetFaults();
+  return proxies_ == nullptr ? absl::OkStatus() : proxies_->registry().Reset();
+}
+
+absl::Status ScenarioParts::Drain() {
+  if (bridge_ == nullptr) return absl::UnimplementedError("drain needs the in-process bridge");
+  bridge_->Shutdown();
+  return absl::OkStatus();
+}
+
+absl::Status ScenarioParts::SwitchBridge() {
+  if (standby_ == nullptr) {
+    return absl::FailedPreconditionError("switch_bridge needs parts { standby_bridge: true }");
+  }
+  absl::StatusOr<proxy::ProxyRegistry*> registry = Proxies("client");
+  if (!registry.ok()) return registry.status();
+  v1::Proxy changes;
+  changes.set_name("client");
+  changes.set_upstream(Local(standby_->server().port()));
+  return (*registry)->Update(changes).status();
+}
+
+absl::StatusOr<v1::BackendStats> ScenarioParts::BackendStats() const {
+  if (!in_process()) return absl::UnimplementedError("needs the in-process backend");
+  return backend_.service->Stats();
+}
+
+absl::StatusOr<bool> ScenarioParts::AwaitBackendCalls(const std::string& method, int n,
+                                                      absl::Time deadline) {
+  if (!in_process()) return absl::UnimplementedError("needs the in-process backend");
+  return backend_.service->AwaitCalls(method, n, deadline - absl::Now());
+}
+
+}  // namespace harness::scenario
