@@ -92,7 +92,7 @@ std::string Observations(const ScenarioReport& r) {
 }  // namespace
 
 std::string ConsoleTable(const std::vector<ScenarioReport>& reports) {
-  const char* kRow = "%-30s %-7s %-22s %-26s %-30s %-26s %-10s %7s\n";
+  const char* kRow = "%-30s %-7s %-36s %-26s %-32s %-26s %-9s %6s\n";
   std::string out = absl::StrFormat(kRow, "scenario", "result", "fault", "close", "call outcome",
                                     "reconnect ms [floor,ceil]", "lost/dup", "ms");
   for (const ScenarioReport& r : reports) {
