@@ -85,8 +85,9 @@ absl::StatusOr<Target> ParseWsUrl(std::string_view url) {
     t.host = std::string(authority.substr(0, colon));
     if (colon != absl::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  if (t.host.empty())
+  if (t.host.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("no host in \"", Av(url), "\""));
+  }
   uint32_t port = 80;
   if (!port_text.empty() && (!absl::SimpleAtoi(port_text, &port) || port == 0 || port > 65535)) {
     return absl::InvalidArgumentError(absl::StrCat("bad port \"", port_text, "\""));
