@@ -1,10 +1,15 @@
 #include "harness/scenario/parts.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "harness/backend/demo_bridge.h"
 
 namespace harness::scenario {
@@ -19,6 +24,18 @@ v1::Proxy ProxySpec(const std::string& name, const std::string& upstream) {
 }
 
 std::string Local(uint16_t port) { return absl::StrCat("127.0.0.1:", port); }
+
+absl::Status FromGrpc(const grpc::Status& status, const char* what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat("BackendControl/", what, ": ", status.error_message()));
+}
+
+std::unique_ptr<grpc::ClientContext> ControlContext(absl::Time deadline) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Seconds(10))));
+  return context;
+}
 
 }  // namespace
 
@@ -63,6 +80,15 @@ absl::StatusOr<std::unique_ptr<ScenarioParts>> ScenarioParts::Start(const v1::Pa
     }
     absl::StatusOr<WsUrl> url = ParseWsUrl(target.url);
     if (!url.ok()) return url.status();
+    if (!target.backend_control.empty()) {
+      out->control_ = v1::BackendControl::NewStub(
+          grpc::CreateChannel(target.backend_control, grpc::InsecureChannelCredentials()));
+      // Rules left by anything before are cleared; counts from before are not this scenario's.
+      if (absl::Status reset = out->Restore(); !reset.ok()) return reset;
+      absl::StatusOr<v1::BackendStats> baseline = out->BackendStats();
+      if (!baseline.ok()) return baseline.status();
+      out->baseline_ = *std::move(baseline);
+    }
     if (!client_proxy) {
       out->client_url_ = target.url;
       return out;
@@ -119,6 +145,8 @@ absl::StatusOr<std::unique_ptr<ScenarioParts>> ScenarioParts::Start(const v1::Pa
 }
 
 ScenarioParts::~ScenarioParts() {
+  // A shared external backend keeps no rule of this scenario's.
+  if (control_ != nullptr) Restore().IgnoreError();
   if (proxies_ != nullptr) proxies_->Shutdown();
   for (std::unique_ptr<bridge::app::BridgeApp>* app : {&bridge_, &standby_}) {
     if (*app == nullptr) continue;
@@ -159,14 +187,30 @@ absl::Status ScenarioParts::SetProxyEnabled(const std::string& proxy, bool enabl
 }
 
 absl::Status ScenarioParts::AddBackendFault(const v1::BackendFault& fault) {
+  if (control_ != nullptr) {
+    v1::AddFaultRequest request;
+    *request.mutable_fault() = fault;
+    v1::BackendFault added;
+    return FromGrpc(
+        control_->AddFault(ControlContext(absl::InfiniteFuture()).get(), request, &added),
+        "AddFault");
+  }
   if (!in_process()) {
-    return absl::UnimplementedError("backend faults need the in-process backend");
+    return absl::UnimplementedError(
+        "backend faults need the in-process backend or --backend_control");
   }
   return backend_.service->AddFault(fault).status();
 }
 
 absl::Status ScenarioParts::Restore() {
   if (backend_.service != nullptr) backend_.service->ResetFaults();
+  if (control_ != nullptr) {
+    v1::ResetFaultsResponse reset;
+    absl::Status s = FromGrpc(control_->ResetFaults(ControlContext(absl::InfiniteFuture()).get(),
+                                                    v1::ResetFaultsRequest(), &reset),
+                              "ResetFaults");
+    if (!s.ok()) return s;
+  }
   return proxies_ == nullptr ? absl::OkStatus() : proxies_->registry().Reset();
 }
 
@@ -189,13 +233,40 @@ absl::Status ScenarioParts::SwitchBridge() {
 }
 
 absl::StatusOr<v1::BackendStats> ScenarioParts::BackendStats() const {
-  if (!in_process()) return absl::UnimplementedError("needs the in-process backend");
+  if (control_ != nullptr) {
+    v1::BackendStats stats;
+    absl::Status s = FromGrpc(control_->GetStats(ControlContext(absl::InfiniteFuture()).get(),
+                                                 v1::GetStatsRequest(), &stats),
+                              "GetStats");
+    if (!s.ok()) return s;
+    for (auto& [method, n] : *stats.mutable_calls()) {
+      auto before = baseline_.calls().find(method);
+      if (before != baseline_.calls().end()) n -= std::min(n, before->second);
+    }
+    return stats;
+  }
+  if (!in_process()) {
+    return absl::UnimplementedError("needs the in-process backend or --backend_control");
+  }
   return backend_.service->Stats();
 }
 
 absl::StatusOr<bool> ScenarioParts::AwaitBackendCalls(const std::string& method, int n,
                                                       absl::Time deadline) {
-  if (!in_process()) return absl::UnimplementedError("needs the in-process backend");
+  if (control_ != nullptr) {
+    // An external backend is asked again every 20 ms until the count is reached.
+    while (true) {
+      absl::StatusOr<v1::BackendStats> stats = BackendStats();
+      if (!stats.ok()) return stats.status();
+      auto it = stats->calls().find(method);
+      if (it != stats->calls().end() && it->second >= static_cast<uint64_t>(n)) return true;
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(std::min(absl::Milliseconds(20), deadline - absl::Now()));
+    }
+  }
+  if (!in_process()) {
+    return absl::UnimplementedError("needs the in-process backend or --backend_control");
+  }
   return backend_.service->AwaitCalls(method, n, deadline - absl::Now());
 }
 

@@ -17,6 +17,7 @@
 #include "bridge/app/bridge_app.h"
 #include "harness/backend/backend_server.h"
 #include "harness/proxy/fault_proxy_server.h"
+#include "proto/harness/v1/backend.grpc.pb.h"
 #include "proto/harness/v1/scenario.pb.h"
 
 namespace harness::scenario {
@@ -24,6 +25,9 @@ namespace harness::scenario {
 struct Target {
   // Empty: in-process. Otherwise ws://HOST:PORT/PATH of a running bridge.
   std::string url;
+  // With `url`: HOST:PORT of the backend's harness.v1.BackendControl (the demo backend serves it
+  // on its gRPC port), for backend faults and counts. Empty: those steps are skipped.
+  std::string backend_control;
   // Seed of the fault proxies' random draws.
   uint64_t seed = 1;
 };
@@ -51,8 +55,9 @@ class ScenarioParts {
   absl::Status Drain();
   // New connections through the client proxy go to the standby bridge.
   absl::Status SwitchBridge();
+  // Calls since the parts started (an external backend's counts before then are subtracted).
   absl::StatusOr<v1::BackendStats> BackendStats() const;
-  // Waits until the backend has seen at least `n` calls of `method`; false at `deadline`.
+  // Waits until BackendStats counts at least `n` calls of `method`; false at `deadline`.
   absl::StatusOr<bool> AwaitBackendCalls(const std::string& method, int n, absl::Time deadline);
 
  private:
@@ -60,6 +65,8 @@ class ScenarioParts {
   absl::StatusOr<proxy::ProxyRegistry*> Proxies(const std::string& name);
 
   backend::RunningBackend backend_;
+  std::unique_ptr<v1::BackendControl::Stub> control_;  // an external backend's
+  v1::BackendStats baseline_;                          // its counts when the parts started
   std::unique_ptr<proxy::FaultProxyServer> proxies_;
   std::unique_ptr<bridge::app::BridgeApp> bridge_;
   std::unique_ptr<bridge::app::BridgeApp> standby_;

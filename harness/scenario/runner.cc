@@ -576,9 +576,9 @@ class Run {
   absl::Status DoExpectReconnect(const v1::ExpectReconnect& e) {
     if (!Await([&] { return opens_.size() > open_cursor_; })) {
       absl::MutexLock lock(&mu_);
-      return absl::DeadlineExceededError(
-          absl::StrCat("no new session before the deadline (", attempts_.size(),
-                       " attempts, client ", bridge::Sv(bridge::client::StateName((*client_)->state())), ")"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no new session before the deadline (", attempts_.size(), " attempts, client ",
+          bridge::Sv(bridge::client::StateName((*client_)->state())), ")"));
     }
     absl::MutexLock lock(&mu_);
     const OpenEvent open = opens_[open_cursor_++];

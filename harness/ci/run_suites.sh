@@ -1,0 +1,49 @@
+#!/bin/bash
+# Runs the fault suite and the protocol conformance suite against a running bridge, the way a
+# user's CI job runs them against a deployment:
+#
+#   harness/ci/run_suites.sh OUT_DIR            # starts //:demo on a free port and checks it
+#   harness/ci/run_suites.sh OUT_DIR ws://HOST:PORT/ws [BACKEND_CONTROL_HOST:PORT]
+#                                               # checks a bridge already running
+#
+# Writes OUT_DIR/faults.xml (JUnit), faults.json, conformance.json and conformance.html. Exit 0
+# when no scenario and no case failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out="${1:-/tmp/bridge-suites}"
+url="${2:-}"
+control="${3:-}"
+mkdir -p "$out"
+
+bazel build //:demo //harness/scenario:scenario_runner //harness/conformance:conformance || exit 2
+bin="$(bazel info bazel-bin 2>/dev/null)"
+
+demo_pid=""
+if [ -z "$url" ]; then
+  "$bin/harness/backend/demo" --listen=127.0.0.1:0 --config=harness/ci/demo_ci.textproto \
+    > "$out/demo.log" 2>&1 &
+  demo_pid=$!
+  # The banner names the bound port; wait for it (at most 30 s).
+  url=$(timeout 30 tail -n +1 -f "$out/demo.log" | grep -m1 -o 'ws://[^ ]*')
+  # The demo backend serves harness.v1.BackendControl on its gRPC port.
+  control=$(grep -m1 -o 'backend demo.v1.Echo on [^ ]*' "$out/demo.log" | awk '{print $NF}')
+  if [ -z "$url" ]; then
+    echo "run_suites: the demo did not start:" >&2
+    cat "$out/demo.log" >&2
+    kill "$demo_pid" 2>/dev/null
+    exit 2
+  fi
+fi
+echo "run_suites: checking $url"
+
+status=0
+"$bin/harness/scenario/scenario_runner" --scenarios=harness/scenario/suite --url="$url" \
+  --backend_control="$control" --junit="$out/faults.xml" --json="$out/faults.json" || status=1
+"$bin/harness/conformance/conformance" --url="$url" --report_dir="$out" || status=1
+
+if [ -n "$demo_pid" ]; then
+  kill -TERM "$demo_pid"
+  wait "$demo_pid" || { echo "run_suites: the demo did not drain cleanly" >&2; status=1; }
+fi
+echo "run_suites: reports in $out"
+exit "$status"
