@@ -249,6 +249,16 @@ class Run {
       attempts_.push_back(AttemptEvent{attempt, delay, absl::Now()});
     };
     (*client_)->set_handlers(std::move(h));
+    const google::protobuf::OneofDescriptor* kinds =
+        bridge::v1::Frame::descriptor()->FindOneofByName("kind");
+    for (int i = 0; i < kinds->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* kind = kinds->field(i);
+      (*client_)->OnFrame(static_cast<bridge::v1::Frame::KindCase>(kind->number()),
+                          [this, type = kind->name()](const bridge::v1::Frame& frame) {
+                            absl::MutexLock lock(&mu_);
+                            frames_[type].push_back(frame);
+                          });
+    }
   }
 
   // Waits until `ready` (evaluated under mu_) or the scenario's deadline.
@@ -282,6 +292,8 @@ class Run {
         return DoExpectBackend(step.expect_backend());
       case v1::Step::kExpectState:
         return DoExpectState(step.expect_state());
+      case v1::Step::kExpectFrame:
+        return DoExpectFrame(step.expect_frame());
       case v1::Step::KIND_NOT_SET:
         break;
     }
@@ -660,6 +672,46 @@ class Run {
     return absl::OkStatus();
   }
 
+  absl::Status DoExpectFrame(const v1::ExpectFrame& e) {
+    if (!Await([&] { return frames_[e.type()].size() > frame_cursor_[e.type()]; })) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no ", e.type(), " frame before the scenario's deadline"));
+    }
+    absl::MutexLock lock(&mu_);
+    const bridge::v1::Frame frame = frames_[e.type()][frame_cursor_[e.type()]++];
+    detail_ = absl::StrCat(e.type(), " seq ", frame.seq());
+    std::vector<std::string> wrong;
+    if (frame.has_error()) {
+      const bridge::v1::Error& error = frame.error();
+      const std::string category(CategoryName(error.category()));
+      absl::StrAppend(
+          &detail_, ": ", category, error.retryable() ? " retryable" : "",
+          error.retry_after_ms() > 0 ? absl::StrCat(" retryAfterMs ", error.retry_after_ms()) : "",
+          error.message_id().empty() ? " (session)" : " (call)");
+      if (!e.category().empty() && category != e.category()) {
+        wrong.push_back(absl::StrCat("category ", category, ", expected ", e.category()));
+      }
+      if (e.has_retryable() && error.retryable() != e.retryable()) {
+        wrong.push_back(
+            absl::StrCat("retryable ", error.retryable(), ", expected ", e.retryable()));
+      }
+      if (e.has_retry_after_ms() && error.retry_after_ms() != e.retry_after_ms()) {
+        wrong.push_back(absl::StrCat("retryAfterMs ", error.retry_after_ms(), ", expected ",
+                                     e.retry_after_ms()));
+      }
+      if (e.has_session() && error.message_id().empty() != e.session()) {
+        wrong.push_back(e.session() ? "it concerns a call, expected the session"
+                                    : "it concerns the session, expected a call");
+      }
+    } else if (!e.category().empty() || e.has_retryable() || e.has_retry_after_ms()) {
+      wrong.push_back("only error frames have a category, retryable and retryAfterMs");
+    }
+    if (!wrong.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(detail_, ": ", absl::StrJoin(wrong, "; ")));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status DoExpectState(const v1::ExpectState& e) {
     auto matches = [&] {
       return e.state().empty() || bridge::client::StateName((*client_)->state()) == e.state();
@@ -703,6 +755,8 @@ class Run {
   size_t checked_calls_ ABSL_GUARDED_BY(mu_) = 0;
   size_t close_cursor_ ABSL_GUARDED_BY(mu_) = 0;
   size_t open_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::vector<bridge::v1::Frame>> frames_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, size_t> frame_cursor_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -757,6 +811,15 @@ absl::Status ValidateScenario(const v1::Scenario& s) {
         return absl::InvalidArgumentError(
             absl::StrCat(at, ".inject.proxy: \"client\" or \"backend\", got \"", in.proxy(), "\""));
       }
+    }
+    const google::protobuf::FieldDescriptor* frame_kind =
+        step.has_expect_frame()
+            ? bridge::v1::Frame::descriptor()->FindFieldByName(step.expect_frame().type())
+            : nullptr;
+    if (step.has_expect_frame() &&
+        (frame_kind == nullptr || frame_kind->containing_oneof() == nullptr)) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".expect_frame.type: unknown frame \"",
+                                                     step.expect_frame().type(), "\""));
     }
     const v1::ExpectClose* close = step.has_expect_close() ? &step.expect_close()
                                    : step.connect().has_expect_close()

@@ -184,7 +184,42 @@ TEST(RunnerTest, AgainstAUrlTheClientProxyStillInjectsAndInProcessPartsAreSkippe
   backend->server->Shutdown();
 }
 
+TEST(RunnerTest, ExpectFrameChecksTheNextFrameOfItsType) {
+  ScenarioReport r = RunScenario(
+      Parse(R"pb(
+        name: "frames"
+        steps { connect {} }
+        steps {
+          call {
+            method: "demo.v1.Echo/Say"
+            payload: "{}"
+            metadata { key: "demo-fail-code" value: "8" }
+            metadata { key: "demo-pushback-ms" value: "250" }
+            expect { category: "rate_limited" }
+          }
+        }
+        steps {
+          expect_frame { type: "error" category: "rate_limited" retry_after_ms: 250 session: false }
+        }
+        steps { expect_frame { type: "error" } }
+        timeout_ms: 1500
+      )pb"),
+      RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  ASSERT_GE(r.steps.size(), 4u);
+  EXPECT_TRUE(r.steps[2].ok) << r.steps[2].detail;
+  // There was one error frame only: the second expect_frame waits in vain.
+  EXPECT_FALSE(r.steps[3].ok);
+  EXPECT_THAT(r.reason, HasSubstr("no error frame"));
+}
+
 TEST(RunnerTest, BadScenariosAreRefusedNamingTheField) {
+  EXPECT_THAT(ValidateScenario(Parse(R"pb(
+                name: "x"
+                steps { expect_frame { type: "seq" } }
+              )pb"))
+                  .message(),
+              HasSubstr("steps[0].expect_frame.type"));
   EXPECT_THAT(ValidateScenario(Parse(R"pb(name: "x"
                                           client { jitter: "some" })pb"))
                   .message(),
@@ -221,7 +256,8 @@ TEST(RunnerTest, BadScenariosAreRefusedNamingTheField) {
                   .message(),
               HasSubstr("steps[0].call.expect.category"));
   ScenarioReport r = RunScenario(Parse(R"pb(name: "x"
-                                            client { jitter: "some" })pb"), RunOptions());
+                                            client { jitter: "some" })pb"),
+                                 RunOptions());
   EXPECT_EQ(r.verdict, Verdict::kFail);
 }
 
