@@ -22,6 +22,7 @@
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/server/upgrade.h"
 #include "websocketpp/config/asio_no_tls.hpp"
 #include "websocketpp/server.hpp"
 
@@ -479,56 +480,31 @@ class Server::Impl : public SessionHost {
 
   bool OnValidate(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    const std::string& resource = con->get_resource();
-    const std::string_view path = std::string_view(resource).substr(0, resource.find('?'));
-    if (path != config_.path() || draining_.load()) {
-      metrics_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      con->set_status(draining_.load() ? websocketpp::http::status_code::service_unavailable
-                                       : websocketpp::http::status_code::not_found);
-      return false;
-    }
-    if (!OriginAllowed(con->get_request_header("Origin"))) {
-      metrics_.origin_refusals.fetch_add(1, std::memory_order_relaxed);
-      con->set_status(websocketpp::http::status_code::forbidden);
-      return false;
-    }
-    // A token at the upgrade: the Authorization header, or the subprotocol pair
-    // `bearer, <token>` (browsers cannot set headers). The pair is never echoed.
+    const std::string origin = con->get_request_header("Origin");
     const std::string authorization = con->get_request_header("Authorization");
-    if (absl::StartsWithIgnoreCase(authorization, "bearer ")) {
-      con->upgrade_token = std::string(absl::StripAsciiWhitespace(
-          absl::string_view(authorization).substr(7)));
-    }
-    const std::vector<std::string>& requested = con->get_requested_subprotocols();
-    for (size_t i = 0; i + 1 < requested.size(); ++i) {
-      if (absl::EqualsIgnoreCase(requested[i], "bearer")) con->upgrade_token = requested[i + 1];
-    }
-    // The first subprotocol of the client's list that the bridge speaks; none -> JSON.
-    for (const std::string& offered : requested) {
-      if (offered == protocol::kJsonSubprotocol || offered == protocol::kBinarySubprotocol) {
-        std::error_code ec;
-        con->select_subprotocol(offered, ec);
-        con->encoding = offered == protocol::kBinarySubprotocol ? protocol::Encoding::kBinary
-                                                                : protocol::Encoding::kJson;
+    UpgradeRequest request{con->get_resource(), origin, authorization,
+                           con->get_requested_subprotocols(), draining_.load()};
+    const UpgradeDecision d = DecideUpgrade(request, config_);
+    switch (d.refusal) {
+      case UpgradeRefusal::kNone:
         break;
-      }
+      case UpgradeRefusal::kOrigin:
+        metrics_.origin_refusals.fetch_add(1, std::memory_order_relaxed);
+        con->set_status(websocketpp::http::status_code::forbidden);
+        return false;
+      case UpgradeRefusal::kNotFound:
+      case UpgradeRefusal::kDraining:
+        metrics_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        con->set_status(static_cast<websocketpp::http::status_code::value>(d.http_status));
+        return false;
     }
+    con->upgrade_token = d.token;
+    if (!d.subprotocol.empty()) {
+      std::error_code ec;
+      con->select_subprotocol(d.subprotocol, ec);
+    }
+    con->encoding = d.encoding;
     return true;
-  }
-
-  bool OriginAllowed(const std::string& origin) const {
-    if (config_.allowed_origins_size() == 0 || origin.empty()) return true;
-    for (const std::string& allowed : config_.allowed_origins()) {
-      if (allowed == "*" || allowed == origin) return true;
-      // "https://*.example.com": the scheme, then any subdomain of example.com.
-      const size_t star = allowed.find("*.");
-      if (star != std::string::npos && origin.size() > allowed.size() - 1 &&
-          absl::StartsWith(origin, absl::string_view(allowed).substr(0, star)) &&
-          absl::EndsWith(origin, absl::string_view(allowed).substr(star + 1))) {
-        return true;
-      }
-    }
-    return false;
   }
 
   // Resident memory of this process, from /proc/self/statm.
