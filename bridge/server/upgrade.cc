@@ -2,7 +2,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "bridge/common/strings.h"
 
 namespace bridge::server {
@@ -21,15 +20,6 @@ bool OriginAllowed(std::string_view origin_text, const v1::BridgeConfig& config)
     }
   }
   return false;
-}
-
-std::vector<std::string> SplitSubprotocols(std::string_view header) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(Sv(header), ',')) {
-    part = absl::StripAsciiWhitespace(part);
-    if (!part.empty()) out.emplace_back(part);
-  }
-  return out;
 }
 
 UpgradeDecision DecideUpgrade(const UpgradeRequest& request, const v1::BridgeConfig& config) {

@@ -45,10 +45,6 @@ UpgradeDecision DecideUpgrade(const UpgradeRequest& request, const v1::BridgeCon
 // exact match, or "https://*.example.com" for any subdomain of example.com.
 bool OriginAllowed(std::string_view origin, const v1::BridgeConfig& config);
 
-// The values of a Sec-WebSocket-Protocol header: comma-separated, spaces trimmed, empty ones
-// dropped.
-std::vector<std::string> SplitSubprotocols(std::string_view header);
-
 }  // namespace bridge::server
 
 #endif  // BRIDGE_SERVER_UPGRADE_H_

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Builds the transcoder's libFuzzer targets with clang outside Bazel (AddressSanitizer and
+# Builds the libFuzzer targets with clang outside Bazel (AddressSanitizer and
 # UndefinedBehaviorSanitizer, Debian's libprotobuf, libsimdjson and Abseil) and runs each one
-# against its corpus in tests/fuzz/corpus, comparing with protobuf's json_util as it goes.
+# against its corpus in tests/fuzz/corpus: the transcoder's two (compared with protobuf's
+# json_util as they go), the frame decoder, the config loader and the upgrade checks.
 #
 #   tests/fuzz/run_fuzz.sh                    # the short pass CI runs: 15 s per target
 #   tests/fuzz/run_fuzz.sh --seconds 600      # longer, by hand
@@ -26,18 +27,19 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --update-corpus) update_corpus=1; shift ;;
     --make-corpus) make_corpus=1; shift ;;
-    json_to_binary|binary_to_json) targets+=("$1"); shift ;;
+    json_to_binary|binary_to_json|frame_decoder|config|upgrade) targets+=("$1"); shift ;;
     *) echo "run_fuzz: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(json_to_binary binary_to_json)
+[ ${#targets[@]} -eq 0 ] && targets=(json_to_binary binary_to_json frame_decoder config upgrade)
 
 mkdir -p "$build/gen" "$build/obj" "$build/artifacts"
 cd "$root"
 
 # Generated code for the demo and test protos, from Debian's protoc.
 protos=(proto/demo/v1/echo.proto tests/bridge/transcode/transcode_test.proto
-        tests/bridge/transcode/transcode_test_proto2.proto)
+        tests/bridge/transcode/transcode_test_proto2.proto proto/bridge/v1/frame.proto
+        proto/bridge/v1/config.proto)
 /usr/bin/protoc -I. -I/usr/include --cpp_out="$build/gen" "${protos[@]}"
 
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -I. -I"$build/gen"
@@ -52,6 +54,8 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
          bridge/transcode/json_to_wire.cc bridge/transcode/wire_to_json.cc
          bridge/transcode/json_transcoder.cc bridge/transcode/descriptor_registry.cc
          tests/bridge/transcode/transcode_testing.cc
+         bridge/protocol/frame_codec.cc bridge/config/config.cc bridge/server/upgrade.cc
+         "$build/gen/proto/bridge/v1/frame.pb.cc" "$build/gen/proto/bridge/v1/config.pb.cc"
          "$build/gen/proto/demo/v1/echo.pb.cc"
          "$build/gen/tests/bridge/transcode/transcode_test.pb.cc"
          "$build/gen/tests/bridge/transcode/transcode_test_proto2.pb.cc")
@@ -60,7 +64,7 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
 objects=()
 for src in "${sources[@]}"; do
   obj="$build/obj/$(echo "$src" | tr '/' '_').o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find bridge/transcode tests/fuzz \
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find bridge tests/fuzz \
       tests/bridge/transcode -name '*.h' -newer "$obj" -print -quit)" ]; then
     echo "run_fuzz: compiling $src" >&2
     "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

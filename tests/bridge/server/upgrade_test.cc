@@ -7,8 +7,6 @@
 namespace bridge::server {
 namespace {
 
-using ::testing::ElementsAre;
-
 v1::BridgeConfig Config(const std::string& text = "") {
   auto config = config::ParseConfigText(text, "test");
   EXPECT_TRUE(config.ok()) << config.status();
@@ -72,12 +70,6 @@ TEST(UpgradeTest, TheFirstSubprotocolTheBridgeSpeaksIsChosen) {
   d = DecideUpgrade(Request({"chat"}), Config());
   EXPECT_EQ(d.subprotocol, "");
   EXPECT_EQ(d.encoding, protocol::Encoding::kJson);
-}
-
-TEST(UpgradeTest, SubprotocolHeadersSplitOnCommas) {
-  EXPECT_THAT(SplitSubprotocols(" bridge.v1.json , bearer,tok,, "),
-              ElementsAre("bridge.v1.json", "bearer", "tok"));
-  EXPECT_TRUE(SplitSubprotocols("").empty());
 }
 
 }  // namespace
