@@ -140,172 +140,108 @@ std::string JUnitXml(const std::vector<ScenarioReport>& reports, std::string_vie
   return out;
 }
 
+namespace {
+
+// One JSON object being written: fields separated as they come.
+class JsonObject {
+ public:
+  explicit JsonObject(JsonWriter& w) : w_(w) { w_.Char('{'); }
+  ~JsonObject() { w_.Char('}'); }
+  JsonObject& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    w_.String(value);
+    return *this;
+  }
+  JsonObject& Int(std::string_view key, int64_t value) {
+    Key(key);
+    w_.Int(value);
+    return *this;
+  }
+  JsonObject& Ms(std::string_view key, absl::Duration value) {
+    return Int(key, absl::ToInt64Milliseconds(value));
+  }
+  JsonObject& Bool(std::string_view key, bool value) {
+    Key(key);
+    w_.Bool(value);
+    return *this;
+  }
+  // An array of objects, one per item, each written by `write(JsonObject&, item)`.
+  template <typename T, typename F>
+  JsonObject& Array(std::string_view key, const std::vector<T>& items, F write) {
+    Key(key);
+    w_.Char('[');
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i > 0) w_.Char(',');
+      JsonObject item(w_);
+      write(item, items[i]);
+    }
+    w_.Char(']');
+    return *this;
+  }
+
+ private:
+  void Key(std::string_view key) {
+    if (!first_) w_.Char(',');
+    first_ = false;
+    w_.String(key);
+    w_.Char(':');
+  }
+
+  JsonWriter& w_;
+  bool first_ = true;
+};
+
+}  // namespace
+
 std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_view suite) {
   std::string out;
   JsonWriter w(&out);
-  auto key = [&w](std::string_view k) {
-    w.String(k);
-    w.Char(':');
-  };
-  w.Char('{');
-  key("suite");
-  w.String(suite);
-  w.Char(',');
-  key("passed");
-  w.Int(Count(reports, Verdict::kPass));
-  w.Char(',');
-  key("failed");
-  w.Int(Count(reports, Verdict::kFail));
-  w.Char(',');
-  key("skipped");
-  w.Int(Count(reports, Verdict::kSkipped));
-  w.Char(',');
-  key("scenarios");
-  w.Char('[');
-  for (size_t i = 0; i < reports.size(); ++i) {
-    const ScenarioReport& r = reports[i];
-    if (i > 0) w.Char(',');
-    w.Char('{');
-    key("name");
-    w.String(r.name);
-    w.Char(',');
-    key("fault");
-    w.String(r.fault);
-    w.Char(',');
-    key("verdict");
-    w.String(VerdictName(r.verdict));
-    w.Char(',');
-    key("reason");
-    w.String(r.reason);
-    w.Char(',');
-    key("ms");
-    w.Int(absl::ToInt64Milliseconds(r.took));
-    w.Char(',');
-    key("callsLost");
-    w.Int(r.calls_lost);
-    w.Char(',');
-    key("callsDuplicated");
-    w.Int(r.calls_duplicated);
-    w.Char(',');
-    key("streamMessagesLost");
-    w.Int(r.messages_lost);
-    w.Char(',');
-    key("streamMessagesDuplicated");
-    w.Int(r.messages_duplicated);
-    w.Char(',');
-    key("closes");
-    w.Char('[');
-    for (size_t j = 0; j < r.closes.size(); ++j) {
-      if (j > 0) w.Char(',');
-      w.Char('{');
-      key("code");
-      w.Int(r.closes[j].code);
-      w.Char(',');
-      key("category");
-      w.String(r.closes[j].category);
-      w.Char(',');
-      key("reconnect");
-      w.Bool(r.closes[j].reconnect);
-      w.Char('}');
-    }
-    w.Char(']');
-    w.Char(',');
-    key("reconnects");
-    w.Char('[');
-    for (size_t j = 0; j < r.reconnects.size(); ++j) {
-      const ReconnectReport& x = r.reconnects[j];
-      if (j > 0) w.Char(',');
-      w.Char('{');
-      key("attempt");
-      w.Int(x.attempt);
-      w.Char(',');
-      key("afterCloseCode");
-      w.Int(x.after_close_code);
-      w.Char(',');
-      key("floorMs");
-      w.Int(absl::ToInt64Milliseconds(x.floor));
-      w.Char(',');
-      key("ceilingMs");
-      w.Int(absl::ToInt64Milliseconds(x.ceiling));
-      w.Char(',');
-      key("plannedMs");
-      w.Int(absl::ToInt64Milliseconds(x.planned));
-      w.Char(',');
-      key("measuredMs");
-      w.Int(absl::ToInt64Milliseconds(x.measured));
-      w.Char(',');
-      key("ok");
-      w.Bool(x.ok);
-      w.Char('}');
-    }
-    w.Char(']');
-    w.Char(',');
-    key("calls");
-    w.Char('[');
-    for (size_t j = 0; j < r.calls.size(); ++j) {
-      const CallReport& c = r.calls[j];
-      if (j > 0) w.Char(',');
-      w.Char('{');
-      key("id");
-      w.String(c.id);
-      w.Char(',');
-      key("method");
-      w.String(c.method);
-      w.Char(',');
-      key("outcome");
-      w.String(c.done ? c.outcome : "lost");
-      w.Char(',');
-      key("retryable");
-      w.Bool(c.retryable);
-      w.Char(',');
-      key("grpcCode");
-      w.Int(c.grpc_code);
-      w.Char(',');
-      key("retryAfterMs");
-      w.Int(c.retry_after_ms);
-      w.Char(',');
-      key("attempts");
-      w.Int(c.attempts);
-      w.Char(',');
-      key("outcomes");
-      w.Int(c.outcomes);
-      w.Char(',');
-      key("streamMessages");
-      w.Int(c.messages);
-      w.Char(',');
-      key("ok");
-      w.Bool(c.ok);
-      w.Char(',');
-      key("detail");
-      w.String(c.detail);
-      w.Char('}');
-    }
-    w.Char(']');
-    w.Char(',');
-    key("steps");
-    w.Char('[');
-    for (size_t j = 0; j < r.steps.size(); ++j) {
-      const StepReport& s = r.steps[j];
-      if (j > 0) w.Char(',');
-      w.Char('{');
-      key("name");
-      w.String(s.name);
-      w.Char(',');
-      key("ok");
-      w.Bool(s.ok);
-      w.Char(',');
-      key("detail");
-      w.String(s.detail);
-      w.Char(',');
-      key("ms");
-      w.Int(absl::ToInt64Milliseconds(s.took));
-      w.Char('}');
-    }
-    w.Char(']');
-    w.Char('}');
+  {
+    JsonObject top(w);
+    top.Str("suite", suite)
+        .Int("passed", Count(reports, Verdict::kPass))
+        .Int("failed", Count(reports, Verdict::kFail))
+        .Int("skipped", Count(reports, Verdict::kSkipped));
+    top.Array("scenarios", reports, [](JsonObject& o, const ScenarioReport& r) {
+      o.Str("name", r.name)
+          .Str("fault", r.fault)
+          .Str("verdict", VerdictName(r.verdict))
+          .Str("reason", r.reason)
+          .Ms("ms", r.took)
+          .Int("callsLost", r.calls_lost)
+          .Int("callsDuplicated", r.calls_duplicated)
+          .Int("streamMessagesLost", r.messages_lost)
+          .Int("streamMessagesDuplicated", r.messages_duplicated);
+      o.Array("closes", r.closes, [](JsonObject& c, const CloseReport& x) {
+        c.Int("code", x.code).Str("category", x.category).Bool("reconnect", x.reconnect);
+      });
+      o.Array("reconnects", r.reconnects, [](JsonObject& c, const ReconnectReport& x) {
+        c.Int("attempt", x.attempt)
+            .Int("afterCloseCode", x.after_close_code)
+            .Ms("floorMs", x.floor)
+            .Ms("ceilingMs", x.ceiling)
+            .Ms("plannedMs", x.planned)
+            .Ms("measuredMs", x.measured)
+            .Bool("ok", x.ok);
+      });
+      o.Array("calls", r.calls, [](JsonObject& c, const CallReport& x) {
+        c.Str("id", x.id)
+            .Str("method", x.method)
+            .Str("outcome", x.done ? x.outcome : "lost")
+            .Bool("retryable", x.retryable)
+            .Int("grpcCode", x.grpc_code)
+            .Int("retryAfterMs", x.retry_after_ms)
+            .Int("attempts", x.attempts)
+            .Int("outcomes", x.outcomes)
+            .Int("streamMessages", x.messages)
+            .Bool("ok", x.ok)
+            .Str("detail", x.detail);
+      });
+      o.Array("steps", r.steps, [](JsonObject& c, const StepReport& x) {
+        c.Str("name", x.name).Bool("ok", x.ok).Str("detail", x.detail).Ms("ms", x.took);
+      });
+    });
   }
-  w.Char(']');
-  w.Char('}');
   w.Finish();
   out.push_back('\n');
   return out;
