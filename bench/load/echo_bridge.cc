@@ -18,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "bridge/app/signals.h"
 #include "bridge/config/config.h"
 #include "bridge/server/server.h"
@@ -117,6 +118,7 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as bridge/main.cc
   bridge::app::BlockTerminationSignals();
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
