@@ -239,6 +239,159 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   grpc::ByteBuffer read_buffer_;
 };
 
+// A call of a method with one request and one reply, made as gRPC's unary call: the request,
+// its half-close and the reply in one batch and one completion, where the bidi form above
+// takes five reactions (each a hop to gRPC's callback threads) and a call of its own per
+// step. The request goes out at WritesDone; the reply is handed over as the bidi form does:
+// OnHeaders, then OnMessage at the first RequestRead, OnFinish at the next (a failure or a
+// cancel finishes at once).
+//
+// Lifetime: owned by itself (self_) from WritesDone until the completion, and by whoever holds
+// the Call. Listener events are emitted under mu_ so they stay in order when the completion
+// (a gRPC thread) and RequestRead (the caller's) race; listeners only post, never re-enter.
+class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<UnaryGrpcCall> {
+ public:
+  UnaryGrpcCall(std::shared_ptr<CallListener> listener,
+                std::shared_ptr<GrpcUpstream::InFlight> in_flight)
+      : listener_(std::move(listener)), in_flight_(std::move(in_flight)) {}
+
+  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline) {
+    {
+      absl::MutexLock lock(&in_flight_->mu);
+      ++in_flight_->calls;
+    }
+    stub_ = stub;
+    method_ = spec.method.path;
+    if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
+    for (const auto& [key, value] : spec.metadata) context_.AddMetadata(key, value);
+  }
+
+  bool Write(std::string bytes) override {
+    absl::MutexLock lock(&mu_);
+    if (started_ || has_request_) return true;  // one request only; the session sends one
+    has_request_ = true;
+    request_ = std::move(bytes);
+    return true;
+  }
+
+  void WritesDone() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (started_) return;
+      started_ = true;
+      self_ = shared_from_this();
+      grpc::Slice slice(request_);
+      request_buffer_ = grpc::ByteBuffer(&slice, 1);
+      request_.clear();
+    }
+    // gRPC may complete inline; the completion takes mu_.
+    stub_->UnaryCall(&context_, method_, grpc::StubOptions(), &request_buffer_, &reply_buffer_,
+                     [this](grpc::Status status) { OnComplete(std::move(status)); });
+  }
+
+  void RequestRead() override {
+    absl::MutexLock lock(&mu_);
+    ++reads_;
+    DeliverLocked();
+  }
+
+  void Cancel() override {
+    bool try_cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (!started_) {
+        // Never sent: finish now.
+        started_ = true;
+        done_ = true;
+        status_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+        LeaveInFlight();
+      }
+      try_cancel = !done_;
+      DeliverLocked();
+    }
+    // Safe after the completion too: the context keeps its call until it is destroyed.
+    if (try_cancel) context_.TryCancel();
+  }
+
+ private:
+  void OnComplete(grpc::Status status) {
+    std::shared_ptr<UnaryGrpcCall> self;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      status_ = std::move(status);
+      if (status_.ok()) headers_ = ToMetadata(context_.GetServerInitialMetadata());
+      DeliverLocked();
+      self = std::move(self_);
+    }
+    LeaveInFlight();
+    // `self` may delete this as it goes.
+  }
+
+  void DeliverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!done_ || finished_) return;
+    if (!cancelled_ && status_.ok()) {
+      if (!headers_sent_) {
+        headers_sent_ = true;
+        listener_->OnHeaders(std::move(headers_));
+      }
+      if (!message_sent_) {
+        if (reads_ == 0) return;
+        --reads_;
+        message_sent_ = true;
+        listener_->OnMessage(ToString(reply_buffer_));
+        reply_buffer_.Clear();
+      }
+      if (reads_ == 0) return;
+    }
+    finished_ = true;
+    CallResult result;
+    if (cancelled_ && status_.ok()) {
+      result.code = static_cast<int>(grpc::StatusCode::CANCELLED);
+      result.message = "cancelled";
+    } else {
+      result.code = static_cast<int>(status_.error_code());
+      result.message = status_.error_message();
+    }
+    result.trailers = ToMetadata(context_.GetServerTrailingMetadata());
+    for (const auto& [key, value] : result.trailers) {
+      if (key != kPushbackKey) continue;
+      int64_t ms;
+      result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
+    }
+    listener_->OnFinish(std::move(result));
+    listener_.reset();
+  }
+
+  void LeaveInFlight() {
+    absl::MutexLock lock(&in_flight_->mu);
+    --in_flight_->calls;
+  }
+
+  std::shared_ptr<CallListener> listener_;
+  std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
+  grpc::GenericStub* stub_ = nullptr;
+  std::string method_;  // outlives the call: gRPC keeps a pointer to it
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_buffer_;
+  grpc::ByteBuffer reply_buffer_;
+
+  absl::Mutex mu_;
+  std::shared_ptr<UnaryGrpcCall> self_ ABSL_GUARDED_BY(mu_);
+  std::string request_ ABSL_GUARDED_BY(mu_);
+  bool has_request_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool headers_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool message_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int reads_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  Metadata headers_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 // A call under a retry policy (gRFC A6): attempts are GrpcCalls; until the call commits
@@ -593,11 +746,16 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
     call->Begin();
     return call;
   }
+  const absl::Time deadline = spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout
+                                                                   : absl::InfiniteFuture();
+  if (!spec.method.client_streaming && !spec.method.server_streaming) {
+    auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_);
+    call->Begin(target->stub.get(), spec, deadline);
+    return call;
+  }
   auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(),
                                          std::move(listener), in_flight_);
-  call->Begin(target->stub.get(), spec,
-              spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout
-                                                  : absl::InfiniteFuture());
+  call->Begin(target->stub.get(), spec, deadline);
   return call;
 }
 
