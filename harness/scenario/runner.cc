@@ -301,13 +301,14 @@ class Run {
   }
 
   absl::Status DoConnect(const v1::Connect& connect) {
-    (*client_)->Connect();
     size_t opens_before, closes_before;
     {
       absl::MutexLock lock(&mu_);
       opens_before = opens_.size();
       closes_before = closes_.size();
     }
+    // After the counts: the confirm may come back before this thread looks again.
+    (*client_)->Connect();
     if (connect.has_expect_close()) {
       return DoExpectClose(connect.expect_close());
     }
