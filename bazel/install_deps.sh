@@ -25,6 +25,7 @@ PACKAGES=(
   rapidjson-dev
   clang
   libclang-rt-14-dev
+  chromium
 )
 
 missing=()

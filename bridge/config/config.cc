@@ -140,6 +140,11 @@ absl::Status Validate(const BridgeConfig& c) {
   if (auto hp = ParseHostPort(c.listen()); !hp.ok()) {
     return FieldError("listen", std::string(hp.status().message()));
   }
+  if (!c.admin_listen().empty()) {
+    if (auto hp = ParseHostPort(c.admin_listen()); !hp.ok()) {
+      return FieldError("admin_listen", std::string(hp.status().message()));
+    }
+  }
   if (c.path().empty() || c.path()[0] != '/') {
     return FieldError("path", absl::StrCat("must start with '/', got \"", c.path(), "\""));
   }

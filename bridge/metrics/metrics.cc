@@ -12,7 +12,65 @@ void AppendCounter(std::string* out, const char* name, const char* help, uint64_
                   value, "\n");
 }
 
+// Prometheus label values: backslash, quote and newline escaped.
+std::string LabelValue(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace
+
+void LatencyHistogram::Observe(absl::Duration d) {
+  const double seconds = absl::ToDoubleSeconds(d);
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++buckets_[i];
+      break;
+    }
+  }
+  ++count_;
+  sum_seconds_ += seconds;
+}
+
+void LatencyHistogram::Render(std::string* out, const std::string& name,
+                              const std::string& labels) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += buckets_[i];
+    absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"", kBounds[i], "\"} ", cumulative,
+                    "\n");
+  }
+  absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ", count_, "\n");
+  const std::string braces = labels.empty() ? "" : absl::StrCat("{", labels, "}");
+  absl::StrAppend(out, name, "_sum", braces, " ", sum_seconds_, "\n", name, "_count", braces, " ",
+                  count_, "\n");
+}
+
+void Metrics::CountCallEnd(const std::string& method, int code, absl::Duration upstream,
+                           absl::Duration bridge_added) {
+  absl::MutexLock lock(&calls_mu_);
+  MethodFigures& m = methods_[method];
+  ++m.by_code[code];
+  m.upstream.Observe(upstream);
+  bridge_added_.Observe(bridge_added);
+}
+
+uint64_t Metrics::calls_ended(const std::string& method, int code) const {
+  absl::MutexLock lock(&calls_mu_);
+  auto it = methods_.find(method);
+  if (it == methods_.end()) return 0;
+  auto c = it->second.by_code.find(code);
+  return c == it->second.by_code.end() ? 0 : c->second;
+}
 
 void Metrics::CountCloseSent(int code) {
   absl::MutexLock lock(&closes_mu_);
@@ -136,6 +194,44 @@ std::string Metrics::RenderPrometheus() const {
     absl::StrAppend(&out, "bridge_error_frames_total{category=\"",
                     absl::string_view(name.data(), name.size()), "\"} ", get(error_frames_[i]),
                     "\n");
+  }
+  // Frames by type, named as in JSON ("stream_message").
+  const google::protobuf::OneofDescriptor* kinds =
+      v1::Frame::descriptor()->FindOneofByName("kind");
+  for (const bool in : {true, false}) {
+    const char* name = in ? "bridge_frames_in_total" : "bridge_frames_out_total";
+    absl::StrAppend(&out, "# HELP ", name,
+                    in ? " Frames received, by type.\n" : " Frames sent, by type.\n", "# TYPE ",
+                    name, " counter\n");
+    for (int i = 0; i < kinds->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* kind = kinds->field(i);
+      const uint64_t n = in ? frames_in(kind->number()) : frames_out(kind->number());
+      if (n > 0) absl::StrAppend(&out, name, "{type=\"", kind->name(), "\"} ", n, "\n");
+    }
+  }
+  {
+    absl::MutexLock calls_lock(&calls_mu_);
+    absl::StrAppend(&out,
+                    "# HELP bridge_calls_total Upstream calls that ended, by method and gRPC "
+                    "status code.\n# TYPE bridge_calls_total counter\n");
+    for (const auto& [method, figures] : methods_) {
+      for (const auto& [code, n] : figures.by_code) {
+        absl::StrAppend(&out, "bridge_calls_total{method=\"", LabelValue(method), "\",code=\"",
+                        code, "\"} ", n, "\n");
+      }
+    }
+    absl::StrAppend(&out,
+                    "# HELP bridge_upstream_latency_seconds Time from starting a call upstream "
+                    "to its end, by method.\n# TYPE bridge_upstream_latency_seconds histogram\n");
+    for (const auto& [method, figures] : methods_) {
+      figures.upstream.Render(&out, "bridge_upstream_latency_seconds",
+                              absl::StrCat("method=\"", LabelValue(method), "\""));
+    }
+    absl::StrAppend(&out,
+                    "# HELP bridge_added_latency_seconds Time the bridge adds to a call: from "
+                    "the message frame to the call upstream, and from its end to the answer "
+                    "frame written.\n# TYPE bridge_added_latency_seconds histogram\n");
+    bridge_added_.Render(&out, "bridge_added_latency_seconds", "");
   }
   absl::StrAppend(&out,
                   "# HELP bridge_closes_sent_total Closes the bridge initiated, by code.\n"

@@ -1,6 +1,8 @@
-// The bridge's counters: connections, frames, bad input by reason, error frames by category,
-// closes by code. Lock-free increments from any thread; rendered in the Prometheus text format
-// for /metrics.
+// The bridge's counters: connections, frames (by type), bad input by reason, error frames by
+// category, closes by code, calls by method and status, and latency histograms (time upstream,
+// and time the bridge itself adds to a call). Lock-free increments from any thread, but for the
+// per-method figures (one short lock per call); rendered in the Prometheus text format for
+// /metrics.
 #ifndef BRIDGE_METRICS_METRICS_H_
 #define BRIDGE_METRICS_METRICS_H_
 
@@ -13,12 +15,30 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "bridge/protocol/frame_codec.h"
 #include "proto/bridge/v1/frame.pb.h"
 
 namespace bridge {
 
 using Counter = std::atomic<uint64_t>;
+
+// A Prometheus histogram of durations with fixed buckets (0.5 ms to 10 s). Not thread-safe.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                     0.025,  0.05,  0.1,    0.25,  0.5,
+                                                     1,      2.5,   5,      10};
+  void Observe(absl::Duration d);
+  uint64_t count() const { return count_; }
+  // Appends the _bucket, _sum and _count lines of `name` with `labels` ("method=\"x\"" or "").
+  void Render(std::string* out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::array<uint64_t, kBounds.size()> buckets_{};  // not cumulative; Render sums them
+  uint64_t count_ = 0;
+  double sum_seconds_ = 0;
+};
 
 class Metrics {
  public:
@@ -77,6 +97,18 @@ class Metrics {
     return i < error_frames_.size() ? error_frames_[i].load(std::memory_order_relaxed) : 0;
   }
 
+  // Frames by type: `kind` is the field number of Frame's `kind` oneof (Frame::KindCase).
+  void CountFrameIn(int kind) { CountKind(frames_in_, kind); }
+  void CountFrameOut(int kind) { CountKind(frames_out_, kind); }
+  uint64_t frames_in(int kind) const { return KindCount(frames_in_, kind); }
+  uint64_t frames_out(int kind) const { return KindCount(frames_out_, kind); }
+
+  // A call that ended: its method ("/demo.v1.Echo/Say"), gRPC status code (0 OK), the time it
+  // spent upstream, and the time the bridge added (decoding, transcoding, writing the answer).
+  void CountCallEnd(const std::string& method, int code, absl::Duration upstream,
+                    absl::Duration bridge_added);
+  uint64_t calls_ended(const std::string& method, int code) const;
+
   // Closes the bridge initiated, by close code.
   void CountCloseSent(int code);
   uint64_t closes_sent(int code) const;
@@ -87,6 +119,27 @@ class Metrics {
   void AddSection(std::function<std::string()> section);
 
  private:
+  static constexpr size_t kKinds = 32;  // above every Frame kind field number
+  static void CountKind(std::array<Counter, kKinds>& counters, int kind) {
+    if (kind > 0 && static_cast<size_t>(kind) < kKinds) {
+      counters[kind].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  static uint64_t KindCount(const std::array<Counter, kKinds>& counters, int kind) {
+    return kind > 0 && static_cast<size_t>(kind) < kKinds
+               ? counters[kind].load(std::memory_order_relaxed)
+               : 0;
+  }
+  struct MethodFigures {
+    std::map<int, uint64_t> by_code;
+    LatencyHistogram upstream;
+  };
+
+  std::array<Counter, kKinds> frames_in_{};
+  std::array<Counter, kKinds> frames_out_{};
+  mutable absl::Mutex calls_mu_;
+  std::map<std::string, MethodFigures> methods_ ABSL_GUARDED_BY(calls_mu_);
+  LatencyHistogram bridge_added_ ABSL_GUARDED_BY(calls_mu_);
   std::array<Counter, protocol::kDecodeFailureCount> bad_frames_{};
   std::array<Counter, 17> error_frames_{};
   mutable absl::Mutex closes_mu_;

@@ -22,6 +22,7 @@
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/server/admin.h"
 #include "bridge/server/upgrade.h"
 #include "websocketpp/config/asio_no_tls.hpp"
 #include "websocketpp/server.hpp"
@@ -106,6 +107,7 @@ class SessionCore final : public session::Transport,
     session_ = std::make_unique<session::Session>(options, encoding_, this, clock, metrics,
                                                   std::move(ids), services,
                                                   std::move(upgrade_metadata));
+    stats_ = session_->stats();
     std::weak_ptr<SessionCore> weak = weak_from_this();
     session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
                                      const v1::Connect& connect,
@@ -117,6 +119,8 @@ class SessionCore final : public session::Transport,
 
   session::Session& session() { return *session_; }
   protocol::Encoding encoding() const { return encoding_; }
+  // Any thread, also after Teardown.
+  const std::shared_ptr<session::SessionStats>& stats() const { return stats_; }
 
   // Any thread: runs `task` on this session's strand, unless the server is gone.
   void Post(std::function<void()> task) {
@@ -271,6 +275,7 @@ class SessionCore final : public session::Transport,
   std::array<std::unique_ptr<TimerSlot>, session::kSessionTimerCount> timers_;
   std::shared_ptr<Executor> executor_;
   std::unique_ptr<session::Session> session_;
+  std::shared_ptr<session::SessionStats> stats_;
   WsConnectionPtr con_;                   // the attached connection, if any
   std::shared_ptr<SessionCore> forward_;  // set once this session's connection moved on
   bool registered_ = false;
@@ -346,6 +351,7 @@ class Server::Impl : public SessionHost {
     port_ = local.port();
     endpoint_.start_accept(ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot accept: ", ec.message()));
+    if (absl::Status admin = StartAdmin(); !admin.ok()) return admin;
 
     const int threads = static_cast<int>(std::max<uint32_t>(1, config_.io_threads()));
     for (int i = 0; i < threads; ++i) {
@@ -356,6 +362,7 @@ class Server::Impl : public SessionHost {
   }
 
   uint16_t port() const { return port_; }
+  uint16_t admin_port() const { return admin_port_; }
   Metrics& metrics() { return metrics_; }
 
   bool AwaitOpenConnections(size_t count, absl::Duration timeout) {
@@ -658,8 +665,47 @@ class Server::Impl : public SessionHost {
     }
   }
 
+  // The admin listener: plain HTTP on its own port, on the same io threads.
+  absl::Status StartAdmin() {
+    if (config_.admin_listen().empty()) return absl::OkStatus();
+    auto host_port = config::ParseHostPort(config_.admin_listen());
+    if (!host_port.ok()) return host_port.status();
+    std::error_code ec;
+    admin_.init_asio(&endpoint_.get_io_service(), ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot start Asio: ", ec.message()));
+    admin_.set_reuse_addr(true);
+    admin_.set_max_http_body_size(4096);
+    admin_.set_validate_handler([this](connection_hdl hdl) {
+      admin_.get_con_from_hdl(hdl)->set_status(websocketpp::http::status_code::not_found);
+      return false;
+    });
+    admin_.set_http_handler(
+        [this](connection_hdl hdl) { ServeAdmin(admin_.get_con_from_hdl(hdl), "admin"); });
+    admin_.listen(host_port->host, std::to_string(host_port->port), ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.admin_listen(),
+                                                 " (admin_listen): ", ec.message()));
+    }
+    auto local = admin_.get_local_endpoint(ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot read the bound port: ", ec.message()));
+    admin_port_ = local.port();
+    admin_.start_accept(ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot accept: ", ec.message()));
+    return absl::OkStatus();
+  }
+
   void OnHttp(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
+    if (!config_.admin_listen().empty()) {
+      con->set_status(websocketpp::http::status_code::not_found);
+      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(),
+                                 "\n"));
+      return;
+    }
+    ServeAdmin(con, "");
+  }
+
+  void ServeAdmin(const WsConnectionPtr& con, const char* where) {
     const std::string& resource = con->get_resource();
     if (resource == "/healthz") {
       con->set_status(websocketpp::http::status_code::ok);
@@ -675,6 +721,23 @@ class Server::Impl : public SessionHost {
       con->set_status(websocketpp::http::status_code::ok);
       con->set_body(metrics_.RenderPrometheus());
       con->append_header("Content-Type", "text/plain; version=0.0.4");
+    } else if (resource == "/connections") {
+      std::vector<std::shared_ptr<session::SessionStats>> stats;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& core : cores_) stats.push_back(core->stats());
+      }
+      con->set_status(websocketpp::http::status_code::ok);
+      con->set_body(ConnectionsJson(stats, options_.clock->Now()));
+      con->append_header("Content-Type", "application/json");
+      con->append_header("Cache-Control", "no-store");
+    } else if (resource == "/dashboard") {
+      con->set_status(websocketpp::http::status_code::ok);
+      con->set_body(DashboardHtml());
+      con->append_header("Content-Type", "text/html; charset=utf-8");
+    } else if (where[0] != '\0') {
+      con->set_status(websocketpp::http::status_code::not_found);
+      con->set_body("not found; try /metrics, /healthz, /readyz, /connections, /dashboard\n");
     } else {
       con->set_status(websocketpp::http::status_code::not_found);
       con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(),
@@ -687,6 +750,8 @@ class Server::Impl : public SessionHost {
   const session::SessionOptions session_options_;
   Metrics metrics_;
   WsServer endpoint_;
+  WsServer admin_;  // on endpoint_'s io_context; listening only with admin_listen
+  uint16_t admin_port_ = 0;
   std::vector<std::thread> threads_;
   bool started_ = false;
   uint16_t port_ = 0;
@@ -708,6 +773,7 @@ Server::Server(const v1::BridgeConfig& config, ServerOptions options)
 Server::~Server() = default;
 absl::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::admin_port() const { return impl_->admin_port(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 void Server::Wait() { impl_->Wait(); }
 Metrics& Server::metrics() { return impl_->metrics(); }

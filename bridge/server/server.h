@@ -1,7 +1,8 @@
 // The bridge's WebSocket server: websocketpp on standalone Asio, N io threads. It checks the
 // upgrade (path, subprotocol), runs one session::Session per connection, keeps a session whose
-// connection dropped for a resume by a later connection, answers plain HTTP on /healthz and
-// /metrics, and drains on Shutdown.
+// connection dropped for a resume by a later connection, answers plain HTTP (/healthz, /readyz,
+// /metrics, /connections, /dashboard) on the WebSocket port or, with admin_listen, on an admin
+// port of its own, and drains on Shutdown.
 //
 // Threading: Start, Shutdown and Wait may be called from any thread. Each session runs on a
 // strand of its own (it outlives its connection and may move to another one); connection
@@ -46,6 +47,8 @@ class Server {
 
   // The port bound by Start (useful with port 0).
   uint16_t port() const;
+  // The admin listener's port (admin_listen); 0 when there is none.
+  uint16_t admin_port() const;
 
   // Stops accepting, closes every session with 1001, and stops the io threads once all are
   // closed or shutdown_grace_ms has passed. Idempotent; any thread.

@@ -2,6 +2,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -220,7 +221,10 @@ void Session::StartCall(const v1::Message& m) {
   call.id = call_id;
   call.method = *method;
   call.content_mode = content_mode;
+  call.started_at = clock_->Monotonic();
+  call.before_upstream = call.started_at - last_seen_;
   metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
+  stats_->calls.fetch_add(1, std::memory_order_relaxed);
   call.call = services_.upstream->StartCall(
       spec, std::make_shared<SessionCallListener>(transport_->executor(), this, m.message_id(),
                                                   call_id));
@@ -305,6 +309,19 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (it == calls_.end() || it->second.id != call_id) return;
   ActiveCall call = std::move(it->second);
   calls_.erase(it);
+  // Counted once the answer is written, whichever it is; a reply that cannot be transcoded
+  // counts as INTERNAL.
+  const absl::Duration ended = clock_->Monotonic();
+  int code = result.code;
+  auto count = absl::MakeCleanup([&] {
+    const absl::Duration upstream_time = ended - call.started_at;
+    metrics_->CountCallEnd(call.method.path, code, upstream_time,
+                           call.before_upstream + (clock_->Monotonic() - ended));
+    stats_->calls_ended.fetch_add(1, std::memory_order_relaxed);
+    stats_->upstream_micros.fetch_add(absl::ToInt64Microseconds(upstream_time),
+                                      std::memory_order_relaxed);
+    if (code != 0) stats_->call_errors.fetch_add(1, std::memory_order_relaxed);
+  });
 
   if (result.code != 0) {
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
@@ -340,6 +357,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     return;
   }
   if (!call.reply.has_value()) {
+    code = 13;
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, "the upstream ended the call with OK and no reply", "",
               message_id);
@@ -349,6 +367,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *call.reply);
   absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(call.reply));
   if (!payload.ok()) {
+    code = 13;
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "",
               message_id);

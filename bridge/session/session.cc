@@ -65,7 +65,10 @@ Session::Session(const SessionOptions& options, protocol::Encoding encoding,
       metrics_(metrics),
       new_conversation_id_(std::move(new_conversation_id)),
       services_(services),
-      upgrade_metadata_(std::move(upgrade_metadata)) {}
+      upgrade_metadata_(std::move(upgrade_metadata)) {
+  absl::MutexLock lock(&stats_->mu);
+  stats_->started = clock_->Now();
+}
 
 Session::~Session() { CancelAllCalls(); }
 
@@ -79,6 +82,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
   last_seen_ = clock_->Monotonic();
   metrics_->frames_received.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_received.fetch_add(data.size(), std::memory_order_relaxed);
+  stats_->frames_in.fetch_add(1, std::memory_order_relaxed);
   if (!TakeToken()) return;
 
   const protocol::Encoding frame_encoding =
@@ -109,6 +113,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
 }
 
 void Session::Dispatch(Frame& frame) {
+  metrics_->CountFrameIn(frame.kind_case());
   if (state_ == State::kPending) {
     if (frame.kind_case() != Frame::kConnect) {
       metrics_->frames_before_connect.fetch_add(1, std::memory_order_relaxed);
@@ -212,6 +217,11 @@ void Session::HandleConnect(const v1::Connect& connect) {
   client_id_ = connect.client_id();
   conversation_id_ = new_conversation_id_();
   state_ = State::kConfirmed;
+  {
+    absl::MutexLock lock(&stats_->mu);
+    stats_->conversation_id = conversation_id_;
+    stats_->client_id = client_id_;
+  }
   SetIdentity(std::move(identity));
   metrics_->sessions_confirmed.fetch_add(1, std::memory_order_relaxed);
   {
@@ -344,6 +354,10 @@ bool Session::TakeToken() {
 
 void Session::SetIdentity(std::optional<auth::Identity> identity) {
   identity_ = std::move(identity);
+  {
+    absl::MutexLock lock(&stats_->mu);
+    stats_->user = identity_.has_value() ? identity_->user_id : "";
+  }
   {
     absl::MutexLock lock(&claim_mu_);
     claim_user_ = identity_.has_value() ? identity_->user_id : "";
@@ -557,6 +571,14 @@ void Session::SendFrame(Frame& frame) {
   if (state_ == State::kDetached) return;  // held until a resume
   metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_sent.fetch_add(data.size(), std::memory_order_relaxed);
+  metrics_->CountFrameOut(frame.kind_case());
+  stats_->frames_out.fetch_add(1, std::memory_order_relaxed);
+  if (frame.has_error()) {
+    absl::MutexLock lock(&stats_->mu);
+    stats_->last_error = absl::StrCat(Sv(protocol::CategoryName(frame.error().category())), ": ",
+                                      frame.error().message());
+    stats_->last_error_at = clock_->Now();
+  }
   transport_->Send(std::move(data), encoding_);
   if (!slow_consumer_posted_ && transport_->buffered_bytes() > options_.max_outbound_queue) {
     // Closed from a task of its own: callers may be in the middle of a call's bookkeeping.

@@ -15,6 +15,7 @@
 #ifndef BRIDGE_SESSION_SESSION_H_
 #define BRIDGE_SESSION_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,24 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual void Post(std::function<void()> task) = 0;
+};
+
+// What the dashboard shows of one session. Written on the session's strand, read from any
+// thread (the server's /connections), also after the session is gone.
+struct SessionStats {
+  std::atomic<uint64_t> frames_in{0};
+  std::atomic<uint64_t> frames_out{0};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> calls_ended{0};
+  std::atomic<uint64_t> call_errors{0};
+  std::atomic<int64_t> upstream_micros{0};  // over the calls ended
+  mutable absl::Mutex mu;
+  absl::Time started ABSL_GUARDED_BY(mu);
+  std::string conversation_id ABSL_GUARDED_BY(mu);
+  std::string client_id ABSL_GUARDED_BY(mu);
+  std::string user ABSL_GUARDED_BY(mu);        // empty: anonymous
+  std::string last_error ABSL_GUARDED_BY(mu);  // "category: message" of the last error frame
+  absl::Time last_error_at ABSL_GUARDED_BY(mu);
 };
 
 // What sessions need to make calls; built once, shared by every session.
@@ -182,6 +201,8 @@ class Session {
 
   // Calls in flight.
   size_t active_calls() const { return calls_.size(); }
+  // Shared with whoever shows it; never null.
+  const std::shared_ptr<SessionStats>& stats() const { return stats_; }
 
   // Asks the host to resume session `conversation_id` on this connection (see TryClaim). True
   // when the host took the connection over; this session then ends without a word.
@@ -204,6 +225,8 @@ class Session {
     std::optional<std::string> reply;  // the one reply of a method without a reply stream
     bool content_mode = false;         // started from `content`: answer with `content` too
     bool read_wanted = false;          // a read waits for the outbound buffer to drain
+    absl::Duration started_at;         // monotonic, when it was started upstream
+    absl::Duration before_upstream;    // from its message frame to that start
   };
 
   void Dispatch(v1::Frame& frame);
@@ -294,6 +317,7 @@ class Session {
   // False (and a rate_limited error sent, or 4029) when the message must be dropped.
   bool TakeToken();
   bool released_ = false;
+  std::shared_ptr<SessionStats> stats_ = std::make_shared<SessionStats>();
 };
 
 }  // namespace bridge::session
