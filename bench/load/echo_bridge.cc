@@ -10,21 +10,18 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/load/echo_upstream.h"
 #include "bridge/app/signals.h"
 #include "bridge/config/config.h"
 #include "bridge/server/server.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
-#include "bridge/upstream/upstream.h"
 #include "proto/demo/v1/echo.pb.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "WebSocket listen address HOST:PORT.");
@@ -33,81 +30,7 @@ ABSL_FLAG(std::string, config, "", "BridgeConfig (text format) merged over the d
 
 namespace {
 
-namespace upstream = bridge::upstream;
-
-// Replies with each request message as it is read; finishes OK once the client half-closed
-// and every request was answered.
-class EchoCall final : public upstream::Call {
- public:
-  explicit EchoCall(std::shared_ptr<upstream::CallListener> listener)
-      : listener_(std::move(listener)) {}
-
-  bool Write(std::string bytes) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return false;
-    if (read_pending_) {
-      read_pending_ = false;
-      listener_->OnMessage(std::move(bytes));
-    } else {
-      queue_.push_back(std::move(bytes));
-    }
-    return true;
-  }
-  void WritesDone() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writes_done_ = true;
-    if (read_pending_ && queue_.empty()) FinishLocked(0, "");
-  }
-  void RequestRead() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    if (!headers_sent_) {
-      headers_sent_ = true;
-      listener_->OnHeaders({});
-    }
-    if (!queue_.empty()) {
-      listener_->OnMessage(std::move(queue_.front()));
-      queue_.pop_front();
-    } else if (writes_done_) {
-      FinishLocked(0, "");
-    } else {
-      read_pending_ = true;
-    }
-  }
-  void Cancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    FinishLocked(1, "cancelled");  // CANCELLED
-  }
-
- private:
-  void FinishLocked(int code, std::string message) {
-    if (finished_) return;
-    finished_ = true;
-    upstream::CallResult result;
-    result.code = code;
-    result.message = std::move(message);
-    listener_->OnFinish(std::move(result));
-  }
-
-  // The listener only posts to the session's strand, so calling it under the lock keeps the
-  // events in order without re-entering.
-  std::mutex mu_;
-  std::shared_ptr<upstream::CallListener> listener_;
-  std::deque<std::string> queue_;
-  bool headers_sent_ = false;
-  bool read_pending_ = false;
-  bool writes_done_ = false;
-  bool finished_ = false;
-};
-
-class EchoUpstream final : public upstream::Upstream {
- public:
-  bool HasRoute(std::string_view) const override { return true; }
-  std::shared_ptr<upstream::Call> StartCall(
-      const upstream::CallSpec&, std::shared_ptr<upstream::CallListener> listener) override {
-    return std::make_shared<EchoCall>(std::move(listener));
-  }
-};
+using bench::load::EchoUpstream;
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "echo_bridge: %s\n", message.c_str());

@@ -306,7 +306,9 @@ class Worker {
   void Late() { ++result_.late; }
   void Error(const std::string& what) {
     const int64_t now = NowNs();
-    if (window_end_ != 0 && now >= window_start_ && now < window_end_) ++result_.errors;
+    // From the first send on, warm-up included: an error there (a refused call) can stall the
+    // window without an error of its own.
+    if (window_end_ != 0 && now < window_end_) ++result_.errors;
     if (result_.first_error.empty()) result_.first_error = what;
   }
 
