@@ -24,6 +24,9 @@
 ABSL_FLAG(std::string, config, "", "BridgeConfig file in protobuf text format.");
 ABSL_FLAG(std::string, listen, "", "WebSocket listen address HOST:PORT. Default 127.0.0.1:8080.");
 ABSL_FLAG(std::string, path, "", "WebSocket path. Default /ws.");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Admin HTTP listener HOST:PORT (/metrics, /healthz, /readyz, /connections, "
+          "/dashboard). Default: those are served on the WebSocket port.");
 ABSL_FLAG(int64_t, io_threads, -1, "Asio io threads. Default: the number of cores.");
 ABSL_FLAG(int64_t, handshake_timeout_ms, -1,
           "Time to send `connect` after the upgrade, then close 4001. Default 10000.");
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   }
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
   if (auto v = absl::GetFlag(FLAGS_path); !v.empty()) config.set_path(v);
+  if (auto v = absl::GetFlag(FLAGS_admin_listen); !v.empty()) config.set_admin_listen(v);
   if (auto v = absl::GetFlag(FLAGS_default_method); !v.empty()) config.set_default_method(v);
   constexpr int64_t kMaxU32 = 0xffffffff;
   for (absl::Status s : {
@@ -128,6 +132,11 @@ int main(int argc, char** argv) {
   auto host_port = bridge::config::ParseHostPort(config.listen());
   std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
               static_cast<unsigned>(server.port()), config.path().c_str(), config.io_threads());
+  if (const uint16_t admin = server.admin_port(); admin != 0) {
+    std::printf("bridge: admin on http://%s:%u (/metrics /healthz /readyz /dashboard)\n",
+                bridge::config::ParseHostPort(config.admin_listen())->host.c_str(),
+                static_cast<unsigned>(admin));
+  }
   std::fflush(stdout);
 
   const int signal_number = bridge::app::WaitForTerminationSignal();

@@ -175,6 +175,8 @@ std::string Metrics::RenderPrometheus() const {
                 "Bad, missing or expired tokens, and refused refreshes.", get(auth_failures));
   AppendCounter(&out, "bridge_permission_denials_total",
                 "Calls the caller's token does not allow.", get(permission_denials));
+  AppendCounter(&out, "bridge_drains_requested_total", "Drains asked for through /drain.",
+                get(drains_requested));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

@@ -80,6 +80,7 @@ class Metrics {
   Counter slow_consumer_closes{0};      // 4002
   Counter auth_failures{0};             // bad, missing or expired tokens (4500), bad refreshes
   Counter permission_denials{0};        // calls the user's token does not allow
+  Counter drains_requested{0};          // GET or POST /drain on the admin port
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -388,7 +388,14 @@ class Server::Impl : public SessionHost {
 
   void Shutdown() {
     if (!started_) return;
-    asio::post(endpoint_.get_io_service(), [this] { BeginDrain(); });
+    asio::post(endpoint_.get_io_service(), [this] {
+      stop_when_drained_ = true;
+      if (draining_.load()) {
+        StopIfDrained();  // a drain asked for through /drain went first
+      } else {
+        BeginDrain();
+      }
+    });
   }
 
   void Wait() {
@@ -449,8 +456,7 @@ class Server::Impl : public SessionHost {
  private:
   // On an io thread.
   void BeginDrain() {
-    if (draining_) return;
-    draining_ = true;
+    if (draining_.exchange(true)) return;
     std::error_code ec;
     endpoint_.stop_listening(ec);
 
@@ -463,7 +469,8 @@ class Server::Impl : public SessionHost {
     }
     for (auto& core : cores) core->Post([core] { core->Drain(); });
     if (idle) {
-      endpoint_.stop();
+      drain_over_ = true;
+      StopIfDrained();
       return;
     }
     // Calls get drain_timeout_ms to finish; then every session is closed at once, and clients
@@ -480,9 +487,17 @@ class Server::Impl : public SessionHost {
       for (auto& core : left) core->Post([core] { core->Shutdown(); });
       grace_->expires_after(std::chrono::milliseconds(config_.shutdown_grace_ms()));
       grace_->async_wait([this](const std::error_code& ec) {
-        if (!ec) endpoint_.stop();  // clients that did not finish the close handshake in time
+        if (ec) return;
+        drain_over_ = true;  // clients that did not finish the close handshake in time
+        StopIfDrained();
       });
     });
+  }
+
+  // The io threads stop once a drain is over, when Shutdown asked for it (a drain begun through
+  // /drain leaves them running, the admin port answering, until Shutdown). On an io thread.
+  void StopIfDrained() {
+    if (stop_when_drained_.load() && drain_over_.load()) endpoint_.stop();
   }
 
   bool OnValidate(connection_hdl hdl) {
@@ -660,7 +675,8 @@ class Server::Impl : public SessionHost {
     if (draining_.load() && open_.empty()) {
       asio::post(endpoint_.get_io_service(), [this] {
         if (grace_) grace_->cancel();
-        endpoint_.stop();
+        drain_over_ = true;
+        StopIfDrained();
       });
     }
   }
@@ -731,6 +747,15 @@ class Server::Impl : public SessionHost {
       con->set_body(ConnectionsJson(stats, options_.clock->Now()));
       con->append_header("Content-Type", "application/json");
       con->append_header("Cache-Control", "no-store");
+    } else if (resource == "/drain") {
+      // What SIGTERM does (a Kubernetes preStop hook can call it): readyz false, no new
+      // connections, sessions closed with 1001 once their calls end. The process exits on
+      // SIGTERM.
+      metrics_.drains_requested.fetch_add(1, std::memory_order_relaxed);
+      BeginDrain();
+      con->set_status(websocketpp::http::status_code::accepted);
+      con->set_body("draining\n");
+      con->append_header("Content-Type", "text/plain");
     } else if (resource == "/dashboard") {
       con->set_status(websocketpp::http::status_code::ok);
       con->set_body(DashboardHtml());
@@ -756,6 +781,8 @@ class Server::Impl : public SessionHost {
   bool started_ = false;
   uint16_t port_ = 0;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> drain_over_{false};         // every connection closed, or the grace is up
+  std::atomic<bool> stop_when_drained_{false};  // Shutdown was called
   std::unique_ptr<asio::steady_timer> grace_;
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;

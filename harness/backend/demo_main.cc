@@ -19,6 +19,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "WebSocket listen address HOST:PORT.");
 ABSL_FLAG(std::string, backend_listen, "127.0.0.1:0", "The demo backend's gRPC address.");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Admin HTTP listener HOST:PORT (/metrics, /healthz, /readyz, /dashboard, /drain).");
 ABSL_FLAG(std::string, config, "", "Optional BridgeConfig (text format) merged over the demo's.");
 
 namespace {
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     config->MergeFrom(*extra);
   }
   config->set_listen(absl::GetFlag(FLAGS_listen));
+  if (auto v = absl::GetFlag(FLAGS_admin_listen); !v.empty()) config->set_admin_listen(v);
   auto app = harness::backend::StartDemoBridge(*config);
   if (!app.ok()) return Fail(std::string(app.status().message()));
   // For the banner: the values in effect (the bridge applied the defaults to its own copy).
@@ -63,6 +66,11 @@ int main(int argc, char** argv) {
   std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
               static_cast<unsigned>((*app)->server().port()), config->path().c_str(),
               config->io_threads());
+  if (const uint16_t admin = (*app)->server().admin_port(); admin != 0) {
+    std::printf("bridge: admin on http://%s:%u (/metrics /healthz /readyz /dashboard)\n",
+                bridge::config::ParseHostPort(config->admin_listen())->host.c_str(),
+                static_cast<unsigned>(admin));
+  }
   std::printf("demo: try {\"type\":\"connect\",\"clientId\":\"me\"} then "
               "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1.Echo/Say\","
               "\"payload\":{\"text\":\"hi\"}}\n");

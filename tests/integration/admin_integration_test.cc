@@ -123,6 +123,30 @@ TEST_F(AdminTest, ConnectionsListEachSessionWithItsFigures) {
   EXPECT_THAT(body, HasSubstr(R"("lastError":"not_found: demo failure 5")"));
 }
 
+TEST_F(AdminTest, DrainThroughTheAdminPortClosesSessionsAndKeepsAnswering) {
+  auto ws = Traffic();
+  ASSERT_NE(ws, nullptr);
+  auto drain = WsTestClient::HttpGet(admin_, "/drain");
+  ASSERT_TRUE(drain.ok()) << drain.status();
+  EXPECT_EQ(drain->first, 202);
+  EXPECT_THAT(ws->ReceiveText().value_or(""), HasSubstr(R"("category":"server_shutdown")"));
+  auto code = ws->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 1001);
+  // The admin port still answers: not ready, alive, and the drain counted.
+  auto ready = WsTestClient::HttpGet(admin_, "/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->first, 503);
+  auto health = WsTestClient::HttpGet(admin_, "/healthz");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->first, 200);
+  auto metrics = WsTestClient::HttpGet(admin_, "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(Sample(metrics->second, "bridge_drains_requested_total"), 1);
+  // No new WebSocket connections.
+  EXPECT_FALSE(WsTestClient::Connect(bridge_->port()).ok());
+}
+
 // Headless Chromium (Debian's chromium) loads the dashboard, which fetches /connections and
 // renders a row per session.
 TEST_F(AdminTest, TheDashboardShowsTheLiveSessionInChromium) {
