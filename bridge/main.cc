@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/app/bridge_app.h"
 #include "bridge/app/signals.h"
+#include "bridge/common/log.h"
 #include "bridge/config/config.h"
 #include "bridge/server/server.h"
 #include "google/protobuf/text_format.h"
@@ -43,6 +44,10 @@ ABSL_FLAG(std::vector<std::string>, descriptor_sets, {},
           "Descriptor sets (protoc --include_imports --descriptor_set_out), comma-separated.");
 ABSL_FLAG(std::string, routes, "",
           "Service routes: demo.v1.Echo=127.0.0.1:50051,*=dns:///backend:50051.");
+ABSL_FLAG(std::string, log_level, "",
+          "Least level of the structured logs on stderr: debug, info, warn, error, off. "
+          "Default info.");
+ABSL_FLAG(std::string, log_format, "", "Log lines as json (the default) or text.");
 ABSL_FLAG(bool, check_config, false,
           "Check the configuration (the file and the flags over it), print it with its defaults "
           "in text format, and exit: 0 when valid, 2 naming the field when not. Reads no other "
@@ -90,6 +95,8 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
   if (auto v = absl::GetFlag(FLAGS_path); !v.empty()) config.set_path(v);
   if (auto v = absl::GetFlag(FLAGS_admin_listen); !v.empty()) config.set_admin_listen(v);
+  if (auto v = absl::GetFlag(FLAGS_log_level); !v.empty()) config.set_log_level(v);
+  if (auto v = absl::GetFlag(FLAGS_log_format); !v.empty()) config.set_log_format(v);
   if (auto v = absl::GetFlag(FLAGS_default_method); !v.empty()) config.set_default_method(v);
   constexpr int64_t kMaxU32 = 0xffffffff;
   for (absl::Status s : {
@@ -131,6 +138,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  bridge::log::Configure(*bridge::log::ParseLevel(config.log_level()),
+                         *bridge::log::ParseFormat(config.log_format()));
+
   // Signals are taken by sigwait below; every thread started from here on inherits the mask.
   bridge::app::BlockTerminationSignals();
 
@@ -151,6 +161,13 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
+  bridge::log::Info("started")
+      .Str("listen", config.listen())
+      .Int("port", server.port())
+      .Str("path", config.path())
+      .Int("admin_port", server.admin_port())
+      .Int("io_threads", config.io_threads())
+      .Int("routes", config.routes_size());
   const int signal_number = bridge::app::WaitForTerminationSignal();
   std::printf("bridge: %s, closing every session with 1001\n",
               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");

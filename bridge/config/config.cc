@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "bridge/common/log.h"
 #include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -96,6 +97,8 @@ absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path) {
 void ApplyDefaults(BridgeConfig* c) {
   if (c->listen().empty()) c->set_listen(std::string(kDefaultListen));
   if (c->path().empty()) c->set_path(std::string(kDefaultPath));
+  if (c->log_level().empty()) c->set_log_level("info");
+  if (c->log_format().empty()) c->set_log_format("json");
   if (c->io_threads() == 0) {
     c->set_io_threads(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -144,6 +147,13 @@ absl::Status Validate(const BridgeConfig& c) {
     if (auto hp = ParseHostPort(c.admin_listen()); !hp.ok()) {
       return FieldError("admin_listen", std::string(hp.status().message()));
     }
+  }
+  if (!log::ParseLevel(c.log_level())) {
+    return FieldError("log_level", absl::StrCat("debug, info, warn, error or off, got \"",
+                                                c.log_level(), "\""));
+  }
+  if (!log::ParseFormat(c.log_format())) {
+    return FieldError("log_format", absl::StrCat("json or text, got \"", c.log_format(), "\""));
   }
   if (c.path().empty() || c.path()[0] != '/') {
     return FieldError("path", absl::StrCat("must start with '/', got \"", c.path(), "\""));

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/log.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
@@ -457,6 +458,9 @@ class Server::Impl : public SessionHost {
   // On an io thread.
   void BeginDrain() {
     if (draining_.exchange(true)) return;
+    log::Info("drain_started")
+        .Int("drain_timeout_ms", config_.drain_timeout_ms())
+        .Int("retry_after_ms", config_.drain_retry_after_ms());
     std::error_code ec;
     endpoint_.stop_listening(ec);
 
@@ -497,7 +501,9 @@ class Server::Impl : public SessionHost {
   // The io threads stop once a drain is over, when Shutdown asked for it (a drain begun through
   // /drain leaves them running, the admin port answering, until Shutdown). On an io thread.
   void StopIfDrained() {
-    if (stop_when_drained_.load() && drain_over_.load()) endpoint_.stop();
+    if (!stop_when_drained_.load() || !drain_over_.load()) return;
+    if (!stopped_.exchange(true)) log::Info("drain_finished");
+    endpoint_.stop();
   }
 
   bool OnValidate(connection_hdl hdl) {
@@ -512,11 +518,14 @@ class Server::Impl : public SessionHost {
         break;
       case UpgradeRefusal::kOrigin:
         metrics_.origin_refusals.fetch_add(1, std::memory_order_relaxed);
+        log::Warn("upgrade_refused").Int("status", 403).Str("origin", origin);
         con->set_status(websocketpp::http::status_code::forbidden);
         return false;
       case UpgradeRefusal::kNotFound:
       case UpgradeRefusal::kDraining:
         metrics_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        log::Debug("upgrade_refused").Int("status", d.http_status).Str("resource",
+                                                                        con->get_resource());
         con->set_status(static_cast<websocketpp::http::status_code::value>(d.http_status));
         return false;
     }
@@ -586,6 +595,7 @@ class Server::Impl : public SessionHost {
     if (!AdmitConnection(hdl, ip, &reason)) {
       // Over capacity: the protocol's answer is 1013, try again later. No session is made.
       metrics_.CountCloseSent(protocol::close_code::kTryAgainLater);
+      log::Warn("connection_refused").Int("code", 1013).Str("reason", reason).Str("ip", ip);
       con->close(websocketpp::close::status::try_again_later, reason, ec);
       return;
     }
@@ -783,6 +793,7 @@ class Server::Impl : public SessionHost {
   std::atomic<bool> draining_{false};
   std::atomic<bool> drain_over_{false};         // every connection closed, or the grace is up
   std::atomic<bool> stop_when_drained_{false};  // Shutdown was called
+  std::atomic<bool> stopped_{false};
   std::unique_ptr<asio::steady_timer> grace_;
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;

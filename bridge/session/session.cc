@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/common/log.h"
 #include "bridge/protocol/error_table.h"
 
 namespace bridge::session {
@@ -616,6 +617,14 @@ void Session::CloseWith(int code, std::string_view reason) {
   transport_->CancelTimer(SessionTimer::kDrain);
   if (!resumable_close_) CancelAllCalls();
   metrics_->CountCloseSent(code);
+  // Closes that say something went wrong are worth a line at the default level.
+  const bool routine = code == cc::kNormal || code == cc::kGoingAway;
+  log::Event(routine ? log::Level::kDebug : log::Level::kInfo, "session_closed")
+      .Int("code", code)
+      .Str("reason", reason)
+      .Str("conversation", conversation_id_)
+      .Str("client", client_id_)
+      .Str("user", identity_.has_value() ? identity_->user_id : "");
   transport_->Close(code, reason);
 }
 

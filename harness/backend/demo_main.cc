@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/app/bridge_app.h"
 #include "bridge/app/signals.h"
+#include "bridge/common/log.h"
 #include "bridge/config/config.h"
 #include "harness/backend/backend_server.h"
 #include "harness/backend/demo_bridge.h"
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   }
   config->set_listen(absl::GetFlag(FLAGS_listen));
   if (auto v = absl::GetFlag(FLAGS_admin_listen); !v.empty()) config->set_admin_listen(v);
+  bridge::log::Configure(
+      bridge::log::ParseLevel(config->log_level()).value_or(bridge::log::Level::kInfo),
+      bridge::log::ParseFormat(config->log_format()).value_or(bridge::log::Format::kJson));
   auto app = harness::backend::StartDemoBridge(*config);
   if (!app.ok()) return Fail(std::string(app.status().message()));
   // For the banner: the values in effect (the bridge applied the defaults to its own copy).
