@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,12 @@ PATH_NAMES = {
 
 def log(*args):
     print(*args, file=sys.stderr, flush=True)
+
+
+def raise_fd_limit():
+    """Soft fd limit up to the hard one (raising the hard one needs CAP_SYS_RESOURCE)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def loadavg():
@@ -68,6 +75,7 @@ def machine():
         "kernel": platform.release(),
         "gcc": gcc,
         "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "fd_hard_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
     }
 
 
@@ -77,7 +85,7 @@ class Proc:
     def __init__(self, argv, pattern, name):
         self.name = name
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, cwd=ROOT)
+                                  text=True, cwd=ROOT, preexec_fn=raise_fd_limit)
         deadline = time.time() + 30
         self.port = None
         while time.time() < deadline:
@@ -129,18 +137,20 @@ class Bench:
                      "--listen=127.0.0.1:0"], r"127\.0\.0\.1:(\d+)", "demo_backend")
 
     def start_bridge(self, backend_port):
-        return Proc(["prlimit", "--nofile=1100000"] + self.taskset("bridge") +
+        return Proc(self.taskset("bridge") +
                     [os.path.join(self.bin, "bridge/bridge"),
                      "--config=bench/load/bridge_load.textproto",
+                     f"--io_threads={self.args.io_threads}",
                      f"--routes=demo.v1.Echo=127.0.0.1:{backend_port}",
                      "--descriptor_sets=" +
                      os.path.join(self.bin, "proto/demo_v1.descriptor_set.pb")],
                     r"ws://127\.0\.0\.1:(\d+)", "bridge")
 
     def start_echo(self):
-        return Proc(["prlimit", "--nofile=1100000"] + self.taskset("bridge") +
+        return Proc(self.taskset("bridge") +
                     [os.path.join(self.bin, "bench/load/echo_bridge"),
-                     "--config=bench/load/bridge_load.textproto"],
+                     "--config=bench/load/bridge_load.textproto",
+                     f"--io_threads={self.args.io_threads}"],
                     r"ws://127\.0\.0\.1:(\d+)", "echo_bridge")
 
     def run_load(self, flags):
@@ -198,6 +208,9 @@ def main():
     ap.add_argument("--idle", default="10000", help="idle connection counts, comma-separated")
     ap.add_argument("--taskset", default="",
                     help="pinning, e.g. load=0,bridge=1,backend=0 (default: none)")
+    ap.add_argument("--io_threads", type=int, default=2,
+                    help="io threads of the bridge and echo_bridge (default 2, one per core)")
+    ap.add_argument("--only", default="", help="run just these sections: matrix,open,idle")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/load/RESULTS.md"))
     ap.add_argument("--json-out", default=os.path.join(ROOT, "bench/load/results.json"))
@@ -217,7 +230,8 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report = {"machine": machine(), "started": started, "loadavg": {}, "cells": {},
               "open_loop": {}, "idle": {}, "duration_s": duration, "warmup_s": args.warmup,
-              "runs": runs, "connections": args.connections, "taskset": args.taskset or "none"}
+              "runs": runs, "connections": args.connections, "taskset": args.taskset or "none",
+              "io_threads": args.io_threads}
     common = [f"--duration={duration}", f"--warmup={args.warmup}"]
 
     procs = {"backend": b.start_backend()}
@@ -225,7 +239,8 @@ def main():
         procs["bridge"] = b.start_bridge(procs["backend"].port)
         procs["echo"] = b.start_echo()
         report["loadavg"]["matrix_start"] = loadavg()
-        for payload in payloads:
+        sections = set(args.only.split(",")) if args.only else {"matrix", "open", "idle"}
+        for payload in (payloads if "matrix" in sections else []):
             for k in ks:
                 got = {p: [] for p in PATHS}
                 for rep in range(runs):
@@ -247,7 +262,9 @@ def main():
 
         # Constant rates, from the bridge's closed-loop maximum at 64 in flight and 64 B.
         top = report["cells"].get("64/64", {}).get("bridge", {}).get("rps")
-        if top:
+        if "open" in sections and not top:
+            top = b.run_load(cell_flags("bridge", procs, 64, 64, args.connections, common))["rps"]
+        if "open" in sections and top:
             report["open_loop"]["max_rps"] = top
             for share in (0.5, 0.8):
                 rate = round(top * share)
@@ -272,7 +289,7 @@ def main():
         procs["echo"].stop()
 
         # Idle connections, each count against a fresh bridge.
-        for n in [int(x) for x in args.idle.split(",") if x]:
+        for n in [int(x) for x in args.idle.split(",") if x and "idle" in sections]:
             got = []
             for rep in range(max(1, runs)):
                 br = b.start_bridge(procs["backend"].port)
@@ -323,7 +340,7 @@ def render(rep, payloads, ks):
       f"K calls in flight in all, over min(K, {rep['connections']}) connections "
       "(K=1: one connection). Unary `demo.v1.Echo/Say` with a text of the payload size.")
     w(f"- Pinning: {rep['taskset']} (all processes float over both cores). Processes: "
-      "`demo_backend` (gRPC C++ 1.51 callback server), `bridge` (bridge/main.cc, 2 io threads, "
+      f"`demo_backend` (gRPC C++ 1.51 callback server), `bridge` (bridge/main.cc, {rep['io_threads']} io threads, "
       "bench/load/bridge_load.textproto: production defaults with the per-session call and "
       "message-rate limits raised), `echo_bridge` (the same server, sessions, codec and "
       "transcoder with an in-process upstream that echoes), and `load` (1 io thread; the gRPC "
@@ -372,8 +389,8 @@ def render(rep, payloads, ks):
         w("## Idle connections\n")
         w("Upgraded and confirmed sessions (upgrade, `connect`, `connect_confirm`), opened "
           "256 at a time per client thread (2 threads) from source addresses 127.0.0.2, .3, ... "
-          "(25,000 each), fd limits raised (setrlimit in the load generator, prlimit for the "
-          "bridge). Memory is the bridge's VmRSS after minus before, over the connections; "
+          "(25,000 each), fd limits raised to the hard limit (setrlimit; "
+          f"{rep['machine'].get('fd_hard_limit')} here). Memory is the bridge's VmRSS after minus before, over the connections; "
           "the setup rate is connections over first connect to last connect_confirm.\n")
         w("| connections | established | failures | bridge RSS before | bytes per connection "
           "| setups/s |")
