@@ -1,6 +1,7 @@
 #include "bridge/app/bridge_app.h"
 
 #include "bridge/auth/jwt_verifier.h"
+#include "bridge/upstream/auth_client.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/grpc_upstream.h"
 #include "bridge/upstream/reflection_client.h"
@@ -9,6 +10,7 @@ namespace bridge::app {
 
 struct BridgeApp::Parts {
   std::unique_ptr<auth::JwtVerifier> jwt;
+  std::unique_ptr<auth::Checker> auth_checker;
   std::unique_ptr<transcode::DescriptorRegistry> registry;
   std::unique_ptr<transcode::JsonTranscoder> transcoder;
   std::unique_ptr<upstream::GrpcUpstream> upstream;
@@ -53,6 +55,10 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
     }
   }
 
+  if (app->config_.auth().has_service()) {
+    parts.auth_checker = upstream::MakeAuthServiceChecker(app->config_.auth().service());
+    options.auth_checker = parts.auth_checker.get();
+  }
   if (app->config_.auth().has_jwt()) {
     auto jwt = auth::JwtVerifier::Create(app->config_.auth().jwt());
     if (!jwt.ok()) return jwt.status();

@@ -148,6 +148,20 @@ absl::Status Validate(const BridgeConfig& c) {
       return FieldError("admin_listen", std::string(hp.status().message()));
     }
   }
+  if (c.auth().has_service()) {
+    if (c.auth().has_jwt()) {
+      return FieldError("auth", "set jwt or service, not both");
+    }
+    if (c.auth().service().target().empty()) {
+      return FieldError("auth.service.target", "must be set");
+    }
+    for (const std::string& h : c.auth().service().forward_headers()) {
+      if (h.empty() || h != absl::AsciiStrToLower(h)) {
+        return FieldError("auth.service.forward_headers",
+                          absl::StrCat("lower-case header names, got \"", h, "\""));
+      }
+    }
+  }
   if (!log::ParseLevel(c.log_level())) {
     return FieldError("log_level", absl::StrCat("debug, info, warn, error or off, got \"",
                                                 c.log_level(), "\""));

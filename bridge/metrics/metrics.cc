@@ -177,6 +177,9 @@ std::string Metrics::RenderPrometheus() const {
                 "Calls the caller's token does not allow.", get(permission_denials));
   AppendCounter(&out, "bridge_drains_requested_total", "Drains asked for through /drain.",
                 get(drains_requested));
+  AppendCounter(&out, "bridge_auth_unavailable_total",
+                "Connections closed with 1013 because the authentication service did not answer.",
+                get(auth_unavailable));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

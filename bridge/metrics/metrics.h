@@ -81,6 +81,7 @@ class Metrics {
   Counter auth_failures{0};             // bad, missing or expired tokens (4500), bad refreshes
   Counter permission_denials{0};        // calls the user's token does not allow
   Counter drains_requested{0};          // GET or POST /drain on the admin port
+  Counter auth_unavailable{0};          // 1013: the authentication service did not answer
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

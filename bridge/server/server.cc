@@ -296,6 +296,7 @@ class Server::Impl : public SessionHost {
                                                    const ServerOptions& options) {
     session::SessionOptions o = session::SessionOptions::FromConfig(config);
     o.jwt = options.jwt;
+    o.auth_checker = options.auth_checker;
     return o;
   }
 
@@ -605,6 +606,15 @@ class Server::Impl : public SessionHost {
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
                options_.services, ForwardedHeaders(*con));
     core->session().set_upgrade_token(con->upgrade_token);
+    if (options_.auth_checker != nullptr) {
+      auth::CheckInput request;
+      for (const auto& [name, value] : con->get_request().get_headers()) {
+        request.headers.emplace_back(absl::AsciiStrToLower(name), value);
+      }
+      request.remote_ip = ip;
+      request.resource = con->get_resource();
+      core->session().set_upgrade_request(std::move(request));
+    }
     con->SetCore(core);
     {
       absl::MutexLock lock(&mu_);

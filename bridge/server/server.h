@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bridge/auth/checker.h"
 #include "bridge/auth/jwt_verifier.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
@@ -31,6 +32,8 @@ struct ServerOptions {
   session::CallServices services;
   // Verifies client tokens (BridgeConfig.auth); must outlive the server. Null: no auth.
   const auth::JwtVerifier* jwt = nullptr;
+  // The external check (BridgeConfig.auth.service); must outlive the server. Null: none.
+  auth::Checker* auth_checker = nullptr;
 };
 
 class Server {

@@ -116,7 +116,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
 void Session::Dispatch(Frame& frame) {
   metrics_->CountFrameIn(frame.kind_case());
   if (state_ == State::kPending) {
-    if (frame.kind_case() != Frame::kConnect) {
+    if (frame.kind_case() != Frame::kConnect || checking_auth_) {
       metrics_->frames_before_connect.fetch_add(1, std::memory_order_relaxed);
       SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR,
                 absl::StrCat("expected connect as the first frame, got ",
@@ -191,6 +191,20 @@ void Session::HandleConnect(const v1::Connect& connect) {
     return;
   }
   transport_->CancelTimer(SessionTimer::kHandshake);
+  if (options_.auth_checker != nullptr) {
+    auth::CheckInput input = std::move(upgrade_request_);
+    input.token = !connect.token().empty() ? connect.token() : upgrade_token_;
+    input.client_id = connect.client_id();
+    checking_auth_ = true;
+    std::shared_ptr<Executor> executor = transport_->executor();
+    options_.auth_checker->Check(
+        std::move(input), [this, executor, connect](auth::CheckOutcome outcome) {
+          executor->Post([this, connect, outcome = std::move(outcome)]() mutable {
+            OnAuthChecked(connect, std::move(outcome));
+          });
+        });
+    return;
+  }
   std::optional<auth::Identity> identity;
   if (options_.jwt != nullptr) {
     const std::string& token = !connect.token().empty() ? connect.token() : upgrade_token_;
@@ -206,6 +220,41 @@ void Session::HandleConnect(const v1::Connect& connect) {
       identity = *std::move(verified);
     }
   }
+  FinishConnect(connect, std::move(identity));
+}
+
+void Session::OnAuthChecked(const v1::Connect& connect, auth::CheckOutcome outcome) {
+  if (state_ != State::kPending || !checking_auth_) return;  // closed meanwhile
+  checking_auth_ = false;
+  const std::string message(outcome.status.message());
+  switch (outcome.status.code()) {
+    case absl::StatusCode::kOk:
+      if (outcome.valid_for != absl::InfiniteDuration()) {
+        outcome.identity.expires_at = clock_->Now() + outcome.valid_for;
+      }
+      FinishConnect(connect, std::move(outcome.identity));
+      return;
+    case absl::StatusCode::kUnauthenticated:
+      metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
+      SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED, message, "token");
+      CloseWith(cc::kUnauthenticated, "authentication_failed");
+      return;
+    case absl::StatusCode::kPermissionDenied:
+      metrics_->permission_denials.fetch_add(1, std::memory_order_relaxed);
+      SendError(v1::ERROR_CATEGORY_PERMISSION_DENIED, message);
+      CloseWith(cc::kForbidden, "permission_denied");
+      return;
+    default:
+      // Nobody could say who the client is: not the client's fault; it may try again.
+      metrics_->auth_unavailable.fetch_add(1, std::memory_order_relaxed);
+      SendError(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE, message, "", "",
+                static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+      CloseWith(cc::kTryAgainLater, "auth_unavailable");
+      return;
+  }
+}
+
+void Session::FinishConnect(const v1::Connect& connect, std::optional<auth::Identity> identity) {
   if (connect.has_resume() && !connect.resume().conversation_id().empty()) {
     if (resume_hook_ && resume_hook_(connect.resume().conversation_id(),
                                      connect.resume().last_seq(), connect, identity)) {
@@ -370,6 +419,12 @@ void Session::SetIdentity(std::optional<auth::Identity> identity) {
 }
 
 void Session::HandleRefresh(const v1::Refresh& refresh) {
+  if (options_.auth_checker != nullptr) {
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+              "refresh is not supported with an external authentication service; reconnect",
+              "token");
+    return;
+  }
   if (options_.jwt == nullptr) return;  // no authentication: nothing to refresh
   absl::StatusOr<auth::Identity> verified = options_.jwt->Verify(refresh.token(), clock_->Now());
   if (!verified.ok()) {

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/auth/checker.h"
 #include "bridge/auth/jwt_verifier.h"
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
@@ -132,6 +133,8 @@ struct SessionOptions {
   // clients without one. No verifier: every client is anonymous.
   const auth::JwtVerifier* jwt = nullptr;
   bool auth_required = false;
+  // An external check (auth.service) instead of `jwt`: every client is checked after connect.
+  auth::Checker* auth_checker = nullptr;
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -187,6 +190,8 @@ class Session {
   void Reattach(const v1::Connect& connect, std::optional<auth::Identity> identity);
   // The token a connection brought at the upgrade (header or subprotocol), for `connect`.
   void set_upgrade_token(std::string token) { upgrade_token_ = std::move(token); }
+  // What an external check (auth_checker) is told of the upgrade: headers, address, resource.
+  void set_upgrade_request(auth::CheckInput request) { upgrade_request_ = std::move(request); }
   // Frames held for a resume, and their bytes.
   size_t resume_buffer_frames() const { return resume_buffer_.size(); }
   size_t resume_buffer_bytes() const { return resume_bytes_; }
@@ -231,6 +236,9 @@ class Session {
 
   void Dispatch(v1::Frame& frame);
   void HandleConnect(const v1::Connect& connect);
+  // The rest of the handshake once the client is known (or anonymous).
+  void FinishConnect(const v1::Connect& connect, std::optional<auth::Identity> identity);
+  void OnAuthChecked(const v1::Connect& connect, auth::CheckOutcome outcome);
   void HandleCallFrame(const v1::Frame& frame);
   void StartCall(const v1::Message& m);
   void FinishCall(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
@@ -311,6 +319,8 @@ class Session {
   void FinishDrainIfIdle();
   // Authentication: the upgrade's token, and who the client is (none: anonymous).
   std::string upgrade_token_;
+  auth::CheckInput upgrade_request_;
+  bool checking_auth_ = false;  // connect received; waiting for auth_checker
   std::optional<auth::Identity> identity_;
   void SetIdentity(std::optional<auth::Identity> identity);
   void HandleRefresh(const v1::Refresh& refresh);

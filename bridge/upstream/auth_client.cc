@@ -1,0 +1,84 @@
+#include "bridge/upstream/auth_client.h"
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "proto/bridge/v1/auth.grpc.pb.h"
+
+namespace bridge::upstream {
+namespace {
+
+class AuthServiceChecker final : public auth::Checker {
+ public:
+  explicit AuthServiceChecker(const v1::AuthServiceConfig& config)
+      : stub_(v1::Auth::NewStub(
+            grpc::CreateChannel(config.target(), grpc::InsecureChannelCredentials()))),
+        timeout_ms_(config.timeout_ms() > 0 ? config.timeout_ms() : 2000),
+        forward_(config.forward_headers().begin(), config.forward_headers().end()) {}
+
+  void Check(auth::CheckInput input, std::function<void(auth::CheckOutcome)> done) override {
+    struct Pending {
+      grpc::ClientContext context;
+      v1::CheckRequest request;
+      v1::CheckResponse response;
+      std::function<void(auth::CheckOutcome)> done;
+    };
+    auto* p = new Pending;
+    p->done = std::move(done);
+    p->context.set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::milliseconds(timeout_ms_));
+    for (auto& [name, value] : input.headers) {
+      if (!forward_.empty() && forward_.count(name) == 0) continue;
+      (*p->request.mutable_headers())[name] = std::move(value);
+    }
+    p->request.set_token(std::move(input.token));
+    p->request.set_client_id(std::move(input.client_id));
+    p->request.set_remote_ip(std::move(input.remote_ip));
+    p->request.set_resource(std::move(input.resource));
+    stub_->async()->Check(&p->context, &p->request, &p->response, [p](grpc::Status status) {
+      std::unique_ptr<Pending> own(p);
+      auth::CheckOutcome out;
+      if (!status.ok()) {
+        out.status = absl::UnavailableError(absl::StrCat(
+            "the authentication service did not answer (",
+            grpc::StatusCode(status.error_code()) == grpc::StatusCode::DEADLINE_EXCEEDED
+                ? "deadline exceeded"
+                : status.error_message(),
+            ")"));
+      } else if (!p->response.allowed()) {
+        const std::string message = p->response.message().empty()
+                                        ? "refused by the authentication service"
+                                        : p->response.message();
+        out.status = p->response.forbidden() ? absl::PermissionDeniedError(message)
+                                             : absl::UnauthenticatedError(message);
+      } else {
+        out.identity.user_id = p->response.user_id();
+        out.identity.all_methods = p->response.methods().empty();
+        out.identity.methods.assign(p->response.methods().begin(), p->response.methods().end());
+        if (p->response.expires_in_ms() > 0) {
+          out.valid_for = absl::Milliseconds(static_cast<int64_t>(p->response.expires_in_ms()));
+        }
+      }
+      own->done(std::move(out));
+    });
+  }
+
+ private:
+  std::unique_ptr<v1::Auth::Stub> stub_;
+  const uint32_t timeout_ms_;
+  const std::set<std::string> forward_;
+};
+
+}  // namespace
+
+std::unique_ptr<auth::Checker> MakeAuthServiceChecker(const v1::AuthServiceConfig& config) {
+  return std::make_unique<AuthServiceChecker>(config);
+}
+
+}  // namespace bridge::upstream
