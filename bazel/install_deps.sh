@@ -27,6 +27,7 @@ PACKAGES=(
   libclang-rt-14-dev
   chromium
   yamllint
+  openssl
 )
 
 missing=()

@@ -198,13 +198,24 @@ absl::Status Validate(const BridgeConfig& c) {
     const std::string field = absl::StrCat("routes[", i, "]");
     if (r.service().empty()) return FieldError(field + ".service", "empty");
     if (r.target().empty()) return FieldError(field + ".target", "empty");
+    if (r.tls().cert_file().empty() != r.tls().key_file().empty()) {
+      return FieldError(field + ".tls", "cert_file and key_file go together");
+    }
+    for (int j = 0; j < i; ++j) {
+      const auto& other = c.routes(j);
+      if (other.target() == r.target() &&
+          other.tls().SerializeAsString() != r.tls().SerializeAsString()) {
+        return FieldError(field + ".tls", absl::StrCat("routes[", j, "] to the same target ",
+                                                       r.target(), " has other TLS settings"));
+      }
+    }
   }
   for (int i = 0; i < c.descriptor_sets_size(); ++i) {
     if (c.descriptor_sets(i).empty()) {
       return FieldError(absl::StrCat("descriptor_sets[", i, "]"), "empty path");
     }
   }
-  if (c.auth().required() && !c.auth().has_jwt()) {
+  if (c.auth().required() && !c.auth().has_jwt() && !c.auth().has_service()) {
     return FieldError("auth.required", "needs auth.jwt to check tokens with");
   }
   for (const std::string& origin : c.allowed_origins()) {

@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/random/random.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/create_channel.h"
@@ -22,9 +24,26 @@ struct GrpcUpstream::Target {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
   std::unique_ptr<RetryThrottle> throttle;
+  bool wait_for_ready = false;  // routes.wait_for_ready
 };
 
 namespace {
+
+// Channel credentials for TLS to an upstream, from files gRPC watches and reloads.
+std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const v1::RouteTls& tls,
+                                                         grpc::ChannelArguments* args) {
+  const unsigned refresh = tls.reload_interval_s() > 0 ? tls.reload_interval_s() : 60;
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  if (!tls.ca_file().empty() || !tls.cert_file().empty()) {
+    options.set_certificate_provider(
+        std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+            tls.key_file(), tls.cert_file(), tls.ca_file(), refresh));
+  }
+  if (!tls.ca_file().empty()) options.watch_root_certs();
+  if (!tls.cert_file().empty()) options.watch_identity_key_cert_pairs();
+  if (!tls.server_name().empty()) args->SetSslTargetNameOverride(tls.server_name());
+  return grpc::experimental::TlsCredentials(options);
+}
 
 
 constexpr char kPushbackKey[] = "grpc-retry-pushback-ms";
@@ -68,7 +87,8 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
         listener_(std::move(listener)),
         in_flight_(std::move(in_flight)) {}
 
-  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline) {
+  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
+             bool wait_for_ready) {
     self_ = shared_from_this();
     {
       absl::MutexLock lock(&in_flight_->mu);
@@ -76,6 +96,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     }
     method_ = spec.method.path;
     if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
+    context_.set_wait_for_ready(wait_for_ready);
     for (const auto& [key, value] : spec.metadata) context_.AddMetadata(key, value);
     stub->PrepareBidiStreamingCall(&context_, method_, grpc::StubOptions(), this);
     AddHold();  // the read side's: released when the reads are over
@@ -255,7 +276,8 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
                 std::shared_ptr<GrpcUpstream::InFlight> in_flight)
       : listener_(std::move(listener)), in_flight_(std::move(in_flight)) {}
 
-  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline) {
+  void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
+             bool wait_for_ready) {
     {
       absl::MutexLock lock(&in_flight_->mu);
       ++in_flight_->calls;
@@ -263,6 +285,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
     stub_ = stub;
     method_ = spec.method.path;
     if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
+    context_.set_wait_for_ready(wait_for_ready);
     for (const auto& [key, value] : spec.metadata) context_.AddMetadata(key, value);
   }
 
@@ -423,7 +446,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
       absl::MutexLock lock(&mu_);
       attempt = NewAttemptLocked();
     }
-    attempt->Begin(target_->stub.get(), spec_, deadline_);
+    attempt->Begin(target_->stub.get(), spec_, deadline_, target_->wait_for_ready);
   }
 
   bool Write(std::string bytes) override {
@@ -589,7 +612,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
       writes_done = writes_done_;
       read_wanted = read_wanted_;
     }
-    attempt->Begin(target_->stub.get(), spec_, deadline_);
+    attempt->Begin(target_->stub.get(), spec_, deadline_, target_->wait_for_ready);
     for (std::string& w : writes) attempt->Write(std::move(w));
     if (writes_done) attempt->WritesDone();
     if (read_wanted) attempt->RequestRead();
@@ -640,6 +663,8 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
       return absl::InvalidArgumentError(
           absl::StrCat("config field routes[", i, "].target: empty for service ", r.service()));
     }
+    if (r.has_tls()) upstream->tls_[r.target()] = r.tls();
+    if (r.wait_for_ready()) upstream->wait_for_ready_.insert(r.target());
     if (r.service() == "*") {
       upstream->default_target_ = r.target();
       continue;
@@ -727,8 +752,12 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
     grpc::ChannelArguments args;
     // Retries are the bridge's own (RetryingCall), so they can be counted per method.
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    slot->second->channel =
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    slot->second->wait_for_ready = wait_for_ready_.count(target) > 0;
+    auto tls = tls_.find(target);
+    slot->second->channel = grpc::CreateCustomChannel(
+        target,
+        tls == tls_.end() ? grpc::InsecureChannelCredentials() : TlsCredentials(tls->second, &args),
+        args);
     slot->second->stub = std::make_unique<grpc::GenericStub>(slot->second->channel);
     const auto& t = config_.retry_throttling();
     slot->second->throttle = std::make_unique<RetryThrottle>(
@@ -750,12 +779,12 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
                                                                    : absl::InfiniteFuture();
   if (!spec.method.client_streaming && !spec.method.server_streaming) {
     auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_);
-    call->Begin(target->stub.get(), spec, deadline);
+    call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
     return call;
   }
   auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(),
                                          std::move(listener), in_flight_);
-  call->Begin(target->stub.get(), spec, deadline);
+  call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
   return call;
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -69,6 +70,8 @@ class GrpcUpstream final : public Upstream {
   const v1::BridgeConfig& config_;
   const RetryPolicies policies_;
   std::map<std::string, std::string, std::less<>> routes_;  // service -> target
+  std::map<std::string, v1::RouteTls> tls_;  // target -> TLS, for targets that use it
+  std::set<std::string> wait_for_ready_;     // targets whose calls wait for a connection
   std::string default_target_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);

@@ -7,7 +7,8 @@
 
 namespace harness::backend {
 
-absl::StatusOr<RunningBackend> StartBackend(const std::string& address) {
+absl::StatusOr<RunningBackend> StartBackend(const std::string& address,
+                                            std::shared_ptr<grpc::ServerCredentials> credentials) {
   static const bool reflection = [] {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     return true;
@@ -17,7 +18,9 @@ absl::StatusOr<RunningBackend> StartBackend(const std::string& address) {
   backend.service = std::make_unique<EchoService>();
   backend.control = std::make_unique<BackendControlService>(backend.service.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &backend.port);
+  builder.AddListeningPort(
+      address, credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
+      &backend.port);
   builder.RegisterService(backend.service.get());
   builder.RegisterService(backend.control.get());
   backend.server = builder.BuildAndStart();

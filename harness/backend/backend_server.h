@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "harness/backend/backend_control.h"
 #include "harness/backend/echo_service.h"
@@ -21,8 +22,10 @@ struct RunningBackend {
   std::string target() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
-// `address` is HOST:PORT. Shut down with server->Shutdown().
-absl::StatusOr<RunningBackend> StartBackend(const std::string& address);
+// `address` is HOST:PORT; `credentials` default to plaintext. Shut down with
+// server->Shutdown().
+absl::StatusOr<RunningBackend> StartBackend(
+    const std::string& address, std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
 
 }  // namespace harness::backend
 

@@ -232,6 +232,50 @@ TEST(ValidateTest, Path) {
   EXPECT_TRUE(Validate(config).ok());
 }
 
+TEST(ValidateTest, AdminListenAndLogs) {
+  BridgeConfig config = Defaults();
+  config.set_admin_listen("localhost");
+  ExpectFieldError(config, "admin_listen");
+  config = Defaults();
+  config.set_log_level("verbose");
+  ExpectFieldError(config, "log_level");
+  config = Defaults();
+  config.set_log_format("xml");
+  ExpectFieldError(config, "log_format");
+  config = Defaults();
+  EXPECT_EQ(config.log_level(), "info");
+  EXPECT_EQ(config.log_format(), "json");
+}
+
+TEST(ValidateTest, UpstreamTls) {
+  BridgeConfig config = Defaults();
+  v1::Route* r = config.add_routes();
+  r->set_service("a.v1.A");
+  r->set_target("a:443");
+  r->mutable_tls()->set_cert_file("client.pem");
+  ExpectFieldError(config, "routes[0].tls");  // a certificate without its key
+  r->mutable_tls()->set_key_file("client.key");
+  EXPECT_TRUE(Validate(config).ok());
+  v1::Route* other = config.add_routes();
+  other->set_service("b.v1.B");
+  other->set_target("a:443");  // the same target, in plaintext
+  ExpectFieldError(config, "routes[1].tls");
+}
+
+TEST(ValidateTest, AuthService) {
+  BridgeConfig config = Defaults();
+  config.mutable_auth()->mutable_service();
+  ExpectFieldError(config, "auth.service.target");
+  config.mutable_auth()->mutable_service()->set_target("auth:50051");
+  config.mutable_auth()->mutable_service()->add_forward_headers("Cookie");
+  ExpectFieldError(config, "auth.service.forward_headers");
+  config.mutable_auth()->mutable_service()->set_forward_headers(0, "cookie");
+  config.mutable_auth()->set_required(true);
+  EXPECT_TRUE(Validate(config).ok());
+  config.mutable_auth()->mutable_jwt()->set_hs256_secret("0123456789abcdef0123456789abcdef");
+  ExpectFieldError(config, "auth");
+}
+
 TEST(ValidateTest, IoThreads) {
   BridgeConfig config = Defaults();
   config.set_io_threads(257);
