@@ -400,7 +400,62 @@ def render(rep, payloads, ks):
               f"{fmt(r['rss_before'] / 1e6, 1)} MB | {fmt(r['rss_per_connection'])} | "
               f"{fmt(r['setup_per_s'])} |")
         w("")
+    w(targets(rep))
+    notes = os.path.join(ROOT, "bench/load/RESULTS_NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            w(f.read())
     return "\n".join(out) + "\n"
+
+
+def targets(rep):
+    """The PERFORMANCE.md targets against this run's figures."""
+    rows = []
+
+    def row(name, target, value, ok):
+        verdict = "-" if ok is None else ("met" if ok else "missed")
+        rows.append(f"| {name} | {target} | {value} | {verdict} |")
+
+    cells = rep["cells"]
+    for payload, need in ((64, 0.6), (1024, 0.5)):
+        c = cells.get(f"{payload}/64")
+        if c:
+            r = c["bridge_over_grpc"]
+            row(f"round trips/s, 64 in flight, {payload} B", f">= {need} x direct gRPC",
+                f"{r:.2f} x ({fmt(c['bridge']['rps'])} vs {fmt(c['grpc']['rps'])}/s)", r >= need)
+    c = cells.get("64/1")
+    if c:
+        d50 = c["bridge"]["p50_us"] - c["grpc"]["p50_us"]
+        d99 = c["bridge"]["p99_us"] - c["grpc"]["p99_us"]
+        row("added latency, one in flight, p50", "<= +110 us", f"+{d50:.0f} us", d50 <= 110)
+        row("added latency, one in flight, p99", "<= +250 us", f"+{d99:.0f} us", d99 <= 250)
+    for share in ("0.5", "0.8"):
+        o = rep["open_loop"].get(share)
+        if o:
+            errors = o["grpc"]["errors"] + o["bridge"]["errors"]
+            row(f"p99 at {int(float(share) * 100)} % of max ({o['rate']:,}/s)",
+                "<= 2 x direct gRPC p99, no errors",
+                f"{o['p99_ratio']:.2f} x ({fmt(o['bridge']['p99_us'])} vs "
+                f"{fmt(o['grpc']['p99_us'])} us), {errors} errors",
+                o["p99_ratio"] <= 2 and errors == 0)
+    for payload in (64, 1024):
+        for k in (1, 64):
+            c = cells.get(f"{payload}/{k}")
+            if c:
+                v = c["bridge"]["bridge_cpu_us_per_rt"]
+                row(f"bridge CPU per round trip, {payload} B, K={k}", "<= 50 us", f"{v:.1f} us",
+                    v <= 50)
+    for n, r in rep["idle"].items():
+        row(f"memory per idle connection, {int(n):,} held", "<= 4 KB",
+            f"{r['rss_per_connection'] / 1024:.1f} KiB ({fmt(r['rss_per_connection'])} B)",
+            r["rss_per_connection"] <= 4096)
+        row(f"connection setup, {int(n):,}", ">= 10k/s", f"{fmt(r['setup_per_s'])}/s",
+            r["setup_per_s"] >= 10000)
+    if not rows:
+        return ""
+    head = ["## Against the targets (PERFORMANCE.md)\n", "| figure | target | this run | |",
+            "| --- | --- | --- | --- |"]
+    return "\n".join(head + rows) + "\n"
 
 
 if __name__ == "__main__":
