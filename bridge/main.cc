@@ -35,7 +35,8 @@ ABSL_FLAG(int64_t, handshake_timeout_ms, -1,
 ABSL_FLAG(int64_t, heartbeat_interval_ms, -1, "Heartbeat interval for clients. Default 30000.");
 ABSL_FLAG(int64_t, heartbeat_timeout_ms, -1,
           "Silence from a client that closes it with 4000. Default 2 x interval.");
-ABSL_FLAG(int64_t, max_frame_bytes, -1, "Largest message accepted; bigger closes with 1009. "
+ABSL_FLAG(int64_t, max_frame_bytes, -1,
+          "Largest message accepted; bigger closes with 1009. "
           "Default 1048576.");
 ABSL_FLAG(int64_t, shutdown_grace_ms, -1,
           "On SIGTERM, time for clients to finish closing. Default 5000.");
@@ -106,8 +107,8 @@ int main(int argc, char** argv) {
                         [&](int64_t v) { config.set_handshake_timeout_ms(v); }),
            ApplyIntFlag("heartbeat_interval_ms", absl::GetFlag(FLAGS_heartbeat_interval_ms),
                         kMaxU32, [&](int64_t v) { config.set_heartbeat_interval_ms(v); }),
-           ApplyIntFlag("heartbeat_timeout_ms", absl::GetFlag(FLAGS_heartbeat_timeout_ms),
-                        kMaxU32, [&](int64_t v) { config.set_heartbeat_timeout_ms(v); }),
+           ApplyIntFlag("heartbeat_timeout_ms", absl::GetFlag(FLAGS_heartbeat_timeout_ms), kMaxU32,
+                        [&](int64_t v) { config.set_heartbeat_timeout_ms(v); }),
            ApplyIntFlag("max_frame_bytes", absl::GetFlag(FLAGS_max_frame_bytes), int64_t{1} << 30,
                         [&](int64_t v) { config.set_max_frame_bytes(v); }),
            ApplyIntFlag("shutdown_grace_ms", absl::GetFlag(FLAGS_shutdown_grace_ms), kMaxU32,
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto host_port = bridge::config::ParseHostPort(config.listen());
-  std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
+  std::printf("bridge: listening on %s://%s:%u%s (%u io threads)\n",
+              config.has_tls() ? "wss" : "ws", host_port->host.c_str(),
               static_cast<unsigned>(server.port()), config.path().c_str(), config.io_threads());
   if (const uint16_t admin = server.admin_port(); admin != 0) {
     std::printf("bridge: admin on http://%s:%u (/metrics /healthz /readyz /dashboard)\n",

@@ -148,6 +148,10 @@ absl::Status Validate(const BridgeConfig& c) {
       return FieldError("admin_listen", std::string(hp.status().message()));
     }
   }
+  if (c.has_tls()) {
+    if (c.tls().cert_file().empty()) return FieldError("tls.cert_file", "must be set");
+    if (c.tls().key_file().empty()) return FieldError("tls.key_file", "must be set");
+  }
   if (c.auth().has_service()) {
     if (c.auth().has_jwt()) {
       return FieldError("auth", "set jwt or service, not both");

@@ -180,6 +180,11 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_auth_unavailable_total",
                 "Connections closed with 1013 because the authentication service did not answer.",
                 get(auth_unavailable));
+  AppendCounter(&out, "bridge_tls_reloads_total", "Certificate files reloaded after a change.",
+                get(tls_reloads));
+  AppendCounter(&out, "bridge_tls_reload_failures_total",
+                "Changed certificate files that did not load; the pair in use stayed.",
+                get(tls_reload_failures));
   absl::StrAppend(&out,
                   "# HELP bridge_bad_frames_total Frames refused, by reason.\n"
                   "# TYPE bridge_bad_frames_total counter\n");

@@ -82,6 +82,8 @@ class Metrics {
   Counter permission_denials{0};        // calls the user's token does not allow
   Counter drains_requested{0};          // GET or POST /drain on the admin port
   Counter auth_unavailable{0};          // 1013: the authentication service did not answer
+  Counter tls_reloads{0};               // certificate files changed and loaded
+  Counter tls_reload_failures{0};       // changed files that did not load (the old pair stays)
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 #include "bridge/server/server.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "bridge/common/log.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
@@ -26,12 +29,14 @@
 #include "bridge/server/admin.h"
 #include "bridge/server/upgrade.h"
 #include "bridge/transcode/json_text.h"
+#include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
 #include "websocketpp/server.hpp"
 
 namespace bridge::server {
 namespace {
 
+template <typename Config>
 class SessionCore;
 
 // Per-connection data that websocketpp keeps inside each connection (config::connection_base):
@@ -42,30 +47,38 @@ struct ConnectionSlot {
   std::string upgrade_token;  // from `Authorization: Bearer` or the `bearer, <token>` pair
   std::string client_ip;  // counted against max_connections_per_ip while open
   absl::Mutex core_mu;
-  std::shared_ptr<SessionCore> core ABSL_GUARDED_BY(core_mu);
+  // The SessionCore<Config> of the server the connection belongs to (one Config per server).
+  std::shared_ptr<void> core ABSL_GUARDED_BY(core_mu);
 
-  std::shared_ptr<SessionCore> GetCore() {
+  template <typename Core>
+  std::shared_ptr<Core> GetCore() {
     absl::MutexLock lock(&core_mu);
-    return core;
+    return std::static_pointer_cast<Core>(core);
   }
-  void SetCore(std::shared_ptr<SessionCore> c) {
+  void SetCore(std::shared_ptr<void> c) {
     absl::MutexLock lock(&core_mu);
     core = std::move(c);
   }
 };
 
-struct WsConfig : public websocketpp::config::asio {
-  typedef WsConfig type;
+// The websocketpp configurations: plain TCP, and TLS (BridgeConfig.tls). Logging is compiled
+// out; the bridge reports through counters and its own logs.
+struct PlainConfig : public websocketpp::config::asio {
+  typedef PlainConfig type;
   typedef websocketpp::config::asio base;
   typedef ConnectionSlot connection_base;
-  // Logging is compiled out; the bridge reports through counters.
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
 };
 
-using WsServer = websocketpp::server<WsConfig>;
-using WsConnection = WsServer::connection_type;
-using WsConnectionPtr = WsServer::connection_ptr;
+struct TlsConfig : public websocketpp::config::asio_tls {
+  typedef TlsConfig type;
+  typedef websocketpp::config::asio_tls base;
+  typedef ConnectionSlot connection_base;
+  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+};
+
 using websocketpp::connection_hdl;
 
 // RFC 6455 framing (versions 7, 8 and 13 share it); websocketpp also speaks hybi-00.
@@ -98,12 +111,14 @@ struct ServerGate {
 };
 
 // What a SessionCore needs of the server.
+template <typename Config>
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  virtual void Register(const std::string& conversation_id, std::shared_ptr<SessionCore> core) = 0;
-  virtual void Forget(SessionCore* core) = 0;
-  virtual bool TryResume(const std::shared_ptr<SessionCore>& claimant,
+  virtual void Register(const std::string& conversation_id,
+                        std::shared_ptr<SessionCore<Config>> core) = 0;
+  virtual void Forget(SessionCore<Config>* core) = 0;
+  virtual bool TryResume(const std::shared_ptr<SessionCore<Config>>& claimant,
                          const std::string& conversation_id, uint64_t last_seq,
                          const v1::Connect& connect,
                          const std::optional<auth::Identity>& identity) = 0;
@@ -113,10 +128,15 @@ class SessionHost {
 // while it waits for a resume, and then moves to another connection), its timers, and the
 // connection it is attached to, if any. Implements session::Transport. Every method but Post
 // runs on the strand.
+template <typename Config>
 class SessionCore final : public session::Transport,
-                          public std::enable_shared_from_this<SessionCore> {
+                          public std::enable_shared_from_this<SessionCore<Config>> {
  public:
-  SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost* host,
+  using WsServer = websocketpp::server<Config>;
+  using WsConnection = typename WsServer::connection_type;
+  using WsConnectionPtr = typename WsServer::connection_ptr;
+
+  SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost<Config>* host,
               protocol::Encoding encoding)
       : strand_(std::make_unique<Strand>(asio::make_strand(io))),
         gate_(std::move(gate)),
@@ -128,12 +148,12 @@ class SessionCore final : public session::Transport,
   void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
             session::Session::IdGenerator ids, session::CallServices services,
             upstream::Metadata upgrade_metadata) {
-    executor_ = std::make_shared<Executor>(weak_from_this());
+    executor_ = std::make_shared<Executor>(this->weak_from_this());
     session_ = std::make_unique<session::Session>(options, encoding_, this, clock, metrics,
                                                   std::move(ids), services,
                                                   std::move(upgrade_metadata));
     stats_ = session_->stats();
-    std::weak_ptr<SessionCore> weak = weak_from_this();
+    std::weak_ptr<SessionCore> weak = this->weak_from_this();
     session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
                                      const v1::Connect& connect,
                                      const std::optional<auth::Identity>& identity) {
@@ -152,7 +172,7 @@ class SessionCore final : public session::Transport,
     // Shared: posts from many threads do not wait on one another; only closing the gate does.
     absl::ReaderMutexLock lock(&gate_->mu);
     if (!gate_->open) return;
-    asio::post(*strand_, [self = shared_from_this(), task = std::move(task)] { task(); });
+    asio::post(*strand_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
   }
 
   // --- Connection events, on the strand. `from` tells which connection they come from: after a
@@ -175,7 +195,7 @@ class SessionCore final : public session::Transport,
     session_->OnMessage(payload, binary);
     if (!registered_ && session_->state() == session::Session::State::kConfirmed) {
       registered_ = true;
-      host_->Register(session_->conversation_id(), shared_from_this());
+      host_->Register(session_->conversation_id(), this->shared_from_this());
     }
   }
 
@@ -267,7 +287,7 @@ class SessionCore final : public session::Transport,
     const uint64_t generation = ++slot.generation;
     slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
     slot.timer.async_wait(asio::bind_executor(
-        *strand_, [self = shared_from_this(), timer, generation](const std::error_code& ec) {
+        *strand_, [self = this->shared_from_this(), timer, generation](const std::error_code& ec) {
           if (ec || self->session_ == nullptr ||
               self->timers_[static_cast<size_t>(timer)]->generation != generation) {
             return;
@@ -310,7 +330,7 @@ class SessionCore final : public session::Transport,
 
   std::unique_ptr<Strand> strand_;
   std::shared_ptr<ServerGate> gate_;
-  SessionHost* const host_;
+  SessionHost<Config>* const host_;
   const protocol::Encoding encoding_;
   std::array<std::unique_ptr<TimerSlot>, session::kSessionTimerCount> timers_;
   std::shared_ptr<Executor> executor_;
@@ -323,9 +343,34 @@ class SessionCore final : public session::Transport,
 
 }  // namespace
 
-class Server::Impl : public SessionHost {
+// What Server forwards to: an Endpoint on plain TCP or on TLS.
+class Server::Impl {
  public:
-  Impl(const v1::BridgeConfig& config, ServerOptions options)
+  virtual ~Impl() = default;
+  virtual absl::Status Start() = 0;
+  virtual uint16_t port() const = 0;
+  virtual uint16_t admin_port() const = 0;
+  virtual void Shutdown() = 0;
+  virtual void Wait() = 0;
+  virtual Metrics& metrics() = 0;
+  virtual bool AwaitOpenConnections(size_t count, absl::Duration timeout) = 0;
+  virtual size_t SessionCount() = 0;
+  virtual bool AwaitSessionCount(size_t count, absl::Duration timeout) = 0;
+};
+
+namespace {
+
+// The server, on plain TCP or TLS.
+template <typename Config>
+class Endpoint final : public Server::Impl, public SessionHost<Config> {
+ public:
+  using WsServer = websocketpp::server<Config>;
+  using WsConnection = typename WsServer::connection_type;
+  using WsConnectionPtr = typename WsServer::connection_ptr;
+  using Core = SessionCore<Config>;
+  static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
+
+  Endpoint(const v1::BridgeConfig& config, ServerOptions options)
       : config_(config),
         options_(std::move(options)),
         session_options_(SessionOptionsFor(config, options_)),
@@ -339,7 +384,7 @@ class Server::Impl : public SessionHost {
     return o;
   }
 
-  ~Impl() override {
+  ~Endpoint() override {
     Shutdown();
     Wait();
     {
@@ -348,7 +393,7 @@ class Server::Impl : public SessionHost {
     }
     // The io threads are stopped: end what is left, here, before the endpoint goes; that
     // includes cores no longer registered that pending work still holds.
-    std::vector<std::shared_ptr<SessionCore>> cores;
+    std::vector<std::shared_ptr<Core>> cores;
     {
       absl::MutexLock lock(&mu_);
       for (const auto& weak : every_core_) {
@@ -361,7 +406,7 @@ class Server::Impl : public SessionHost {
     for (auto& core : cores) core->Teardown();
   }
 
-  absl::Status Start() {
+  absl::Status Start() override {
     auto host_port = config::ParseHostPort(config_.listen());
     if (!host_port.ok()) return host_port.status();
 
@@ -378,9 +423,20 @@ class Server::Impl : public SessionHost {
     endpoint_.set_close_handler([this](connection_hdl hdl) { OnClose(hdl); });
     endpoint_.set_fail_handler([this](connection_hdl hdl) { OnFail(hdl); });
     endpoint_.set_message_handler(
-        [this](connection_hdl hdl, WsServer::message_ptr msg) { OnMessage(hdl, msg); });
+        [this](connection_hdl hdl, typename WsServer::message_ptr msg) { OnMessage(hdl, msg); });
     endpoint_.set_ping_handler([this](connection_hdl hdl, std::string) { return OnPing(hdl); });
     endpoint_.set_http_handler([this](connection_hdl hdl) { OnHttp(hdl); });
+    if constexpr (kTls) {
+      if (absl::Status loaded = LoadTls(/*at_start=*/true); !loaded.ok()) return loaded;
+      // websocketpp makes each connection's TLS stream before it is accepted, so the stream
+      // gets one shared context whose certificate callback picks the pair at the handshake.
+      tls_base_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+      std::error_code ec;
+      tls_base_->set_options(kTlsOptions, ec);
+      if (ec) return absl::InternalError(absl::StrCat("cannot set up TLS: ", ec.message()));
+      SSL_CTX_set_cert_cb(tls_base_->native_handle(), &Endpoint::ChooseCertificate, this);
+      endpoint_.set_tls_init_handler([this](connection_hdl) { return tls_base_; });
+    }
 
     endpoint_.listen(host_port->host, std::to_string(host_port->port), ec);
     if (ec) {
@@ -402,11 +458,11 @@ class Server::Impl : public SessionHost {
     return absl::OkStatus();
   }
 
-  uint16_t port() const { return port_; }
-  uint16_t admin_port() const { return admin_port_; }
-  Metrics& metrics() { return metrics_; }
+  uint16_t port() const override { return port_; }
+  uint16_t admin_port() const override { return admin_port_; }
+  Metrics& metrics() override { return metrics_; }
 
-  bool AwaitOpenConnections(size_t count, absl::Duration timeout) {
+  bool AwaitOpenConnections(size_t count, absl::Duration timeout) override {
     absl::MutexLock lock(&mu_);
     auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return open_.size() == count;
@@ -414,12 +470,12 @@ class Server::Impl : public SessionHost {
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 
-  size_t SessionCount() {
+  size_t SessionCount() override {
     absl::MutexLock lock(&mu_);
     return cores_.size();
   }
 
-  bool AwaitSessionCount(size_t count, absl::Duration timeout) {
+  bool AwaitSessionCount(size_t count, absl::Duration timeout) override {
     absl::MutexLock lock(&mu_);
     auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return cores_.size() == count;
@@ -427,7 +483,7 @@ class Server::Impl : public SessionHost {
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 
-  void Shutdown() {
+  void Shutdown() override {
     if (!started_) return;
     asio::post(endpoint_.get_io_service(), [this] {
       stop_when_drained_ = true;
@@ -439,7 +495,7 @@ class Server::Impl : public SessionHost {
     });
   }
 
-  void Wait() {
+  void Wait() override {
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -447,13 +503,13 @@ class Server::Impl : public SessionHost {
   }
 
   // --- SessionHost
-  void Register(const std::string& conversation_id, std::shared_ptr<SessionCore> core) override {
+  void Register(const std::string& conversation_id, std::shared_ptr<Core> core) override {
     absl::MutexLock lock(&mu_);
     by_id_[conversation_id] = core;
   }
 
-  void Forget(SessionCore* core) override {
-    std::shared_ptr<SessionCore> keep;  // dropped after the lock
+  void Forget(Core* core) override {
+    std::shared_ptr<Core> keep;  // dropped after the lock
     absl::MutexLock lock(&mu_);
     for (auto it = cores_.begin(); it != cores_.end(); ++it) {
       if (it->get() == core) {
@@ -467,10 +523,10 @@ class Server::Impl : public SessionHost {
     }
   }
 
-  bool TryResume(const std::shared_ptr<SessionCore>& claimant, const std::string& conversation_id,
+  bool TryResume(const std::shared_ptr<Core>& claimant, const std::string& conversation_id,
                  uint64_t last_seq, const v1::Connect& connect,
                  const std::optional<auth::Identity>& identity) override {
-    std::shared_ptr<SessionCore> target;
+    std::shared_ptr<Core> target;
     {
       absl::MutexLock lock(&mu_);
       auto it = by_id_.find(conversation_id);
@@ -504,7 +560,7 @@ class Server::Impl : public SessionHost {
     std::error_code ec;
     endpoint_.stop_listening(ec);
 
-    std::vector<std::shared_ptr<SessionCore>> cores;
+    std::vector<std::shared_ptr<Core>> cores;
     bool idle;
     {
       absl::MutexLock lock(&mu_);
@@ -523,7 +579,7 @@ class Server::Impl : public SessionHost {
         endpoint_.get_io_service(), std::chrono::milliseconds(config_.drain_timeout_ms()));
     grace_->async_wait([this](const std::error_code& ec) {
       if (ec) return;
-      std::vector<std::shared_ptr<SessionCore>> left;
+      std::vector<std::shared_ptr<Core>> left;
       {
         absl::MutexLock lock(&mu_);
         left.assign(cores_.begin(), cores_.end());
@@ -640,7 +696,7 @@ class Server::Impl : public SessionHost {
       return;
     }
     con->client_ip = ip;
-    auto core = std::make_shared<SessionCore>(endpoint_.get_io_service(), gate_, this,
+    auto core = std::make_shared<Core>(endpoint_.get_io_service(), gate_, this,
                                               con->encoding);
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
                options_.services, ForwardedHeaders(*con));
@@ -672,9 +728,9 @@ class Server::Impl : public SessionHost {
     core->Post([core, con, draining] { core->AttachNew(con, draining); });
   }
 
-  void OnMessage(connection_hdl hdl, WsServer::message_ptr msg) {
+  void OnMessage(connection_hdl hdl, typename WsServer::message_ptr msg) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    std::shared_ptr<SessionCore> core = con->GetCore();
+    std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
     core->Post([core, from = con.get(), p = std::move(msg->get_raw_payload()), binary]() mutable {
@@ -684,7 +740,7 @@ class Server::Impl : public SessionHost {
 
   bool OnPing(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    if (auto core = con->GetCore()) {
+    if (auto core = con->template GetCore<Core>()) {
       core->Post([core, from = con.get()] { core->OnConnectionPing(from); });
     }
     return true;  // websocketpp answers with a pong
@@ -692,7 +748,7 @@ class Server::Impl : public SessionHost {
 
   void OnClose(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    std::shared_ptr<SessionCore> core = con->GetCore();
+    std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     // Closes websocketpp started itself on bad input carry its error's text as their reason.
     namespace perr = websocketpp::processor::error;
@@ -719,7 +775,7 @@ class Server::Impl : public SessionHost {
 
   void OnFail(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
-    std::shared_ptr<SessionCore> core = con->GetCore();
+    std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     con->SetCore(nullptr);
     core->Post([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); });
@@ -738,6 +794,97 @@ class Server::Impl : public SessionHost {
         StopIfDrained();
       });
     }
+  }
+
+  // TLS: the context of the certificate files as they are now. A pair that fails to load keeps
+  // the one in use (at start, it is an error naming the field).
+  absl::Status LoadTls(bool at_start) {
+    const std::string& cert = config_.tls().cert_file();
+    const std::string& key = config_.tls().key_file();
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    std::error_code ec;
+    context->set_options(kTlsOptions, ec);
+    if (!ec) context->use_certificate_chain_file(cert, ec);
+    const char* field = "tls.cert_file";
+    if (!ec) {
+      field = "tls.key_file";
+      context->use_private_key_file(key, asio::ssl::context::pem, ec);
+    }
+    if (ec) {
+      const std::string why = absl::StrCat("config field ", field, ": cannot load ",
+                                           field[4] == 'c' ? cert : key, ": ", ec.message());
+      if (!at_start) {
+        metrics_.tls_reload_failures.fetch_add(1, std::memory_order_relaxed);
+        log::Warn("tls_reload_failed").Str("reason", why);
+      }
+      return absl::InvalidArgumentError(why);
+    }
+    absl::MutexLock lock(&tls_mu_);
+    tls_context_ = std::move(context);
+    tls_stamp_ = TlsStamp();
+    if (!at_start) {
+      metrics_.tls_reloads.fetch_add(1, std::memory_order_relaxed);
+      log::Info("tls_reloaded").Str("cert_file", cert);
+    }
+    return absl::OkStatus();
+  }
+
+  // Modification times and sizes of the certificate and key files.
+  std::string TlsStamp() const {
+    std::string stamp;
+    for (const std::string* path : {&config_.tls().cert_file(), &config_.tls().key_file()}) {
+      struct stat st {};
+      if (::stat(path->c_str(), &st) == 0) {
+        absl::StrAppend(&stamp, st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_size, ";");
+      }
+    }
+    return stamp;
+  }
+
+  static constexpr long kTlsOptions =  // NOLINT(runtime/int): OpenSSL's type
+      asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use;
+
+  // OpenSSL's certificate callback, at each handshake: the current pair for this connection.
+  static int ChooseCertificate(SSL* ssl, void* arg) {
+    std::shared_ptr<asio::ssl::context> current = static_cast<Endpoint*>(arg)->CurrentTls();
+    SSL_CTX* loaded = current->native_handle();
+    STACK_OF(X509)* chain = nullptr;
+    SSL_CTX_get0_chain_certs(loaded, &chain);
+    if (SSL_use_certificate(ssl, SSL_CTX_get0_certificate(loaded)) != 1 ||
+        SSL_use_PrivateKey(ssl, SSL_CTX_get0_privatekey(loaded)) != 1 ||
+        (chain != nullptr && SSL_set1_chain(ssl, chain) != 1)) {
+      return 0;  // the handshake fails
+    }
+    return 1;
+  }
+
+  // The loaded pair, reloaded first when the files changed (looked at no more often than
+  // tls.reload_check_ms).
+  std::shared_ptr<asio::ssl::context> CurrentTls() {
+    const absl::Time now = absl::Now();
+    bool look = false;
+    {
+      absl::MutexLock lock(&tls_mu_);
+      const absl::Duration every = absl::Milliseconds(
+          config_.tls().has_reload_check_ms() ? config_.tls().reload_check_ms() : 1000);
+      if (now - tls_checked_ >= every) {
+        tls_checked_ = now;
+        look = true;
+      }
+    }
+    if (look) {
+      const std::string stamp = TlsStamp();
+      bool changed;
+      {
+        absl::MutexLock lock(&tls_mu_);
+        changed = stamp != tls_stamp_;
+      }
+      if (changed) LoadTls(/*at_start=*/false).IgnoreError();
+    }
+    absl::MutexLock lock(&tls_mu_);
+    return tls_context_;
   }
 
   // The admin listener: plain HTTP on its own port, on the same io threads.
@@ -780,7 +927,8 @@ class Server::Impl : public SessionHost {
     ServeAdmin(con, "");
   }
 
-  void ServeAdmin(const WsConnectionPtr& con, const char* where) {
+  template <typename Con>
+  void ServeAdmin(const Con& con, const char* where) {
     const std::string& resource = con->get_resource();
     if (resource == "/healthz") {
       con->set_status(websocketpp::http::status_code::ok);
@@ -834,8 +982,13 @@ class Server::Impl : public SessionHost {
   const session::SessionOptions session_options_;
   Metrics metrics_;
   WsServer endpoint_;
-  WsServer admin_;  // on endpoint_'s io_context; listening only with admin_listen
+  websocketpp::server<PlainConfig> admin_;  // on endpoint_'s io_context, plain HTTP
   uint16_t admin_port_ = 0;
+  absl::Mutex tls_mu_;
+  std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(tls_mu_);  // the pair
+  std::shared_ptr<asio::ssl::context> tls_base_;  // every connection's, set at Start
+  std::string tls_stamp_ ABSL_GUARDED_BY(tls_mu_);
+  absl::Time tls_checked_ ABSL_GUARDED_BY(tls_mu_);
   std::vector<std::thread> threads_;
   bool started_ = false;
   uint16_t port_ = 0;
@@ -847,16 +1000,20 @@ class Server::Impl : public SessionHost {
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
-  std::set<std::shared_ptr<SessionCore>> cores_ ABSL_GUARDED_BY(mu_);
+  std::set<std::shared_ptr<Core>> cores_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> per_ip_ ABSL_GUARDED_BY(mu_);
   // Every core that may still be alive, for teardown (pruned as it grows).
-  std::vector<std::weak_ptr<SessionCore>> every_core_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<Core>> every_core_ ABSL_GUARDED_BY(mu_);
   size_t every_core_floor_ ABSL_GUARDED_BY(mu_) = 64;
-  absl::flat_hash_map<std::string, std::weak_ptr<SessionCore>> by_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::weak_ptr<Core>> by_id_ ABSL_GUARDED_BY(mu_);
 };
 
+}  // namespace
+
 Server::Server(const v1::BridgeConfig& config, ServerOptions options)
-    : impl_(std::make_unique<Impl>(config, std::move(options))) {}
+    : impl_(config.has_tls()
+                ? std::unique_ptr<Impl>(new Endpoint<TlsConfig>(config, std::move(options)))
+                : std::unique_ptr<Impl>(new Endpoint<PlainConfig>(config, std::move(options)))) {}
 Server::~Server() = default;
 absl::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }

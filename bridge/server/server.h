@@ -71,8 +71,9 @@ class Server {
   // Waits until SessionCount() == count; false on timeout.
   bool AwaitSessionCount(size_t count, absl::Duration timeout);
 
+  class Impl;  // the implementation: plain TCP or TLS
+
  private:
-  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

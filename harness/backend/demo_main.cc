@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
 
   auto host_port = bridge::config::ParseHostPort(config->listen());
   std::printf("demo: backend demo.v1.Echo on %s\n", backend->target().c_str());
-  std::printf("bridge: listening on ws://%s:%u%s (%u io threads)\n", host_port->host.c_str(),
+  std::printf("bridge: listening on %s://%s:%u%s (%u io threads)\n",
+              config->has_tls() ? "wss" : "ws", host_port->host.c_str(),
               static_cast<unsigned>((*app)->server().port()), config->path().c_str(),
               config->io_threads());
   if (const uint16_t admin = (*app)->server().admin_port(); admin != 0) {
