@@ -214,7 +214,17 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/load/RESULTS.md"))
     ap.add_argument("--json-out", default=os.path.join(ROOT, "bench/load/results.json"))
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite --out from --json-out (after editing RESULTS_NOTES.md)")
     args = ap.parse_args()
+    if args.render:
+        with open(args.json_out) as f:
+            rep = json.load(f)
+        sizes = sorted({int(k.split("/")[0]) for k in rep["cells"]})
+        ks = sorted({int(k.split("/")[1]) for k in rep["cells"]})
+        with open(args.out, "w") as f:
+            f.write(render(rep, sizes, ks))
+        return
     if args.quick:
         payloads, ks, runs, duration = [64, 1024], [1, 64], 1, 1.0
     else:
@@ -422,7 +432,7 @@ def targets(rep):
         if c:
             r = c["bridge_over_grpc"]
             row(f"round trips/s, 64 in flight, {payload} B", f">= {need} x direct gRPC",
-                f"{r:.2f} x ({fmt(c['bridge']['rps'])} vs {fmt(c['grpc']['rps'])}/s)", r >= need)
+                f"{r:.3f} x ({fmt(c['bridge']['rps'])} vs {fmt(c['grpc']['rps'])}/s)", r >= need)
     c = cells.get("64/1")
     if c:
         d50 = c["bridge"]["p50_us"] - c["grpc"]["p50_us"]

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "bench/load/echo_upstream.h"
 #include "benchmark/benchmark.h"
 #include "bridge/session/session.h"
@@ -18,6 +19,7 @@ namespace {
 using bridge::session::Session;
 
 void BM_SessionUnaryCall(benchmark::State& state) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as bridge/main.cc
   bridge::transcode::DescriptorRegistry registry;
   if (!registry.AddGeneratedFile(demo::v1::SayRequest::descriptor()->file()).ok()) {
     state.SkipWithError("descriptors");
