@@ -413,6 +413,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     std::error_code ec;
     endpoint_.init_asio(ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot start Asio: ", ec.message()));
+    drain_strand_ = std::make_unique<asio::strand<asio::io_context::executor_type>>(
+        asio::make_strand(endpoint_.get_io_service()));
     endpoint_.set_reuse_addr(true);
     endpoint_.set_listen_backlog(1024);
     endpoint_.set_max_message_size(config_.max_frame_bytes());
@@ -485,7 +487,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   void Shutdown() override {
     if (!started_) return;
-    asio::post(endpoint_.get_io_service(), [this] {
+    asio::post(*drain_strand_, [this] {
       stop_when_drained_ = true;
       if (draining_.load()) {
         StopIfDrained();  // a drain asked for through /drain went first
@@ -551,7 +553,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   }
 
  private:
-  // On an io thread.
+  // On drain_strand_.
   void BeginDrain() {
     if (draining_.exchange(true)) return;
     log::Info("drain_started")
@@ -576,7 +578,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     // Calls get drain_timeout_ms to finish; then every session is closed at once, and clients
     // get shutdown_grace_ms for the close handshake.
     grace_ = std::make_unique<asio::steady_timer>(
-        endpoint_.get_io_service(), std::chrono::milliseconds(config_.drain_timeout_ms()));
+        *drain_strand_, std::chrono::milliseconds(config_.drain_timeout_ms()));
     grace_->async_wait([this](const std::error_code& ec) {
       if (ec) return;
       std::vector<std::shared_ptr<Core>> left;
@@ -788,7 +790,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     open_.erase(hdl);
     if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
     if (draining_.load() && open_.empty()) {
-      asio::post(endpoint_.get_io_service(), [this] {
+      asio::post(*drain_strand_, [this] {
         if (grace_) grace_->cancel();
         drain_over_ = true;
         StopIfDrained();
@@ -959,7 +961,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       // connections, sessions closed with 1001 once their calls end. The process exits on
       // SIGTERM.
       metrics_.drains_requested.fetch_add(1, std::memory_order_relaxed);
-      BeginDrain();
+      asio::post(*drain_strand_, [this] { BeginDrain(); });
       con->set_status(websocketpp::http::status_code::accepted);
       con->set_body("draining\n");
       con->append_header("Content-Type", "text/plain");
@@ -996,6 +998,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   std::atomic<bool> drain_over_{false};         // every connection closed, or the grace is up
   std::atomic<bool> stop_when_drained_{false};  // Shutdown was called
   std::atomic<bool> stopped_{false};
+  // The drain's steps (BeginDrain, the grace timer, the last connection's close) run here, one
+  // at a time: an Asio timer must not be used from two threads at once.
+  std::unique_ptr<asio::strand<asio::io_context::executor_type>> drain_strand_;
   std::unique_ptr<asio::steady_timer> grace_;
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
