@@ -45,57 +45,29 @@ std::string ConnectionsJson(const std::vector<std::shared_ptr<session::SessionSt
 
   std::string out;
   transcode::JsonWriter w(&out);
-  auto key = [&w](std::string_view k) {
-    w.String(k);
-    w.Char(':');
-  };
-  w.Raw("{\"now\":");
-  w.String(absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone()));
-  w.Raw(",\"connections\":[");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Row& r = rows[i];
-    if (i > 0) w.Char(',');
-    w.Char('{');
-    key("conversationId");
-    w.String(r.conversation_id);
-    w.Char(',');
-    key("clientId");
-    w.String(r.client_id);
-    w.Char(',');
-    key("user");
-    w.String(r.user);
-    w.Char(',');
-    key("uptimeMs");
-    w.Int(absl::ToInt64Milliseconds(now - r.started));
-    w.Char(',');
-    key("framesIn");
-    w.Uint(r.frames_in);
-    w.Char(',');
-    key("framesOut");
-    w.Uint(r.frames_out);
-    w.Char(',');
-    key("calls");
-    w.Uint(r.calls);
-    w.Char(',');
-    key("callsEnded");
-    w.Uint(r.calls_ended);
-    w.Char(',');
-    key("callErrors");
-    w.Uint(r.call_errors);
-    w.Char(',');
-    key("avgUpstreamMs");
-    w.Double(r.calls_ended == 0 ? 0.0
-                                : static_cast<double>(r.upstream_micros) / 1000.0 /
-                                      static_cast<double>(r.calls_ended));
-    w.Char(',');
-    key("lastError");
-    w.String(r.last_error);
-    w.Char(',');
-    key("lastErrorAgoMs");
-    w.Int(r.last_error.empty() ? -1 : absl::ToInt64Milliseconds(now - r.last_error_at));
-    w.Char('}');
+  {
+    transcode::JsonObject top(w);
+    top.Str("now", absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone()));
+    top.Array("connections", rows, [now](transcode::JsonObject& o, const Row& r) {
+      o.Str("conversationId", r.conversation_id)
+          .Str("clientId", r.client_id)
+          .Str("user", r.user)
+          .Int("uptimeMs", absl::ToInt64Milliseconds(now - r.started))
+          .Uint("framesIn", r.frames_in)
+          .Uint("framesOut", r.frames_out)
+          .Uint("calls", r.calls)
+          .Uint("callsEnded", r.calls_ended)
+          .Uint("callErrors", r.call_errors)
+          .Double("avgUpstreamMs", r.calls_ended == 0
+                                       ? 0.0
+                                       : static_cast<double>(r.upstream_micros) / 1000.0 /
+                                             static_cast<double>(r.calls_ended))
+          .Str("lastError", r.last_error)
+          .Int("lastErrorAgoMs",
+               r.last_error.empty() ? -1 : absl::ToInt64Milliseconds(now - r.last_error_at));
+    });
   }
-  w.Raw("]}\n");
+  w.Char('\n');
   w.Finish();
   return out;
 }

@@ -135,6 +135,67 @@ bool ParseFloatString(std::string_view s, float* out);
 // "true", "t", "yes", "y", "1" and the negatives, any case.
 bool ParseBoolString(std::string_view s, bool* out);
 
+// One JSON object written into a JsonWriter: `{` now, `}` when it goes, fields separated as
+// they come.
+//
+//   JsonObject o(w);
+//   o.Str("name", n).Int("count", 3);
+class JsonObject {
+ public:
+  explicit JsonObject(JsonWriter& w) : w_(w) { w_.Char('{'); }
+  ~JsonObject() { w_.Char('}'); }
+  JsonObject& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    w_.String(value);
+    return *this;
+  }
+  JsonObject& Int(std::string_view key, int64_t value) {
+    Key(key);
+    w_.Int(value);
+    return *this;
+  }
+  JsonObject& Uint(std::string_view key, uint64_t value) {
+    Key(key);
+    w_.Uint(value);
+    return *this;
+  }
+  JsonObject& Double(std::string_view key, double value) {
+    Key(key);
+    w_.Double(value);
+    return *this;
+  }
+  JsonObject& Bool(std::string_view key, bool value) {
+    Key(key);
+    w_.Bool(value);
+    return *this;
+  }
+  // An array of objects, one per item, each written by `write(JsonObject&, item)`.
+  template <typename T, typename F>
+  JsonObject& Array(std::string_view key, const std::vector<T>& items, F write) {
+    Key(key);
+    w_.Char('[');
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i > 0) w_.Char(',');
+      JsonObject item(w_);
+      write(item, items[i]);
+    }
+    w_.Char(']');
+    return *this;
+  }
+
+ private:
+  void Key(std::string_view key) {
+    if (!first_) w_.Char(',');
+    first_ = false;
+    w_.String(key);
+    w_.Char(':');
+  }
+
+  JsonWriter& w_;
+  bool first_ = true;
+};
+
+
 }  // namespace bridge::transcode
 
 #endif  // BRIDGE_TRANSCODE_JSON_TEXT_H_

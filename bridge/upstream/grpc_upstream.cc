@@ -4,18 +4,18 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/random/random.h"
-#include "grpcpp/security/tls_certificate_provider.h"
-#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/support/client_callback.h"
 
 namespace bridge::upstream {
@@ -45,7 +45,6 @@ std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const v1::RouteTls& tls
   return grpc::experimental::TlsCredentials(options);
 }
 
-
 constexpr char kPushbackKey[] = "grpc-retry-pushback-ms";
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
@@ -66,6 +65,21 @@ Metadata ToMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md)
     out.emplace_back(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
   }
   return out;
+}
+
+// How a finished call ended: its status, trailers, and grpc-retry-pushback-ms (gRFC A6: one
+// that is not a non-negative integer means "do not retry", -2).
+CallResult ResultOf(const grpc::Status& status, grpc::ClientContext& context) {
+  CallResult result;
+  result.code = static_cast<int>(status.error_code());
+  result.message = status.error_message();
+  result.trailers = ToMetadata(context.GetServerTrailingMetadata());
+  for (const auto& [key, value] : result.trailers) {
+    if (key != kPushbackKey) continue;
+    int64_t ms;
+    result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
+  }
+  return result;
 }
 
 // One generic call, of any of the four kinds, as a bidi stream of raw bytes: one attempt.
@@ -215,17 +229,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   void OnWritesDoneDone(bool ok) override { RemoveHold(); }
 
   void OnDone(const grpc::Status& status) override {
-    CallResult result;
-    result.code = static_cast<int>(status.error_code());
-    result.message = status.error_message();
-    result.trailers = ToMetadata(context_.GetServerTrailingMetadata());
-    for (const auto& [key, value] : result.trailers) {
-      if (key != kPushbackKey) continue;
-      int64_t ms;
-      // gRFC A6: a pushback that is not a non-negative integer means "do not retry".
-      result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
-    }
-    listener_->OnFinish(std::move(result));
+    listener_->OnFinish(ResultOf(status, context_));
     listener_.reset();
     {
       absl::MutexLock lock(&in_flight_->mu);
@@ -369,21 +373,10 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
       if (reads_ == 0) return;
     }
     finished_ = true;
-    CallResult result;
-    if (cancelled_ && status_.ok()) {
-      result.code = static_cast<int>(grpc::StatusCode::CANCELLED);
-      result.message = "cancelled";
-    } else {
-      result.code = static_cast<int>(status_.error_code());
-      result.message = status_.error_message();
-    }
-    result.trailers = ToMetadata(context_.GetServerTrailingMetadata());
-    for (const auto& [key, value] : result.trailers) {
-      if (key != kPushbackKey) continue;
-      int64_t ms;
-      result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
-    }
-    listener_->OnFinish(std::move(result));
+    listener_->OnFinish(ResultOf(cancelled_ && status_.ok()
+                                     ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")
+                                     : status_,
+                                 context_));
     listener_.reset();
   }
 
@@ -435,8 +428,8 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
         listener_(std::move(listener)) {}
 
   void Begin() {
-    deadline_ = spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout
-                                                      : absl::InfiniteFuture();
+    deadline_ =
+        spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout : absl::InfiniteFuture();
     {
       absl::MutexLock lock(&upstream_->in_flight_->mu);
       ++upstream_->in_flight_->calls;
@@ -670,9 +663,9 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
       continue;
     }
     if (registry.FindService(r.service()) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config field routes[", i, "].service: service ", r.service(),
-          " is routed but no descriptor set describes it"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config field routes[", i, "].service: service ", r.service(),
+                       " is routed but no descriptor set describes it"));
     }
     upstream->routes_[r.service()] = r.target();
   }
@@ -769,21 +762,20 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
 std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
                                               std::shared_ptr<CallListener> listener) {
   Target* target = TargetFor(spec.method.service);
-  if (const RetryRule* rule =
-          policies_.Find(spec.method.service, spec.method.descriptor->name())) {
+  if (const RetryRule* rule = policies_.Find(spec.method.service, spec.method.descriptor->name())) {
     auto call = std::make_shared<RetryingCall>(this, target, rule, spec, std::move(listener));
     call->Begin();
     return call;
   }
-  const absl::Time deadline = spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout
-                                                                   : absl::InfiniteFuture();
+  const absl::Time deadline =
+      spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout : absl::InfiniteFuture();
   if (!spec.method.client_streaming && !spec.method.server_streaming) {
     auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_);
     call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
     return call;
   }
-  auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(),
-                                         std::move(listener), in_flight_);
+  auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(), std::move(listener),
+                                         in_flight_);
   call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
   return call;
 }

@@ -11,6 +11,7 @@
 namespace harness::scenario {
 namespace {
 
+using ::bridge::transcode::JsonObject;
 using ::bridge::transcode::JsonWriter;
 
 std::string Ms(absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); }
@@ -140,59 +141,6 @@ std::string JUnitXml(const std::vector<ScenarioReport>& reports, std::string_vie
   return out;
 }
 
-namespace {
-
-// One JSON object being written: fields separated as they come.
-class JsonObject {
- public:
-  explicit JsonObject(JsonWriter& w) : w_(w) { w_.Char('{'); }
-  ~JsonObject() { w_.Char('}'); }
-  JsonObject& Str(std::string_view key, std::string_view value) {
-    Key(key);
-    w_.String(value);
-    return *this;
-  }
-  JsonObject& Int(std::string_view key, int64_t value) {
-    Key(key);
-    w_.Int(value);
-    return *this;
-  }
-  JsonObject& Ms(std::string_view key, absl::Duration value) {
-    return Int(key, absl::ToInt64Milliseconds(value));
-  }
-  JsonObject& Bool(std::string_view key, bool value) {
-    Key(key);
-    w_.Bool(value);
-    return *this;
-  }
-  // An array of objects, one per item, each written by `write(JsonObject&, item)`.
-  template <typename T, typename F>
-  JsonObject& Array(std::string_view key, const std::vector<T>& items, F write) {
-    Key(key);
-    w_.Char('[');
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) w_.Char(',');
-      JsonObject item(w_);
-      write(item, items[i]);
-    }
-    w_.Char(']');
-    return *this;
-  }
-
- private:
-  void Key(std::string_view key) {
-    if (!first_) w_.Char(',');
-    first_ = false;
-    w_.String(key);
-    w_.Char(':');
-  }
-
-  JsonWriter& w_;
-  bool first_ = true;
-};
-
-}  // namespace
-
 std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_view suite) {
   std::string out;
   JsonWriter w(&out);
@@ -207,7 +155,7 @@ std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_v
           .Str("fault", r.fault)
           .Str("verdict", VerdictName(r.verdict))
           .Str("reason", r.reason)
-          .Ms("ms", r.took)
+          .Int("ms", absl::ToInt64Milliseconds(r.took))
           .Int("callsLost", r.calls_lost)
           .Int("callsDuplicated", r.calls_duplicated)
           .Int("streamMessagesLost", r.messages_lost)
@@ -218,10 +166,10 @@ std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_v
       o.Array("reconnects", r.reconnects, [](JsonObject& c, const ReconnectReport& x) {
         c.Int("attempt", x.attempt)
             .Int("afterCloseCode", x.after_close_code)
-            .Ms("floorMs", x.floor)
-            .Ms("ceilingMs", x.ceiling)
-            .Ms("plannedMs", x.planned)
-            .Ms("measuredMs", x.measured)
+            .Int("floorMs", absl::ToInt64Milliseconds(x.floor))
+            .Int("ceilingMs", absl::ToInt64Milliseconds(x.ceiling))
+            .Int("plannedMs", absl::ToInt64Milliseconds(x.planned))
+            .Int("measuredMs", absl::ToInt64Milliseconds(x.measured))
             .Bool("ok", x.ok);
       });
       o.Array("calls", r.calls, [](JsonObject& c, const CallReport& x) {
@@ -238,7 +186,10 @@ std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_v
             .Str("detail", x.detail);
       });
       o.Array("steps", r.steps, [](JsonObject& c, const StepReport& x) {
-        c.Str("name", x.name).Bool("ok", x.ok).Str("detail", x.detail).Ms("ms", x.took);
+        c.Str("name", x.name)
+            .Bool("ok", x.ok)
+            .Str("detail", x.detail)
+            .Int("ms", absl::ToInt64Milliseconds(x.took));
       });
     });
   }

@@ -15,20 +15,10 @@ import tempfile
 
 import websockets
 
+from e2e_checks import check, summary
+
 DEADLINE = 10.0
 BRIDGE = sys.argv[1]
-PASSED = 0
-FAILED = 0
-
-
-def check(name, condition, detail=""):
-    global PASSED, FAILED
-    if condition:
-        PASSED += 1
-        print(f"ok   {name}")
-    else:
-        FAILED += 1
-        print(f"FAIL {name} {detail}")
 
 
 class Bridge:
@@ -199,8 +189,7 @@ def main():
     check("unreadable config file named", proc.returncode != 0
           and "/nonexistent/bridge.textproto" in proc.stderr, proc.stderr)
 
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,20 +17,10 @@ import tempfile
 
 import websockets
 
+from e2e_checks import check, summary
+
 DEADLINE = 10.0
 DEMO = sys.argv[1]
-PASSED = 0
-FAILED = 0
-
-
-def check(name, condition, detail=""):
-    global PASSED, FAILED
-    if condition:
-        PASSED += 1
-        print(f"ok   {name}")
-    else:
-        FAILED += 1
-        print(f"FAIL {name} {detail}")
 
 
 def openssl(*args):
@@ -123,8 +113,7 @@ def main():
         finally:
             proc.send_signal(signal.SIGTERM)
             check("demo exits 0 on SIGTERM", proc.wait(timeout=DEADLINE) == 0)
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":
