@@ -427,6 +427,14 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
         spec_(std::move(spec)),
         listener_(std::move(listener)) {}
 
+  // Let go of while waiting out a backoff (its caller gone without cancelling): the call never
+  // finishes, so it leaves the count of calls in flight here.
+  ~RetryingCall() override {
+    if (finished_) return;
+    absl::MutexLock lock(&upstream_->in_flight_->mu);
+    --upstream_->in_flight_->calls;
+  }
+
   void Begin() {
     deadline_ =
         spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout : absl::InfiniteFuture();
@@ -534,7 +542,11 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
             last_result_ = std::move(result);
             waiting_ = true;
             alarm_.Set(absl::ToChronoTime(absl::Now() + delay),
-                       [self = shared_from_this()](bool fired) { self->OnBackoffDone(fired); });
+                       // Weak: gRPC's Alarm keeps its callback after it ran, and a strong
+                       // reference there would keep this call alive for good.
+                       [weak = weak_from_this()](bool fired) {
+                         if (auto self = weak.lock()) self->OnBackoffDone(fired);
+                       });
             return;
           }
         }
