@@ -20,8 +20,9 @@ bin="$(bazel info bazel-bin 2>/dev/null)"
 
 demo_pid=""
 if [ -z "$url" ]; then
+  : > "$out/demo.log"  # before the demo starts, so tail finds it
   "$bin/harness/backend/demo" --listen=127.0.0.1:0 --config=harness/ci/demo_ci.textproto \
-    > "$out/demo.log" 2>&1 &
+    >> "$out/demo.log" 2>&1 &
   demo_pid=$!
   # The banner names the bound port; wait for it (at most 30 s).
   url=$(timeout 30 tail -n +1 -f "$out/demo.log" | grep -m1 -o 'ws://[^ ]*')
