@@ -54,7 +54,8 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
          bridge/transcode/json_to_wire.cc bridge/transcode/wire_to_json.cc
          bridge/transcode/json_transcoder.cc bridge/transcode/descriptor_registry.cc
          tests/bridge/transcode/transcode_testing.cc
-         bridge/protocol/frame_codec.cc bridge/config/config.cc bridge/server/upgrade.cc
+         bridge/protocol/frame_codec.cc bridge/config/config.cc bridge/common/log.cc
+         bridge/server/upgrade.cc
          "$build/gen/proto/bridge/v1/frame.pb.cc" "$build/gen/proto/bridge/v1/config.pb.cc"
          "$build/gen/proto/demo/v1/echo.pb.cc"
          "$build/gen/tests/bridge/transcode/transcode_test.pb.cc"
