@@ -1,8 +1,8 @@
 #include "bridge/app/bridge_app.h"
 
 #include "bridge/auth/jwt_verifier.h"
-#include "bridge/upstream/auth_client.h"
 #include "bridge/transcode/json_transcoder.h"
+#include "bridge/upstream/auth_client.h"
 #include "bridge/upstream/grpc_upstream.h"
 #include "bridge/upstream/reflection_client.h"
 
@@ -23,8 +23,8 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
   app->config_ = std::move(config);
   app->parts_ = std::make_unique<Parts>();
   Parts& parts = *app->parts_;
-  parts.registry = registry != nullptr ? std::move(registry)
-                                       : std::make_unique<transcode::DescriptorRegistry>();
+  parts.registry =
+      registry != nullptr ? std::move(registry) : std::make_unique<transcode::DescriptorRegistry>();
   for (const std::string& path : app->config_.descriptor_sets()) {
     if (absl::Status s = parts.registry->AddDescriptorSetFile(path); !s.ok()) return s;
   }
@@ -36,8 +36,8 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
     auto files = upstream::FetchDescriptorsByReflection(route.target(), services);
     absl::Status s = files.ok() ? parts.registry->AddFileDescriptorSet(*files) : files.status();
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("config field routes[", i, "] (reflect): ",
-                                                 std::string(s.message())));
+      return absl::Status(s.code(), absl::StrCat("config field routes[", i,
+                                                 "] (reflect): ", std::string(s.message())));
     }
   }
   transcode::TranscodeOptions transcode_options;
@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
   if (!app->config_.default_method().empty()) {
     auto method = parts.registry->FindMethod(app->config_.default_method());
     if (!method.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("config field default_method: ",
-                                                     std::string(method.status().message())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config field default_method: ", std::string(method.status().message())));
     }
   }
 

@@ -7,19 +7,18 @@
 #include <thread>
 #include <vector>
 
-#include "bridge/common/log.h"
-#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/str_cat.h"
+#include "bridge/common/log.h"
+#include "bridge/common/strings.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
 namespace bridge::config {
 namespace {
-
 
 // The field a text-format error is about: the last `name:` on its line before the column.
 std::string FieldAt(std::string_view text, int line, int column) {
@@ -167,8 +166,8 @@ absl::Status Validate(const BridgeConfig& c) {
     }
   }
   if (!log::ParseLevel(c.log_level())) {
-    return FieldError("log_level", absl::StrCat("debug, info, warn, error or off, got \"",
-                                                c.log_level(), "\""));
+    return FieldError("log_level",
+                      absl::StrCat("debug, info, warn, error or off, got \"", c.log_level(), "\""));
   }
   if (!log::ParseFormat(c.log_format())) {
     return FieldError("log_format", absl::StrCat("json or text, got \"", c.log_format(), "\""));
@@ -180,8 +179,7 @@ absl::Status Validate(const BridgeConfig& c) {
   if (c.heartbeat_timeout_ms() < c.heartbeat_interval_ms()) {
     return FieldError("heartbeat_timeout_ms",
                       absl::StrCat("must be at least heartbeat_interval_ms (",
-                                   c.heartbeat_interval_ms(), "), got ",
-                                   c.heartbeat_timeout_ms()));
+                                   c.heartbeat_interval_ms(), "), got ", c.heartbeat_timeout_ms()));
   }
   if (c.max_frame_bytes() < 256) return FieldError("max_frame_bytes", "must be at least 256");
   if (c.max_frame_bytes() > (uint64_t{1} << 30)) {
@@ -193,9 +191,9 @@ absl::Status Validate(const BridgeConfig& c) {
                                    c.default_method(), "\""));
   }
   if (c.default_call_timeout_ms() > c.max_call_timeout_ms()) {
-    return FieldError("default_call_timeout_ms",
-                      absl::StrCat("must be at most max_call_timeout_ms (",
-                                   c.max_call_timeout_ms(), ")"));
+    return FieldError(
+        "default_call_timeout_ms",
+        absl::StrCat("must be at most max_call_timeout_ms (", c.max_call_timeout_ms(), ")"));
   }
   for (int i = 0; i < c.routes_size(); ++i) {
     const auto& r = c.routes(i);

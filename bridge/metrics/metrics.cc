@@ -96,18 +96,15 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_connections_refused_total", "WebSocket upgrades refused.",
                 get(connections_refused));
   AppendCounter(&out, "bridge_connections_active", "Open WebSocket connections.",
-                static_cast<uint64_t>(connections_active.load(std::memory_order_relaxed)),
-                "gauge");
+                static_cast<uint64_t>(connections_active.load(std::memory_order_relaxed)), "gauge");
   AppendCounter(&out, "bridge_sessions_confirmed_total", "Handshakes completed.",
                 get(sessions_confirmed));
   AppendCounter(&out, "bridge_frames_received_total", "Frames received from clients.",
                 get(frames_received));
   AppendCounter(&out, "bridge_frames_sent_total", "Frames sent to clients.", get(frames_sent));
-  AppendCounter(&out, "bridge_bytes_received_total", "Frame bytes received.",
-                get(bytes_received));
+  AppendCounter(&out, "bridge_bytes_received_total", "Frame bytes received.", get(bytes_received));
   AppendCounter(&out, "bridge_bytes_sent_total", "Frame bytes sent.", get(bytes_sent));
-  AppendCounter(&out, "bridge_pings_total", "Protocol ping frames answered.",
-                get(pings_received));
+  AppendCounter(&out, "bridge_pings_total", "Protocol ping frames answered.", get(pings_received));
   AppendCounter(&out, "bridge_control_pings_total", "WebSocket ping control frames answered.",
                 get(control_pings_received));
   AppendCounter(&out, "bridge_handshake_timeouts_total", "Sessions closed with 4001.",
@@ -127,8 +124,7 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_too_big_closes_total", "Sessions closed with 1009.",
                 get(too_big_closes));
 
-  AppendCounter(&out, "bridge_calls_started_total", "Upstream calls started.",
-                get(calls_started));
+  AppendCounter(&out, "bridge_calls_started_total", "Upstream calls started.", get(calls_started));
   AppendCounter(&out, "bridge_calls_succeeded_total", "Upstream calls that ended with OK.",
                 get(calls_succeeded));
   AppendCounter(&out, "bridge_calls_failed_total", "Upstream calls that ended with an error.",
@@ -138,8 +134,8 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_calls_cancelled_by_close_total",
                 "Calls cancelled upstream because their session ended.",
                 get(calls_cancelled_by_close));
-  AppendCounter(&out, "bridge_bad_payloads_total",
-                "Request payloads refused (invalid_argument).", get(bad_payloads));
+  AppendCounter(&out, "bridge_bad_payloads_total", "Request payloads refused (invalid_argument).",
+                get(bad_payloads));
   AppendCounter(&out, "bridge_flow_control_pauses_total",
                 "Upstream reads deferred until the outbound buffer drained.",
                 get(flow_control_pauses));
@@ -173,8 +169,8 @@ std::string Metrics::RenderPrometheus() const {
                 get(slow_consumer_closes));
   AppendCounter(&out, "bridge_auth_failures_total",
                 "Bad, missing or expired tokens, and refused refreshes.", get(auth_failures));
-  AppendCounter(&out, "bridge_permission_denials_total",
-                "Calls the caller's token does not allow.", get(permission_denials));
+  AppendCounter(&out, "bridge_permission_denials_total", "Calls the caller's token does not allow.",
+                get(permission_denials));
   AppendCounter(&out, "bridge_drains_requested_total", "Drains asked for through /drain.",
                 get(drains_requested));
   AppendCounter(&out, "bridge_auth_unavailable_total",
@@ -192,8 +188,7 @@ std::string Metrics::RenderPrometheus() const {
     const auto failure = static_cast<protocol::DecodeFailure>(i);
     const std::string_view name = protocol::DecodeFailureName(failure);
     absl::StrAppend(&out, "bridge_bad_frames_total{reason=\"",
-                    absl::string_view(name.data(), name.size()), "\"} ", bad_frames(failure),
-                    "\n");
+                    absl::string_view(name.data(), name.size()), "\"} ", bad_frames(failure), "\n");
   }
   absl::StrAppend(&out,
                   "# HELP bridge_error_frames_total Error frames sent, by category.\n"
@@ -206,8 +201,7 @@ std::string Metrics::RenderPrometheus() const {
                     "\n");
   }
   // Frames by type, named as in JSON ("stream_message").
-  const google::protobuf::OneofDescriptor* kinds =
-      v1::Frame::descriptor()->FindOneofByName("kind");
+  const google::protobuf::OneofDescriptor* kinds = v1::Frame::descriptor()->FindOneofByName("kind");
   for (const bool in : {true, false}) {
     const char* name = in ? "bridge_frames_in_total" : "bridge_frames_out_total";
     absl::StrAppend(&out, "# HELP ", name,

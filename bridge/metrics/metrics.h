@@ -26,9 +26,8 @@ using Counter = std::atomic<uint64_t>;
 // A Prometheus histogram of durations with fixed buckets (0.5 ms to 10 s). Not thread-safe.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,  0.1,    0.25,  0.5,
-                                                     1,      2.5,   5,      10};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   void Observe(absl::Duration d);
   uint64_t count() const { return count_; }
   // Appends the _bucket, _sum and _count lines of `name` with `labels` ("method=\"x\"" or "").
@@ -61,29 +60,29 @@ class Metrics {
   Counter too_big_closes{0};         // close 1009 sent
   Counter calls_started{0};
   Counter calls_succeeded{0};
-  Counter calls_failed{0};             // ended with an error frame
+  Counter calls_failed{0};  // ended with an error frame
   Counter calls_cancelled_by_client{0};
   Counter calls_cancelled_by_close{0};  // the session ended first
   Counter bad_payloads{0};              // request payloads that did not transcode
   Counter flow_control_pauses{0};       // reads deferred for a full outbound buffer
   Counter sessions_detached{0};         // kept after their connection dropped
   Counter sessions_resumed{0};
-  Counter resumes_refused{0};           // a resume asked for and a fresh session given
-  Counter sessions_expired{0};          // detached sessions whose grace period ran out
+  Counter resumes_refused{0};   // a resume asked for and a fresh session given
+  Counter sessions_expired{0};  // detached sessions whose grace period ran out
   Counter frames_replayed{0};
-  Counter duplicate_messages{0};        // resent messageIds: attached or answered, not re-called
-  Counter origin_refusals{0};           // HTTP 403 at the upgrade
+  Counter duplicate_messages{0};         // resent messageIds: attached or answered, not re-called
+  Counter origin_refusals{0};            // HTTP 403 at the upgrade
   Counter connection_limit_refusals{0};  // 1013: too many connections, in all or per IP
-  Counter memory_guard_refusals{0};     // 1013: over max_memory_bytes
+  Counter memory_guard_refusals{0};      // 1013: over max_memory_bytes
   Counter rate_limited_messages{0};
-  Counter rate_limit_closes{0};         // 4029
-  Counter slow_consumer_closes{0};      // 4002
-  Counter auth_failures{0};             // bad, missing or expired tokens (4500), bad refreshes
-  Counter permission_denials{0};        // calls the user's token does not allow
-  Counter drains_requested{0};          // GET or POST /drain on the admin port
-  Counter auth_unavailable{0};          // 1013: the authentication service did not answer
-  Counter tls_reloads{0};               // certificate files changed and loaded
-  Counter tls_reload_failures{0};       // changed files that did not load (the old pair stays)
+  Counter rate_limit_closes{0};     // 4029
+  Counter slow_consumer_closes{0};  // 4002
+  Counter auth_failures{0};         // bad, missing or expired tokens (4500), bad refreshes
+  Counter permission_denials{0};    // calls the user's token does not allow
+  Counter drains_requested{0};      // GET or POST /drain on the admin port
+  Counter auth_unavailable{0};      // 1013: the authentication service did not answer
+  Counter tls_reloads{0};           // certificate files changed and loaded
+  Counter tls_reload_failures{0};   // changed files that did not load (the old pair stays)
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

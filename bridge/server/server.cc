@@ -7,8 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -45,7 +45,7 @@ class SessionCore;
 struct ConnectionSlot {
   protocol::Encoding encoding = protocol::Encoding::kJson;
   std::string upgrade_token;  // from `Authorization: Bearer` or the `bearer, <token>` pair
-  std::string client_ip;  // counted against max_connections_per_ip while open
+  std::string client_ip;      // counted against max_connections_per_ip while open
   absl::Mutex core_mu;
   // The SessionCore<Config> of the server the connection belongs to (one Config per server).
   std::shared_ptr<void> core ABSL_GUARDED_BY(core_mu);
@@ -149,9 +149,9 @@ class SessionCore final : public session::Transport,
             session::Session::IdGenerator ids, session::CallServices services,
             upstream::Metadata upgrade_metadata) {
     executor_ = std::make_shared<Executor>(this->weak_from_this());
-    session_ = std::make_unique<session::Session>(options, encoding_, this, clock, metrics,
-                                                  std::move(ids), services,
-                                                  std::move(upgrade_metadata));
+    session_ =
+        std::make_unique<session::Session>(options, encoding_, this, clock, metrics, std::move(ids),
+                                           services, std::move(upgrade_metadata));
     stats_ = session_->stats();
     std::weak_ptr<SessionCore> weak = this->weak_from_this();
     session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
@@ -466,9 +466,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   bool AwaitOpenConnections(size_t count, absl::Duration timeout) override {
     absl::MutexLock lock(&mu_);
-    auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return open_.size() == count;
-    };
+    auto done = [this, count]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_.size() == count; };
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 
@@ -479,9 +478,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   bool AwaitSessionCount(size_t count, absl::Duration timeout) override {
     absl::MutexLock lock(&mu_);
-    auto done = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return cores_.size() == count;
-    };
+    auto done = [this, count]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return cores_.size() == count; };
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 
@@ -622,8 +620,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       case UpgradeRefusal::kNotFound:
       case UpgradeRefusal::kDraining:
         metrics_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-        log::Debug("upgrade_refused").Int("status", d.http_status).Str("resource",
-                                                                        con->get_resource());
+        log::Debug("upgrade_refused")
+            .Int("status", d.http_status)
+            .Str("resource", con->get_resource());
         con->set_status(static_cast<websocketpp::http::status_code::value>(d.http_status));
         return false;
     }
@@ -673,8 +672,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       const std::string key = absl::AsciiStrToLower(name);
       for (const std::string& pattern : config_.forward_request_headers()) {
         const bool prefix = !pattern.empty() && pattern.back() == '*';
-        if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(
-                                               0, pattern.size() - 1))
+        if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(0, pattern.size() - 1))
                    : key == pattern) {
           forwarded.emplace_back(key, value);
           break;
@@ -698,8 +696,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       return;
     }
     con->client_ip = ip;
-    auto core = std::make_shared<Core>(endpoint_.get_io_service(), gate_, this,
-                                              con->encoding);
+    auto core = std::make_shared<Core>(endpoint_.get_io_service(), gate_, this, con->encoding);
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
                options_.services, ForwardedHeaders(*con));
     core->session().set_upgrade_token(con->upgrade_token);
@@ -845,8 +842,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   static constexpr long kTlsOptions =  // NOLINT(runtime/int): OpenSSL's type
       asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use;
+      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+      asio::ssl::context::single_dh_use;
 
   // OpenSSL's certificate callback, at each handshake: the current pair for this connection.
   static int ChooseCertificate(SSL* ssl, void* arg) {
@@ -922,8 +919,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     if (!config_.admin_listen().empty()) {
       con->set_status(websocketpp::http::status_code::not_found);
-      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(),
-                                 "\n"));
+      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(), "\n"));
       return;
     }
     ServeAdmin(con, "");
@@ -974,8 +970,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       con->set_body("not found; try /metrics, /healthz, /readyz, /connections, /dashboard\n");
     } else {
       con->set_status(websocketpp::http::status_code::not_found);
-      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(),
-                                 "\n"));
+      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(), "\n"));
     }
   }
 

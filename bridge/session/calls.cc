@@ -22,16 +22,18 @@ constexpr absl::Duration kDrainPoll = absl::Milliseconds(5);
 // Forwards a call's events to the session's strand.
 class SessionCallListener final : public upstream::CallListener {
  public:
-  SessionCallListener(std::shared_ptr<Executor> executor, Session* session,
-                      std::string message_id, uint64_t call_id)
+  SessionCallListener(std::shared_ptr<Executor> executor, Session* session, std::string message_id,
+                      uint64_t call_id)
       : executor_(std::move(executor)),
         session_(session),
         message_id_(std::move(message_id)),
         call_id_(call_id) {}
 
   void OnHeaders(upstream::Metadata headers) override {
-    executor_->Post([s = session_, id = message_id_, cid = call_id_,
-                     h = std::move(headers)]() mutable { s->OnCallHeaders(id, cid, std::move(h)); });
+    executor_->Post(
+        [s = session_, id = message_id_, cid = call_id_, h = std::move(headers)]() mutable {
+          s->OnCallHeaders(id, cid, std::move(h));
+        });
   }
   void OnMessage(std::string bytes) override {
     executor_->Post([s = session_, id = message_id_, cid = call_id_,
@@ -68,8 +70,8 @@ bool ValidClientMetadataKey(const std::string& key) {
       return false;
     }
   }
-  return !absl::StartsWith(key, "grpc-") && !absl::StartsWith(key, "x-bridge-") &&
-         key != "te" && key != "content-type" && key != "user-agent" && key != "host";
+  return !absl::StartsWith(key, "grpc-") && !absl::StartsWith(key, "x-bridge-") && key != "te" &&
+         key != "content-type" && key != "user-agent" && key != "host";
 }
 
 // The first string field of `type`: where `content` goes in, and comes from.
@@ -140,15 +142,15 @@ void Session::StartCall(const v1::Message& m) {
   }
   if (!services_.upstream->HasRoute(method->service)) {
     SendError(v1::ERROR_CATEGORY_NOT_FOUND,
-              absl::StrCat("service ", method->service, " is not routed to any upstream"),
-              "method", m.message_id());
+              absl::StrCat("service ", method->service, " is not routed to any upstream"), "method",
+              m.message_id());
     return;
   }
   if (identity_.has_value() && !auth::MethodAllowed(*identity_, method->path)) {
     metrics_->permission_denials.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_PERMISSION_DENIED,
-              absl::StrCat(identity_->user_id, " may not call ", method->path.substr(1)),
-              "method", m.message_id());
+              absl::StrCat(identity_->user_id, " may not call ", method->path.substr(1)), "method",
+              m.message_id());
     return;
   }
   if (calls_.size() >= options_.max_calls) {
@@ -226,8 +228,8 @@ void Session::StartCall(const v1::Message& m) {
   metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
   stats_->calls.fetch_add(1, std::memory_order_relaxed);
   call.call = services_.upstream->StartCall(
-      spec, std::make_shared<SessionCallListener>(transport_->executor(), this, m.message_id(),
-                                                  call_id));
+      spec,
+      std::make_shared<SessionCallListener>(transport_->executor(), this, m.message_id(), call_id));
   if (first.has_value()) call.call->Write(*std::move(first));
   if (!method->client_streaming) call.call->WritesDone();
   call.call->RequestRead();
@@ -243,22 +245,23 @@ void Session::SendToCall(const v1::StreamSend& m) {
   ActiveCall& call = it->second;
   if (!call.method.client_streaming) {
     SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
-              absl::StrCat(call.method.path.substr(1), " takes one request; stream_send needs a "
-                                                       "client-streaming or bidi method"),
+              absl::StrCat(call.method.path.substr(1),
+                           " takes one request; stream_send needs a "
+                           "client-streaming or bidi method"),
               "messageId", m.message_id());
     return;
   }
   absl::StatusOr<std::string> bytes = RequestBytes(call.method, m.payload());
   if (!bytes.ok()) {
     metrics_->bad_payloads.fetch_add(1, std::memory_order_relaxed);
-    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::string(bytes.status().message()),
-              "payload", m.message_id());
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::string(bytes.status().message()), "payload",
+              m.message_id());
     return;
   }
   if (!call.call->Write(*std::move(bytes))) {
     SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
-              "too many messages queued toward the upstream for this call; wait for replies",
-              "", m.message_id());
+              "too many messages queued toward the upstream for this call; wait for replies", "",
+              m.message_id());
   }
 }
 
@@ -335,8 +338,8 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     e->set_grpc_code(result.code);
     e->set_message(result.message);
     if (result.retry_pushback_ms >= 0) {
-      e->set_retry_after_ms(static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms,
-                                                                    0xffffffff)));
+      e->set_retry_after_ms(
+          static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff)));
     }
     SetNow(e->mutable_timestamp());
     RememberOutcome(message_id, frame);
@@ -369,8 +372,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (!payload.ok()) {
     code = 13;
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
-    SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "",
-              message_id);
+    SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", message_id);
     return;
   }
   v1::Response* r = frame.mutable_response();

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <utility>
 
-#include "bridge/common/strings.h"
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/common/log.h"
+#include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"
 
 namespace bridge::session {
@@ -18,7 +18,6 @@ namespace cc = protocol::close_code;
 using v1::Frame;
 
 constexpr std::string_view kProtocolVersion = "1";
-
 
 }  // namespace
 
@@ -55,10 +54,9 @@ std::string Session::RandomConversationId() {
   return absl::StrCat("s-", absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes))));
 }
 
-Session::Session(const SessionOptions& options, protocol::Encoding encoding,
-                 Transport* transport, Clock* clock, Metrics* metrics,
-                 IdGenerator new_conversation_id, CallServices services,
-                 upstream::Metadata upgrade_metadata)
+Session::Session(const SessionOptions& options, protocol::Encoding encoding, Transport* transport,
+                 Clock* clock, Metrics* metrics, IdGenerator new_conversation_id,
+                 CallServices services, upstream::Metadata upgrade_metadata)
     : options_(options),
       encoding_(encoding),
       transport_(transport),
@@ -102,8 +100,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
   if (!error.ok()) {
     metrics_->CountBadFrame(error.failure);
     const bool pending = state_ == State::kPending;
-    SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR, std::move(error.message),
-              std::move(error.field));
+    SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR, std::move(error.message), std::move(error.field));
     if (pending) {
       metrics_->frames_before_connect.fetch_add(1, std::memory_order_relaxed);
       CloseWith(cc::kProtocolError, "protocol_error");
@@ -297,8 +294,7 @@ void Session::SendConfirm(bool resumed) {
   SendFrame(confirm);
 }
 
-bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq,
-                       const std::string& user_id) {
+bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq, const std::string& user_id) {
   absl::MutexLock lock(&claim_mu_);
   if (!claimable_ || claimed_ || encoding != encoding_ || user_id != claim_user_) return false;
   // Everything after last_seq must still be held: frames first_held_seq_..last_sent_seq_.
@@ -365,8 +361,7 @@ void Session::HandleCallFrame(const Frame& frame) {
     }
     case Frame::kSubscribe:
     case Frame::kUnsubscribe:
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "channels are not enabled on this bridge",
-                "channel");
+      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "channels are not enabled on this bridge", "channel");
       return;
     default:
       return;
@@ -378,9 +373,8 @@ bool Session::TakeToken() {
   if (tokens_ < 0) {
     tokens_ = options_.message_burst;
   } else {
-    tokens_ = std::min(options_.message_burst,
-                       tokens_ + absl::ToDoubleSeconds(now - tokens_at_) *
-                                     options_.max_messages_per_second);
+    tokens_ = std::min(options_.message_burst, tokens_ + absl::ToDoubleSeconds(now - tokens_at_) *
+                                                             options_.max_messages_per_second);
   }
   tokens_at_ = now;
   if (tokens_ >= 1) {
@@ -430,8 +424,7 @@ void Session::HandleRefresh(const v1::Refresh& refresh) {
   if (!verified.ok()) {
     metrics_->auth_failures.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_AUTHENTICATION_FAILED,
-              absl::StrCat("refresh refused: ", std::string(verified.status().message())),
-              "token");
+              absl::StrCat("refresh refused: ", std::string(verified.status().message())), "token");
     return;
   }
   if (identity_.has_value() && verified->user_id != identity_->user_id) {

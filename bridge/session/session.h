@@ -17,12 +17,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <deque>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -43,10 +43,10 @@
 namespace bridge::session {
 
 enum class SessionTimer {
-  kHandshake = 0,  // connect is due
-  kHeartbeat = 1,  // client silence check
-  kDrain = 2,      // flow control: has the outbound buffer drained?
-  kGrace = 3,      // a detached session's time to be resumed is up
+  kHandshake = 0,   // connect is due
+  kHeartbeat = 1,   // client silence check
+  kDrain = 2,       // flow control: has the outbound buffer drained?
+  kGrace = 3,       // a detached session's time to be resumed is up
   kAuthExpiry = 4,  // the client's token expires
 };
 inline constexpr int kSessionTimerCount = 5;
@@ -250,8 +250,7 @@ class Session {
   absl::StatusOr<std::string> RequestBytes(const transcode::MethodInfo& method,
                                            const std::string& payload);
   // Reply wire bytes -> the payload field of a frame in this session's encoding.
-  absl::StatusOr<std::string> ReplyPayload(const transcode::MethodInfo& method,
-                                           std::string bytes);
+  absl::StatusOr<std::string> ReplyPayload(const transcode::MethodInfo& method, std::string bytes);
   void FillMetadata(const upstream::Metadata& from,
                     google::protobuf::Map<std::string, std::string>* to) const;
 

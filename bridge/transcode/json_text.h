@@ -195,7 +195,6 @@ class JsonObject {
   bool first_ = true;
 };
 
-
 }  // namespace bridge::transcode
 
 #endif  // BRIDGE_TRANSCODE_JSON_TEXT_H_

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,7 +19,6 @@
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::upstream {
-
 
 class GrpcUpstream final : public Upstream {
  public:

@@ -18,9 +18,9 @@ absl::StatusOr<RunningBackend> StartBackend(const std::string& address,
   backend.service = std::make_unique<EchoService>();
   backend.control = std::make_unique<BackendControlService>(backend.service.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(
-      address, credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
-      &backend.port);
+  builder.AddListeningPort(address,
+                           credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
+                           &backend.port);
   builder.RegisterService(backend.service.get());
   builder.RegisterService(backend.control.get());
   backend.server = builder.BuildAndStart();

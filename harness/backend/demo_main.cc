@@ -76,9 +76,10 @@ int main(int argc, char** argv) {
                 bridge::config::ParseHostPort(config->admin_listen())->host.c_str(),
                 static_cast<unsigned>(admin));
   }
-  std::printf("demo: try {\"type\":\"connect\",\"clientId\":\"me\"} then "
-              "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1.Echo/Say\","
-              "\"payload\":{\"text\":\"hi\"}}\n");
+  std::printf(
+      "demo: try {\"type\":\"connect\",\"clientId\":\"me\"} then "
+      "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1.Echo/Say\","
+      "\"payload\":{\"text\":\"hi\"}}\n");
   std::fflush(stdout);
 
   const int signal_number = bridge::app::WaitForTerminationSignal();

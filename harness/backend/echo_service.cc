@@ -63,8 +63,8 @@ class RefCounted {
 
 class SayReactor final : public grpc::ServerUnaryReactor, public RefCounted {
  public:
-  SayReactor(EchoService* service, grpc::CallbackServerContext* context,
-             const SayRequest* request, SayResponse* response)
+  SayReactor(EchoService* service, grpc::CallbackServerContext* context, const SayRequest* request,
+             SayResponse* response)
       : service_(service) {
     EchoMetadata(context);
     const EchoService::Plan plan = service->PlanCall("Say", context);
@@ -300,8 +300,8 @@ grpc::ServerUnaryReactor* EchoService::Say(grpc::CallbackServerContext* context,
   return new SayReactor(this, context, request, response);
 }
 
-grpc::ServerWriteReactor<SayResponse>* EchoService::Repeat(
-    grpc::CallbackServerContext* context, const demo::v1::RepeatRequest* request) {
+grpc::ServerWriteReactor<SayResponse>* EchoService::Repeat(grpc::CallbackServerContext* context,
+                                                           const demo::v1::RepeatRequest* request) {
   CountCall("Repeat", context);
   return new RepeatReactor(this, context, request);
 }
@@ -362,7 +362,7 @@ void EchoService::CountCall(const std::string& method, grpc::CallbackServerConte
 namespace {
 
 // The fault the metadata of a call asks for; nullopt when it asks for none.
-std::optional<harness::v1::BackendFault> FaultFromMetadata(grpc::CallbackServerContext *context) {
+std::optional<harness::v1::BackendFault> FaultFromMetadata(grpc::CallbackServerContext* context) {
   const int code = MetaInt(context, "demo-fail-code", -1);
   const int fail_first = MetaInt(context, "demo-fail-first", -1);
   const int percent = MetaInt(context, "demo-fail-percent", -1);
@@ -385,15 +385,15 @@ std::optional<harness::v1::BackendFault> FaultFromMetadata(grpc::CallbackServerC
 }
 
 // Whether the `n`-th call (1-based) that `fault` matches fails.
-bool FailsCall(const harness::v1::BackendFault &fault, uint64_t n) {
+bool FailsCall(const harness::v1::BackendFault& fault, uint64_t n) {
   if (fault.abort_code() == 0) return false;
   if (fault.fail_first() > 0 && n > fault.fail_first()) return false;
   const uint64_t p = fault.has_percent() ? fault.percent() : 100;
   return n * p / 100 > (n - 1) * p / 100;
 }
 
-EchoService::Plan PlanFrom(const harness::v1::BackendFault &fault, uint64_t n,
-                           grpc::CallbackServerContext *context) {
+EchoService::Plan PlanFrom(const harness::v1::BackendFault& fault, uint64_t n,
+                           grpc::CallbackServerContext* context) {
   EchoService::Plan plan;
   plan.delay = absl::Milliseconds(fault.delay_ms());
   if (!FailsCall(fault, n)) return plan;
@@ -409,8 +409,8 @@ EchoService::Plan PlanFrom(const harness::v1::BackendFault &fault, uint64_t n,
 
 }  // namespace
 
-EchoService::Plan EchoService::PlanCall(const std::string &method,
-                                        grpc::CallbackServerContext *context) {
+EchoService::Plan EchoService::PlanCall(const std::string& method,
+                                        grpc::CallbackServerContext* context) {
   if (std::optional<harness::v1::BackendFault> fault = FaultFromMetadata(context)) {
     uint64_t n = 1;
     if (fault->fail_first() > 0 || fault->has_percent()) {
@@ -423,7 +423,7 @@ EchoService::Plan EchoService::PlanCall(const std::string &method,
   uint64_t n = 0;
   {
     absl::MutexLock lock(&mu_);
-    for (harness::v1::BackendFault &r : rules_) {
+    for (harness::v1::BackendFault& r : rules_) {
       if (r.method() != "*" && r.method() != method) continue;
       n = r.matched() + 1;
       r.set_matched(n);
@@ -459,7 +459,7 @@ absl::StatusOr<harness::v1::BackendFault> EchoService::AddFault(harness::v1::Bac
     fault.set_name(
         absl::StrCat(fault.method() == "*" ? "all" : fault.method(), "_", rules_.size()));
   }
-  for (const harness::v1::BackendFault &r : rules_) {
+  for (const harness::v1::BackendFault& r : rules_) {
     if (r.name() == fault.name()) {
       return absl::AlreadyExistsError(absl::StrCat("a rule named ", fault.name(), " exists"));
     }
@@ -468,7 +468,7 @@ absl::StatusOr<harness::v1::BackendFault> EchoService::AddFault(harness::v1::Bac
   return fault;
 }
 
-absl::Status EchoService::RemoveFault(const std::string &name) {
+absl::Status EchoService::RemoveFault(const std::string& name) {
   absl::MutexLock lock(&mu_);
   for (auto it = rules_.begin(); it != rules_.end(); ++it) {
     if (it->name() == name) {
@@ -493,7 +493,7 @@ void EchoService::ResetFaults() {
 harness::v1::BackendStats EchoService::Stats() const {
   harness::v1::BackendStats stats;
   absl::MutexLock lock(&mu_);
-  for (const auto &[method, n] : calls_) (*stats.mutable_calls())[method] = n;
+  for (const auto& [method, n] : calls_) (*stats.mutable_calls())[method] = n;
   stats.set_cancellations(cancellations_.load());
   stats.set_stream_messages_sent(stream_messages_sent_.load());
   return stats;

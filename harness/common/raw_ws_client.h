@@ -23,7 +23,7 @@
 namespace harness {
 
 class RawWsClient {
-public:
+ public:
   static constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
 
   enum Opcode : uint8_t {
@@ -46,23 +46,20 @@ public:
   // and performs the upgrade. A refused upgrade is an error whose message holds
   // the HTTP status line. `timeout` bounds the connect and the upgrade, and
   // every later write.
-  static absl::StatusOr<std::unique_ptr<RawWsClient>>
-  Connect(std::string_view host, uint16_t port, std::string_view path = "/ws",
-          const std::vector<std::string> &subprotocols = {},
-          absl::Duration timeout = kDefaultTimeout,
-          const Headers &headers = {});
+  static absl::StatusOr<std::unique_ptr<RawWsClient>> Connect(
+      std::string_view host, uint16_t port, std::string_view path = "/ws",
+      const std::vector<std::string> &subprotocols = {}, absl::Duration timeout = kDefaultTimeout,
+      const Headers &headers = {});
   // The same on 127.0.0.1.
-  static absl::StatusOr<std::unique_ptr<RawWsClient>>
-  Connect(uint16_t port, std::string_view path = "/ws",
-          const std::vector<std::string> &subprotocols = {},
-          absl::Duration timeout = kDefaultTimeout,
-          const Headers &headers = {});
+  static absl::StatusOr<std::unique_ptr<RawWsClient>> Connect(
+      uint16_t port, std::string_view path = "/ws",
+      const std::vector<std::string> &subprotocols = {}, absl::Duration timeout = kDefaultTimeout,
+      const Headers &headers = {});
 
   // Sends a plain HTTP GET to 127.0.0.1:`port` and returns the status code and
   // body.
-  static absl::StatusOr<std::pair<int, std::string>>
-  HttpGet(uint16_t port, std::string_view path,
-          absl::Duration timeout = kDefaultTimeout);
+  static absl::StatusOr<std::pair<int, std::string>> HttpGet(
+      uint16_t port, std::string_view path, absl::Duration timeout = kDefaultTimeout);
 
   // Closes the socket without a close frame (the peer sees the TCP connection
   // end).
@@ -71,29 +68,21 @@ public:
   // The subprotocol the server selected ("" when none).
   const std::string &subprotocol() const { return subprotocol_; }
 
-  absl::Status SendText(std::string_view text) {
-    return SendFrame(kText, text);
-  }
-  absl::Status SendBinary(std::string_view bytes) {
-    return SendFrame(kBinary, bytes);
-  }
-  absl::Status SendPing(std::string_view payload) {
-    return SendFrame(kPing, payload);
-  }
+  absl::Status SendText(std::string_view text) { return SendFrame(kText, text); }
+  absl::Status SendBinary(std::string_view bytes) { return SendFrame(kBinary, bytes); }
+  absl::Status SendPing(std::string_view payload) { return SendFrame(kPing, payload); }
   absl::Status SendClose(uint16_t code, std::string_view reason);
   // Any frame, masked as a client must; `rsv` sets the three reserved bits.
-  absl::Status SendFrame(uint8_t opcode, std::string_view payload,
-                         bool fin = true, uint8_t rsv = 0);
+  absl::Status SendFrame(uint8_t opcode, std::string_view payload, bool fin = true,
+                         uint8_t rsv = 0);
 
   // The next text or binary message. Pongs are kept for NextPong; a close from
   // the server is answered, recorded, and makes this an error.
   absl::StatusOr<Message> Receive(absl::Duration timeout = kDefaultTimeout);
   // Receive, then require a text message.
-  absl::StatusOr<std::string>
-  ReceiveText(absl::Duration timeout = kDefaultTimeout);
+  absl::StatusOr<std::string> ReceiveText(absl::Duration timeout = kDefaultTimeout);
   // The payload of the next pong control frame.
-  absl::StatusOr<std::string>
-  NextPong(absl::Duration timeout = kDefaultTimeout);
+  absl::StatusOr<std::string> NextPong(absl::Duration timeout = kDefaultTimeout);
   // Reads (and drops data messages) until the server's close frame; returns its
   // code.
   absl::StatusOr<int> WaitForClose(absl::Duration timeout = kDefaultTimeout);
@@ -104,9 +93,8 @@ public:
   // frame).
   bool connection_ended() const { return connection_ended_; }
 
-private:
-  RawWsClient(int fd, absl::Duration write_timeout)
-      : fd_(fd), write_timeout_(write_timeout) {}
+ private:
+  RawWsClient(int fd, absl::Duration write_timeout) : fd_(fd), write_timeout_(write_timeout) {}
   absl::StatusOr<Message> ReadFrame(absl::Time deadline);
   absl::Status ReadExact(char *out, size_t n, absl::Time deadline);
   absl::Status WriteAll(std::string_view data);
@@ -117,7 +105,7 @@ private:
   int fd_;
   absl::Duration write_timeout_;
   std::string subprotocol_;
-  std::string buffered_; // bytes read past the HTTP response
+  std::string buffered_;  // bytes read past the HTTP response
   std::vector<std::string> pongs_;
   std::optional<int> close_code_;
   std::string close_reason_;
@@ -126,6 +114,6 @@ private:
   uint32_t mask_counter_ = 0x5a17c0de;
 };
 
-} // namespace harness
+}  // namespace harness
 
-#endif // HARNESS_COMMON_RAW_WS_CLIENT_H_
+#endif  // HARNESS_COMMON_RAW_WS_CLIENT_H_

@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/bridge/v1/config.pb.h"
 
