@@ -28,6 +28,8 @@ PACKAGES=(
   chromium
   yamllint
   openssl
+  libhiredis-dev
+  redis-server
 )
 
 missing=()

@@ -29,6 +29,7 @@
 #include "bridge/server/admin.h"
 #include "bridge/server/upgrade.h"
 #include "bridge/transcode/json_text.h"
+#include "bridge/web/assets.h"
 #include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
 #include "websocketpp/server.hpp"
@@ -917,6 +918,16 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   void OnHttp(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
+    const std::string& resource = con->get_resource();
+    const web::Asset* asset = web::FindAsset(
+        std::string_view(resource).substr(0, std::min(resource.find('?'), resource.size())));
+    if (asset != nullptr && con->get_request().get_method() == "GET") {
+      con->set_status(websocketpp::http::status_code::ok);
+      con->set_body(std::string(asset->body));
+      con->append_header("Content-Type", std::string(asset->content_type));
+      con->append_header("Cache-Control", "no-cache");
+      return;
+    }
     if (!config_.admin_listen().empty()) {
       con->set_status(websocketpp::http::status_code::not_found);
       con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(), "\n"));
