@@ -1,6 +1,11 @@
-// A bridge serving demo.v1.Echo from its compiled-in descriptors, started from a config: the
-// demo binary, the scenario runner and the integration tests run the bridge through this.
-// Start runs on the caller's thread; the bridge has io threads of its own.
+// A bridge serving demo.v1.Echo and the chat demo (demo.v1.Chat) from its compiled-in
+// descriptors, started from a config: the demo binary, the scenario runner and the integration
+// tests run the bridge through this. Start runs on the caller's thread; the bridge has io
+// threads of its own.
+//
+// The chat demo's backend (ChatService) is one per process, on a free loopback port, started
+// by the first DemoBridgeConfig; it publishes through the BridgeControl of the demo bridge
+// started last.
 #ifndef HARNESS_BACKEND_DEMO_BRIDGE_H_
 #define HARNESS_BACKEND_DEMO_BRIDGE_H_
 
@@ -13,14 +18,18 @@
 
 namespace harness::backend {
 
-// A BridgeConfig routing demo.v1.Echo to `backend_target`, listening on 127.0.0.1:0 with two
-// io threads, with `extra_text` (BridgeConfig fields in text format) on top. Errors name the
+// A BridgeConfig routing demo.v1.Echo to `backend_target` and demo.v1.Chat to the chat demo's
+// backend, listening on 127.0.0.1:0 with two io threads, with `extra_text` (BridgeConfig fields
+// in text format) on top. Unless `extra_text` says otherwise: BridgeControl on 127.0.0.1:0
+// (control_listen), and channels "typing:*" without history or presence. Errors name the
 // field.
 absl::StatusOr<bridge::v1::BridgeConfig> DemoBridgeConfig(const std::string& backend_target,
                                                           const std::string& extra_text);
 
-// Applies the defaults to `config`, validates it, and starts a bridge with demo.v1.Echo's
-// descriptors (and those `config` names). Errors name the field or file at fault.
+// Applies the defaults to `config`, validates it, and starts a bridge with demo.v1.Echo's and
+// demo.v1.Chat's descriptors (and those `config` names). When `config` routes demo.v1.Chat to
+// the chat demo's backend, that backend publishes through this bridge from now on. Errors name
+// the field or file at fault.
 absl::StatusOr<std::unique_ptr<bridge::app::BridgeApp>> StartDemoBridge(
     bridge::v1::BridgeConfig config, bridge::server::ServerOptions options = {});
 
