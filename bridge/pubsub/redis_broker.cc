@@ -381,12 +381,17 @@ bool RedisBroker::ConnectedLocked() const {
   return true;
 }
 
-bool RedisBroker::WaitConnected(absl::Duration timeout) {
+bool RedisBroker::AwaitStats(const std::function<bool(const Stats&)>& condition,
+                             absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this]()
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || ConnectedLocked(); };
+  auto holds = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stats s = stats_;
+    s.connected = ConnectedLocked();
+    return condition(s);
+  };
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || holds(); };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  return !stopping_ && ConnectedLocked();
+  return !stopping_ && holds();
 }
 
 std::string RedisBroker::Key(std::string_view kind, std::string_view name) const {
@@ -401,6 +406,7 @@ std::string RedisBroker::ControlTopic() const { return absl::StrCat(options_.pre
 
 void RedisBroker::Send(std::vector<std::string> args, int script, ReplyHandler handler) {
   absl::Status refused;
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
@@ -409,10 +415,14 @@ void RedisBroker::Send(std::vector<std::string> args, int script, ReplyHandler h
       refused = absl::ResourceExhaustedError("too many Redis commands pending");
     } else {
       queue_.push_back(Command{std::move(args), script, false, std::move(handler)});
-      return;
+      wake = queue_.size() == 1;
     }
   }
-  handler(refused, nullptr);
+  if (wake) {
+    Wake(command_wake_fd_);
+    return;
+  }
+  if (!refused.ok()) handler(refused, nullptr);
 }
 
 void RedisBroker::FailQueued(absl::Status status) {
@@ -540,7 +550,7 @@ void RedisBroker::CommandLoop() {
   absl::Duration backoff = options_.reconnect_backoff_min;
   std::unique_ptr<Connection> conn;
   absl::Time next_attempt = absl::InfinitePast();
-  absl::Time next_refresh = absl::InfinitePast();
+  absl::Time next_refresh = absl::InfiniteFuture();
   const absl::Duration refresh_every = options_.presence_ttl / 3;
   while (true) {
     if (conn == nullptr && absl::Now() >= next_attempt) {
@@ -575,8 +585,11 @@ void RedisBroker::CommandLoop() {
       if (status.ok()) {
         conn = std::move(*opened);
         backoff = options_.reconnect_backoff_min;
-        next_refresh = absl::InfinitePast();  // re-add this node's entries: Redis may be new
         absl::MutexLock lock(&mu_);
+        // This node's entries again first (Redis may be a new one), before anything sent once
+        // the connection shows as up.
+        QueueRefreshLocked();
+        next_refresh = absl::Now() + refresh_every;
         commands_up_ = true;
         ++stats_.connects;
       } else {
@@ -590,11 +603,8 @@ void RedisBroker::CommandLoop() {
     std::deque<Command> failed;
     {
       absl::MutexLock lock(&mu_);
-      const bool up = conn != nullptr;
-      auto work = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.AwaitWithDeadline(absl::Condition(&work), up ? next_refresh : next_attempt);
       if (stopping_) break;
-      if (!up) {
+      if (conn == nullptr) {
         failed.swap(queue_);
       } else {
         if (absl::Now() >= next_refresh) {
@@ -609,19 +619,39 @@ void RedisBroker::CommandLoop() {
       }
     }
     for (Command& c : failed) c.handler(NotConnected(), nullptr);
-    if (batch.empty()) continue;
-    const bool ok = RunBatch(*conn, batch);
-    absl::MutexLock lock(&mu_);
-    in_flight_ = 0;
-    if (!ok) {
-      conn.reset();
-      commands_up_ = false;
-      ++stats_.disconnects;
-      if (!stopping_) {
-        log::Warn("redis_connection_lost").Str("connection", "commands");
+    bool lost = false;
+    if (!batch.empty()) {
+      lost = !RunBatch(*conn, batch);
+    } else {
+      // Idle: wait for work (Send wakes us), the next refresh or connection attempt, or the
+      // connection closing under us.
+      const absl::Time until = conn != nullptr ? next_refresh : next_attempt;
+      const int ready =
+          WaitReadable(conn != nullptr ? conn->fd() : -1, command_wake_fd_, until - absl::Now());
+      if ((ready & 1) != 0) {
+        // Nothing is due from Redis on an idle connection: an end, or data to drop.
+        lost = !conn->Read().ok();
+        while (!lost) {
+          absl::StatusOr<redisReply*> stray = conn->TakeReply();
+          if (!stray.ok()) lost = true;
+          if (!stray.ok() || *stray == nullptr) break;
+          freeReplyObject(*stray);
+        }
+      }
+    }
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_ = 0;
+      stopping = stopping_;
+      if (lost) {
+        conn.reset();
+        commands_up_ = false;
+        ++stats_.disconnects;
         next_attempt = absl::Now() + NextBackoff(backoff);
       }
     }
+    if (lost && !stopping) log::Warn("redis_connection_lost").Str("connection", "commands");
   }
   {
     absl::MutexLock lock(&mu_);

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -110,9 +111,13 @@ class RedisBroker final : public Broker {
     bool connected = false;    // both connections up, the subscriptions confirmed
   };
   Stats stats();
-  // Waits until both connections are up and every subscription is confirmed; false at the
-  // deadline or once stopped.
-  bool WaitConnected(absl::Duration timeout);
+  // Waits until `condition` holds for the stats (evaluated under the broker's lock; it must not
+  // call the broker); false at the deadline or once stopped.
+  bool AwaitStats(const std::function<bool(const Stats&)>& condition, absl::Duration timeout);
+  // Both connections up and every subscription confirmed.
+  bool WaitConnected(absl::Duration timeout) {
+    return AwaitStats([](const Stats& s) { return s.connected; }, timeout);
+  }
 
  private:
   class Connection;
