@@ -464,7 +464,7 @@
     try { await plain; } catch (e) { error = e; }
     eq([error && error.category, error && error.retryable], ['network_error', true]);
     eq(ws2.frames('message').map((f) => f.payload.text), ['i'], 'only the idempotent call again');
-    eq(ws2.frames('subscribe'), [{ type: 'subscribe', channel: 'chat:r', since: { offset: '5', epoch: 'ep' } }]);
+    eq(ws2.frames('subscribe'), [{ type: 'subscribe', channel: 'chat:r', since: { offset: 5, epoch: 'ep' } }]);
     eq(t.client.seq.lastSeq, 1, 'a new session counts from 1');
     ws2.receive({ type: 'subscribed', channel: 'chat:r', offset: '7', epoch: 'ep', recovered: true, seq: 2 });
     ws2.receive({ type: 'publication', channel: 'chat:r', offset: '6', epoch: 'ep', data: {}, seq: 3 });

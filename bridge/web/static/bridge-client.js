@@ -491,7 +491,7 @@
       sub.since = undefined;
       if (sub.offset !== undefined) {
         sub.since = { offset: sub.offset, epoch: sub.epoch };
-        frame.since = { offset: String(sub.offset), epoch: sub.epoch };
+        frame.since = { offset: sub.offset, epoch: sub.epoch };
       }
       return frame;
     }
