@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "bridge/pubsub/node.h"
 #include "bridge/server/server.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "proto/bridge/v1/config.pb.h"
@@ -26,9 +27,14 @@ class BridgeApp {
       server::ServerOptions options = {});
   ~BridgeApp();
 
-  absl::Status Start() { return server_->Start(); }
+  // Starts the broker, the WebSocket server and BridgeControl (control_listen).
+  absl::Status Start();
   void Shutdown() { server_->Shutdown(); }
   void Wait() { server_->Wait(); }
+  // BridgeControl's port (control_listen); 0 when it is not served.
+  uint16_t control_port() const;
+  // Channels, users and push of this instance.
+  pubsub::Node& node();
   server::Server& server() { return *server_; }
   const v1::BridgeConfig& config() const { return config_; }
   // Waits until no upstream call is in flight; false on timeout.

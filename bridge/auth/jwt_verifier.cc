@@ -70,6 +70,19 @@ bool MethodAllowed(const Identity& identity, std::string_view method) {
   return false;
 }
 
+bool ChannelAllowed(const Identity& identity, std::string_view channel) {
+  if (identity.all_channels) return true;
+  for (const std::string& pattern : identity.channels) {
+    if (pattern == "*" || pattern == channel) return true;
+    if (absl::EndsWith(pattern, "*") &&
+        absl::StartsWith(absl::string_view(channel.data(), channel.size()),
+                         absl::string_view(pattern).substr(0, pattern.size() - 1))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const v1::JwtConfig& config) {
   const int given = !config.hs256_secret_file().empty() + !config.hs256_secret().empty() +
                     !config.public_key_file().empty();
@@ -180,6 +193,10 @@ absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, absl::Time 
   bool present = false;
   identity.methods = StringList(jwt.get(), methods_claim.c_str(), &present);
   identity.all_methods = !present;
+  const std::string channels_claim =
+      config_.channels_claim().empty() ? "channels" : config_.channels_claim();
+  identity.channels = StringList(jwt.get(), channels_claim.c_str(), &present);
+  identity.all_channels = !present;
   return identity;
 }
 

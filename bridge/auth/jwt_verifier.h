@@ -23,11 +23,19 @@ struct Identity {
   // Method patterns the user may call; `all_methods` when the token does not restrict them.
   bool all_methods = true;
   std::vector<std::string> methods;
+  // Channel patterns the user may subscribe to ("chat:*", "news", "*"); `all_channels` when
+  // the token does not restrict them.
+  bool all_channels = true;
+  std::vector<std::string> channels;
 };
 
 // Whether `identity` may call `method` ("demo.v1.Echo/Say"): a pattern matches exactly, as
 // "service/*", or as "*".
 bool MethodAllowed(const Identity& identity, std::string_view method);
+
+// Whether `identity` may subscribe to `channel`: a pattern matches exactly, as a prefix ending
+// in '*' ("chat:*"), or as "*".
+bool ChannelAllowed(const Identity& identity, std::string_view channel);
 
 class JwtVerifier {
  public:

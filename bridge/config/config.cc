@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -136,6 +137,20 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->max_outbound_buffer_bytes() == 0) {
     c->set_max_outbound_buffer_bytes(kDefaultMaxOutboundBufferBytes);
   }
+  if (c->max_connections_per_user() == 0) c->set_max_connections_per_user(5);
+  v1::ChannelsConfig* channels = c->mutable_channels();
+  if (channels->history_size() == 0) channels->set_history_size(100);
+  if (channels->history_ttl_ms() == 0) channels->set_history_ttl_ms(300000);
+  if (channels->max_channels_per_session() == 0) channels->set_max_channels_per_session(128);
+  if (channels->max_channel_length() == 0) channels->set_max_channel_length(255);
+  v1::BrokerConfig* broker = c->mutable_broker();
+  if (broker->type().empty()) broker->set_type("memory");
+  if (broker->redis_address().empty()) broker->set_redis_address("127.0.0.1:6379");
+  if (broker->redis_prefix().empty()) broker->set_redis_prefix("bridge");
+  if (broker->presence_ttl_ms() == 0) broker->set_presence_ttl_ms(30000);
+  if (c->batch().max_frames() > 1 && c->batch().max_delay_ms() == 0) {
+    c->mutable_batch()->set_max_delay_ms(5);
+  }
 }
 
 absl::Status Validate(const BridgeConfig& c) {
@@ -146,6 +161,34 @@ absl::Status Validate(const BridgeConfig& c) {
     if (auto hp = ParseHostPort(c.admin_listen()); !hp.ok()) {
       return FieldError("admin_listen", std::string(hp.status().message()));
     }
+  }
+  if (!c.control_listen().empty()) {
+    if (auto hp = ParseHostPort(c.control_listen()); !hp.ok()) {
+      return FieldError("control_listen", std::string(hp.status().message()));
+    }
+  }
+  if (c.broker().type() != "memory" && c.broker().type() != "redis") {
+    return FieldError("broker.type",
+                      absl::StrCat("memory or redis, got \"", c.broker().type(), "\""));
+  }
+  if (c.broker().type() == "redis" && !absl::StartsWith(c.broker().redis_address(), "unix:")) {
+    if (auto hp = ParseHostPort(c.broker().redis_address()); !hp.ok()) {
+      return FieldError("broker.redis_address", std::string(hp.status().message()));
+    }
+  }
+  for (int i = 0; i < c.channels().namespaces_size(); ++i) {
+    const v1::ChannelNamespace& ns = c.channels().namespaces(i);
+    const std::string field = absl::StrCat("channels.namespaces[", i, "]");
+    if (ns.pattern().empty()) return FieldError(absl::StrCat(field, ".pattern"), "must be set");
+    if (!ns.method().empty() && ns.method().find('/') == std::string::npos) {
+      return FieldError(absl::StrCat(field, ".method"),
+                        absl::StrCat("must be a full method name like demo.v1.Echo/Ticks, got \"",
+                                     ns.method(), "\""));
+    }
+  }
+  if (c.batch().max_frames() > 1024) return FieldError("batch.max_frames", "must be at most 1024");
+  if (c.batch().max_delay_ms() > 1000) {
+    return FieldError("batch.max_delay_ms", "must be at most 1000");
   }
   if (c.has_tls()) {
     if (c.tls().cert_file().empty()) return FieldError("tls.cert_file", "must be set");

@@ -169,6 +169,20 @@ std::string Metrics::RenderPrometheus() const {
                 get(slow_consumer_closes));
   AppendCounter(&out, "bridge_auth_failures_total",
                 "Bad, missing or expired tokens, and refused refreshes.", get(auth_failures));
+  AppendCounter(&out, "bridge_subscriptions_refused_total", "Subscribes answered with an error.",
+                get(subscriptions_refused));
+  AppendCounter(&out, "bridge_user_limit_closes_total",
+                "Connections closed with 4503: over max_connections_per_user.",
+                get(user_limit_closes));
+  AppendCounter(&out, "bridge_disconnects_ordered_total",
+                "Sessions closed by BridgeControl.Disconnect.", get(disconnects_ordered));
+  AppendCounter(&out, "bridge_control_requests_refused_total",
+                "BridgeControl requests refused as invalid.", get(control_requests_refused));
+  AppendCounter(&out, "bridge_batches_sent_total",
+                "Outbound batch frames, each holding several frames.", get(batches_sent));
+  AppendCounter(&out, "bridge_channel_gaps_total",
+                "Publications delivered after a missing offset (lost between instances).",
+                get(channel_gaps));
   AppendCounter(&out, "bridge_permission_denials_total", "Calls the caller's token does not allow.",
                 get(permission_denials));
   AppendCounter(&out, "bridge_drains_requested_total", "Drains asked for through /drain.",

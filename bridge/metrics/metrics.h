@@ -83,6 +83,12 @@ class Metrics {
   Counter auth_unavailable{0};      // 1013: the authentication service did not answer
   Counter tls_reloads{0};           // certificate files changed and loaded
   Counter tls_reload_failures{0};   // changed files that did not load (the old pair stays)
+  Counter subscriptions_refused{0};  // subscribe answered with an error
+  Counter user_limit_closes{0};      // 4503: one connection too many for the user
+  Counter disconnects_ordered{0};    // sessions closed by BridgeControl.Disconnect
+  Counter channel_gaps{0};
+  Counter batches_sent{0};
+  Counter control_requests_refused{0};  // BridgeControl requests answered INVALID_ARGUMENT           // outbound `batch` frames (each of several frames)           // publications that arrived after a missing offset
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -704,6 +704,57 @@ std::string EncodeJsonFrame(const Frame& frame) {
 
 std::string EncodeBinaryFrame(const Frame& frame) { return frame.SerializeAsString(); }
 
+namespace {
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frames) {
+  std::string out;
+  if (encoding == Encoding::kJson) {
+    size_t size = 32;
+    for (const std::string& f : frames) size += f.size() + 1;
+    out.reserve(size);
+    out = "{\"type\":\"batch\",\"frames\":[";
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += frames[i];
+    }
+    out += "]}";
+    return out;
+  }
+  // Frame.batch (field 26) holding Batch.frames (field 1), length-delimited both.
+  constexpr uint32_t kBatchTag = (Frame::kBatchFieldNumber << 3) | 2;
+  constexpr uint32_t kFramesTag = (v1::Batch::kFramesFieldNumber << 3) | 2;
+  size_t inner = 0;
+  for (const std::string& f : frames) inner += VarintSize(kFramesTag) + VarintSize(f.size()) + f.size();
+  out.reserve(inner + 8);
+  AppendVarint(kBatchTag, &out);
+  AppendVarint(inner, &out);
+  for (const std::string& f : frames) {
+    AppendVarint(kFramesTag, &out);
+    AppendVarint(f.size(), &out);
+    out += f;
+  }
+  return out;
+}
+
 std::string_view FrameTypeName(const Frame& frame) {
   const FieldDescriptor* kind = KindField(frame);
   return kind != nullptr ? std::string_view(kind->name()) : std::string_view();

@@ -16,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "proto/bridge/v1/frame.pb.h"
@@ -73,6 +74,10 @@ inline DecodeError DecodeFrame(Encoding encoding, std::string_view data, Frame* 
 inline std::string EncodeFrame(Encoding encoding, const Frame& frame) {
   return encoding == Encoding::kJson ? EncodeJsonFrame(frame) : EncodeBinaryFrame(frame);
 }
+
+// One `batch` frame holding `frames`, each already encoded in `encoding` (as EncodeFrame wrote
+// it): the same bytes as encoding a Frame whose batch holds them, without decoding them again.
+std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frames);
 
 // Appends `s` as a JSON string literal (quoted and escaped; UTF-8 passes through).
 void AppendJsonString(std::string_view s, std::string* out);

@@ -190,8 +190,7 @@ void MemoryBroker::AddUserConnection(const ClientInfo& client, Done<size_t> done
   done(count);
 }
 
-void MemoryBroker::RemoveUserConnection(const std::string& user_id,
-                                        const std::string& session_id) {
+void MemoryBroker::RemoveUserConnection(const std::string& user_id, const std::string& session_id) {
   absl::MutexLock lock(&mu_);
   auto it = users_.find(user_id);
   if (it == users_.end()) return;

@@ -76,8 +76,8 @@ absl::StatusOr<ChannelRules> Node::RulesFor(std::string_view channel) const {
   const v1::ChannelsConfig& channels = config_.channels();
   if (channel.empty()) return absl::InvalidArgumentError("the channel name is empty");
   if (channel.size() > channels.max_channel_length()) {
-    return absl::InvalidArgumentError(absl::StrCat("the channel name is longer than ",
-                                                   channels.max_channel_length(), " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the channel name is longer than ", channels.max_channel_length(), " bytes"));
   }
   for (unsigned char c : channel) {
     if (c < 0x20 || c == 0x7f) {
@@ -183,7 +183,10 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
   }
   // What runs once the channel is open: presence, then the history.
   auto reply = std::make_shared<Done<HistoryResult>>(std::move(done));
-  auto then = [this, session_id, channel, rules = *rules, since, reply](absl::Status status) {
+  const bool fed = !rules->method.empty();
+  auto opener = std::make_shared<bool>(false);  // this subscribe opens the channel
+  auto then = [this, session_id, channel, rules = *rules, since, reply, fed,
+               opener](absl::Status status) mutable {
     if (!status.ok()) {
       (*reply)(status);  // OnChannelOpened took the session out of the channel
       return;
@@ -197,6 +200,10 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
         return;
       }
       who = it->second.client;
+      auto ch = channels_.find(channel);
+      if (fed && *opener && !since.has_value() && ch != channels_.end()) {
+        since = ch->second.opened_at;
+      }
     }
     if (rules.presence) broker_->AddPresence(channel, who);
     BrokerFor(rules).History(channel, since, rules.history, std::move(*reply));
@@ -228,6 +235,7 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
         entry.generation = ++next_generation_;
         generation = entry.generation;
         open_now = true;
+        *opener = true;
       }
       if (entry.state == ChannelState::kOpen) {
         ready = true;
@@ -254,6 +262,18 @@ void Node::OpenChannel(const std::string& channel, const ChannelRules& rules,
   }
   // A fed channel: its stream lives in feed_broker_, filled by the upstream's replies.
   feed_broker_.Listen(channel, [](absl::Status) {});
+  std::optional<Position> opened_at;
+  feed_broker_.History(channel, std::nullopt, rules.history,
+                       [&opened_at](absl::StatusOr<HistoryResult> r) {
+                         if (r.ok()) opened_at = r->top;  // MemoryBroker answers inline
+                       });
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = channels_.find(channel);
+    if (it != channels_.end() && it->second.generation == generation) {
+      it->second.opened_at = opened_at;
+    }
+  }
   const HistoryOptions history = rules.history;
   absl::StatusOr<std::unique_ptr<ChannelFeeds::Feed>> feed = feeds_->Open(
       rules.method, channel, params_json,
@@ -282,8 +302,7 @@ void Node::OpenChannel(const std::string& channel, const ChannelRules& rules,
   OnChannelOpened(channel, generation, absl::OkStatus());
 }
 
-void Node::OnChannelOpened(const std::string& channel, uint64_t generation,
-                           absl::Status status) {
+void Node::OnChannelOpened(const std::string& channel, uint64_t generation, absl::Status status) {
   std::vector<std::function<void(absl::Status)>> waiters;
   ChannelRules rules;
   std::unique_ptr<ChannelFeeds::Feed> feed;
@@ -371,8 +390,8 @@ void Node::Publish(const std::string& channel, std::string data, std::string exc
     return;
   }
   if (!rules->method.empty()) {
-    done(absl::FailedPreconditionError(
-        absl::StrCat("channel ", channel, " is fed by ", rules->method, "; it takes no publishes")));
+    done(absl::FailedPreconditionError(absl::StrCat("channel ", channel, " is fed by ",
+                                                    rules->method, "; it takes no publishes")));
     return;
   }
   Publication publication;
@@ -413,8 +432,10 @@ void Node::OnPublication(const Publication& publication) {
       if (session != sessions_.end()) to.push_back(session->second.subscriber);
     }
   }
+  if (to.empty()) return;
   publications_delivered_.fetch_add(to.size(), std::memory_order_relaxed);
-  DeliverToSessions(to, [&](Subscriber& s) { s.OnPublication(publication); });
+  auto shared = std::make_shared<const Publication>(publication);
+  DeliverToSessions(to, [&](Subscriber& s) { s.OnPublication(shared); });
 }
 
 void Node::OnPush(const Push& push) {

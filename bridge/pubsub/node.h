@@ -36,7 +36,8 @@ namespace bridge::pubsub {
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
-  virtual void OnPublication(const Publication& publication) = 0;
+  // One Publication is shared by every subscriber it goes to.
+  virtual void OnPublication(std::shared_ptr<const Publication> publication) = 0;
   // Data pushed to this connection (SendToUser, SendToSession, Broadcast).
   virtual void OnPush(const std::string& data) = 0;
   // BridgeControl.Disconnect: close with `code` and `reason`, for good (no resume).
@@ -164,6 +165,9 @@ class Node final : public BrokerEvents {
     // Subscribers waiting for the channel to open.
     std::vector<std::function<void(absl::Status)>> waiters;
     std::unique_ptr<ChannelFeeds::Feed> feed;
+    // A fed channel's position before its feed started: the subscriber that opened it gets
+    // everything after it.
+    std::optional<Position> opened_at;
     uint64_t generation = 0;
   };
 
@@ -179,9 +183,8 @@ class Node final : public BrokerEvents {
   void OnFeedEnded(const std::string& channel, uint64_t generation, absl::Status status);
   // Takes `session_id` out of `channel`; true when the channel is then empty and open (it is
   // erased and `closing` gets what CloseChannel needs).
-  bool LeaveLocked(const std::string& session_id, const std::string& channel,
-                   ChannelRules* rules, std::unique_ptr<ChannelFeeds::Feed>* feed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool LeaveLocked(const std::string& session_id, const std::string& channel, ChannelRules* rules,
+                   std::unique_ptr<ChannelFeeds::Feed>* feed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeliverToSessions(const std::vector<std::shared_ptr<Subscriber>>& to,
                          const std::function<void(Subscriber&)>& deliver);
 

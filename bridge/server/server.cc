@@ -161,6 +161,12 @@ class SessionCore final : public session::Transport,
       auto self = weak.lock();
       return self != nullptr && self->host_->TryResume(self, id, last_seq, connect, identity);
     });
+    // Confirmation may come from a posted task (an auth check, the user count): register then.
+    session_->set_confirm_hook([this] {
+      if (registered_) return;
+      registered_ = true;
+      host_->Register(session_->conversation_id(), this->shared_from_this());
+    });
   }
 
   session::Session& session() { return *session_; }
@@ -194,10 +200,6 @@ class SessionCore final : public session::Transport,
     }
     if (con_.get() != from) return;
     session_->OnMessage(payload, binary);
-    if (!registered_ && session_->state() == session::Session::State::kConfirmed) {
-      registered_ = true;
-      host_->Register(session_->conversation_id(), this->shared_from_this());
-    }
   }
 
   void OnConnectionPing(WsConnection* from) {
@@ -382,6 +384,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     session::SessionOptions o = session::SessionOptions::FromConfig(config);
     o.jwt = options.jwt;
     o.auth_checker = options.auth_checker;
+    o.node = options.node;
     return o;
   }
 

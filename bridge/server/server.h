@@ -34,6 +34,8 @@ struct ServerOptions {
   const auth::JwtVerifier* jwt = nullptr;
   // The external check (BridgeConfig.auth.service); must outlive the server. Null: none.
   auth::Checker* auth_checker = nullptr;
+  // Channels, users and push; must outlive the server. Null: no channels.
+  pubsub::Node* node = nullptr;
 };
 
 class Server {

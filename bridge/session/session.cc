@@ -44,6 +44,9 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.max_outbound_queue = config.max_outbound_queue_bytes();
   o.drain_retry_after = absl::Milliseconds(config.drain_retry_after_ms());
   o.auth_required = config.auth().required();
+  o.max_connections_per_user = config.max_connections_per_user();
+  o.batch_max_frames = config.batch().max_frames();
+  o.batch_max_delay = absl::Milliseconds(config.batch().max_delay_ms());
   return o;
 }
 
@@ -164,9 +167,13 @@ void Session::Dispatch(Frame& frame) {
     case Frame::kStreamSend:
     case Frame::kStreamEnd:
     case Frame::kCancel:
-    case Frame::kSubscribe:
-    case Frame::kUnsubscribe:
       HandleCallFrame(frame);
+      return;
+    case Frame::kSubscribe:
+      HandleSubscribe(frame.subscribe());
+      return;
+    case Frame::kUnsubscribe:
+      HandleUnsubscribe(frame.unsubscribe());
       return;
     default:
       SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR,
@@ -263,18 +270,61 @@ void Session::FinishConnect(const v1::Connect& connect, std::optional<auth::Iden
   }
   client_id_ = connect.client_id();
   conversation_id_ = new_conversation_id_();
+  connected_at_ = clock_->Now();
+  identity_ = std::move(identity);
+  if (options_.node != nullptr && identity_.has_value() && !identity_->user_id.empty()) {
+    // The user's connections are counted (on every instance) before the session is confirmed.
+    checking_auth_ = true;
+    user_counted_ = true;
+    std::shared_ptr<Executor> executor = transport_->executor();
+    options_.node->AddUserConnection(ClientInfoNow(), [this, executor](absl::StatusOr<size_t> n) {
+      executor->Post([this, n = std::move(n)]() mutable { OnUserCounted(std::move(n)); });
+    });
+    return;
+  }
+  Confirm();
+}
+
+void Session::OnUserCounted(absl::StatusOr<size_t> count) {
+  if (state_ != State::kPending || !checking_auth_) return;  // closed meanwhile
+  checking_auth_ = false;
+  if (!count.ok()) {
+    SendError(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE,
+              absl::StrCat("cannot count the user's connections: ", count.status().message()), "",
+              "", static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+    CloseWith(cc::kTryAgainLater, "broker_unavailable");
+    return;
+  }
+  if (*count > options_.max_connections_per_user) {
+    metrics_->user_limit_closes.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_LIMIT_EXCEEDED,
+              absl::StrCat("user ", identity_->user_id, " has ", *count - 1,
+                           " connections open; at most ", options_.max_connections_per_user),
+              "");
+    CloseWith(cc::kConnectionLimit, "connection_limit");
+    return;
+  }
+  Confirm();
+}
+
+void Session::Confirm() {
   state_ = State::kConfirmed;
   {
     absl::MutexLock lock(&stats_->mu);
     stats_->conversation_id = conversation_id_;
     stats_->client_id = client_id_;
   }
-  SetIdentity(std::move(identity));
+  SetIdentity(std::move(identity_));
+  if (options_.node != nullptr) {
+    link_ = MakeLink();
+    options_.node->AddSession(ClientInfoNow(), link_);
+  }
   metrics_->sessions_confirmed.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&claim_mu_);
     claimable_ = options_.session_grace > absl::ZeroDuration();
   }
+  if (confirm_hook_) confirm_hook_();
   SendConfirm(/*resumed=*/false);
   transport_->ArmTimer(SessionTimer::kHeartbeat, options_.heartbeat_timeout);
 }
@@ -359,10 +409,6 @@ void Session::HandleCallFrame(const Frame& frame) {
       it->second.call->Cancel();
       return;
     }
-    case Frame::kSubscribe:
-    case Frame::kUnsubscribe:
-      SendError(v1::ERROR_CATEGORY_NOT_FOUND, "channels are not enabled on this bridge", "channel");
-      return;
     default:
       return;
   }
@@ -447,6 +493,9 @@ void Session::OnTimer(SessionTimer timer) {
       if (state_ != State::kPending) return;
       metrics_->handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
       CloseWith(cc::kHandshakeTimeout, "handshake_timeout");
+      return;
+    case SessionTimer::kBatch:
+      FlushBatch();
       return;
     case SessionTimer::kDrain:
       drain_armed_ = false;
@@ -544,6 +593,8 @@ void Session::OnClosed(bool client_ended) {
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
   transport_->CancelTimer(SessionTimer::kDrain);
+  transport_->CancelTimer(SessionTimer::kBatch);
+  batch_.clear();  // every one of them is held for the resume
   drain_armed_ = false;
   transport_->ArmTimer(SessionTimer::kGrace, options_.session_grace);
 }
@@ -559,8 +610,10 @@ void Session::End() {
     transport_->CancelTimer(static_cast<SessionTimer>(t));
   }
   CancelAllCalls();
+  LeaveNode();
   resume_buffer_.clear();
   resume_bytes_ = 0;
+  batch_.clear();
   released_ = true;
   transport_->Release();  // may destroy this session: nothing after it
 }
@@ -628,7 +681,34 @@ void Session::SendFrame(Frame& frame) {
                                       frame.error().message());
     stats_->last_error_at = clock_->Now();
   }
+  if (options_.batch_max_frames > 1 && state_ == State::kConfirmed) {
+    batch_.push_back(std::move(data));
+    if (batch_.size() >= options_.batch_max_frames) {
+      FlushBatch();
+    } else if (batch_.size() == 1) {
+      transport_->ArmTimer(SessionTimer::kBatch, options_.batch_max_delay);
+    }
+    return;
+  }
+  FlushBatch();  // frames already waiting go first
   transport_->Send(std::move(data), encoding_);
+  CheckOutboundQueue();
+}
+
+void Session::FlushBatch() {
+  if (batch_.empty()) return;
+  transport_->CancelTimer(SessionTimer::kBatch);
+  if (batch_.size() == 1) {
+    transport_->Send(std::move(batch_.front()), encoding_);
+  } else {
+    metrics_->batches_sent.fetch_add(1, std::memory_order_relaxed);
+    transport_->Send(protocol::EncodeBatch(encoding_, batch_), encoding_);
+  }
+  batch_.clear();
+  CheckOutboundQueue();
+}
+
+void Session::CheckOutboundQueue() {
   if (!slow_consumer_posted_ && transport_->buffered_bytes() > options_.max_outbound_queue) {
     // Closed from a task of its own: callers may be in the middle of a call's bookkeeping.
     slow_consumer_posted_ = true;
@@ -656,6 +736,7 @@ void Session::SendError(v1::ErrorCategory category, std::string message, std::st
 }
 
 void Session::CloseWith(int code, std::string_view reason) {
+  FlushBatch();  // what was said before the close goes out before it
   const bool was_confirmed = state_ == State::kConfirmed;
   state_ = State::kClosing;
   // A client closed for silence may come back and resume; anything else ends the session.

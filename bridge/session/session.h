@@ -34,6 +34,7 @@
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/pubsub/node.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/upstream.h"
@@ -48,8 +49,9 @@ enum class SessionTimer {
   kDrain = 2,       // flow control: has the outbound buffer drained?
   kGrace = 3,       // a detached session's time to be resumed is up
   kAuthExpiry = 4,  // the client's token expires
+  kBatch = 5,       // a batch of outbound frames is due
 };
-inline constexpr int kSessionTimerCount = 5;
+inline constexpr int kSessionTimerCount = 6;
 
 // Runs tasks on a session's strand. Post may be called from any thread; tasks for a
 // connection that is gone are dropped, so a task may use the Session it was posted for.
@@ -135,6 +137,14 @@ struct SessionOptions {
   bool auth_required = false;
   // An external check (auth.service) instead of `jwt`: every client is checked after connect.
   auth::Checker* auth_checker = nullptr;
+  // Channels, users and push. Null: subscribe gets not_found, users are not counted.
+  pubsub::Node* node = nullptr;
+  // Connections of one user (across instances sharing the broker); one more closes with 4503.
+  size_t max_connections_per_user = 5;
+  // Outbound batching: up to batch_max_frames frames in one `batch`, none waiting longer than
+  // batch_max_delay. batch_max_frames <= 1: off.
+  size_t batch_max_frames = 0;
+  absl::Duration batch_max_delay = absl::Milliseconds(5);
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -215,13 +225,32 @@ class Session {
                                         const v1::Connect& connect,
                                         const std::optional<auth::Identity>& identity)>;
   void set_resume_hook(ResumeHook hook) { resume_hook_ = std::move(hook); }
+  // Runs on the strand when a fresh session is confirmed (its conversation id known).
+  void set_confirm_hook(std::function<void()> hook) { confirm_hook_ = std::move(hook); }
 
   // Events of upstream calls, posted to the strand by the calls' listeners.
   void OnCallHeaders(const std::string& message_id, uint64_t call_id, upstream::Metadata headers);
   void OnCallMessage(const std::string& message_id, uint64_t call_id, std::string bytes);
   void OnCallFinish(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
 
+  // Channels: what the node delivers, on the strand (through Link).
+  void OnPublication(const pubsub::Publication& publication);
+  void OnPush(const std::string& data);
+  void OnDisconnectOrder(int code, const std::string& reason);
+  void OnUnsubscribedByNode(const std::string& channel);
+  // Channels this session is in (subscribed or being subscribed).
+  size_t channel_count() const { return channels_.size(); }
+
  private:
+  // The session as the node's Subscriber: posts to the strand.
+  class Link;
+  struct ChannelSub {
+    bool pending = true;  // subscribe sent to the node, not yet answered
+    uint64_t offset = 0;  // of the last publication delivered
+    std::string epoch;
+    bool since_asked = false;  // the subscribe had `since`: its answer says `recovered`
+    std::vector<std::shared_ptr<const pubsub::Publication>> held;  // arrived while pending
+  };
   struct ActiveCall {
     uint64_t id = 0;
     transcode::MethodInfo method;
@@ -285,6 +314,7 @@ class Session {
   CallServices services_;
   upstream::Metadata upgrade_metadata_;
   ResumeHook resume_hook_;
+  std::function<void()> confirm_hook_;
 
   struct HeldFrame {
     uint64_t seq;
@@ -322,6 +352,33 @@ class Session {
   bool checking_auth_ = false;  // connect received; waiting for auth_checker
   std::optional<auth::Identity> identity_;
   void SetIdentity(std::optional<auth::Identity> identity);
+  // Confirms a fresh session (after the user count, when there is one).
+  void Confirm();
+  void OnUserCounted(absl::StatusOr<size_t> count);
+  bool user_counted_ = false;  // the node holds this session's user connection
+  // Channels.
+  void HandleSubscribe(const v1::Subscribe& subscribe);
+  void HandleUnsubscribe(const v1::Unsubscribe& unsubscribe);
+  void OnSubscribed(const std::string& channel, absl::StatusOr<pubsub::HistoryResult> result);
+  void RefuseSubscribe(const std::string& channel, v1::ErrorCategory category,
+                       std::string message);
+  void SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,
+                        std::optional<bool> recovered);
+  // A publication the client does not have yet (by offset) goes out.
+  void DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication);
+  void SendPublication(const pubsub::Publication& publication);
+  pubsub::ClientInfo ClientInfoNow() const;
+  // Leaves the node: channels, presence, the user connection.
+  void LeaveNode();
+  absl::flat_hash_map<std::string, ChannelSub> channels_;
+  std::shared_ptr<pubsub::Subscriber> link_;  // set while the node knows this session
+  std::shared_ptr<pubsub::Subscriber> MakeLink();
+  absl::Time connected_at_;
+  // Outbound batching: encoded frames waiting to go out as one `batch`.
+  void FlushBatch();
+  // Closes a connection whose unwritten bytes are over max_outbound_queue (4002).
+  void CheckOutboundQueue();
+  std::vector<std::string> batch_;
   void HandleRefresh(const v1::Refresh& refresh);
   // False (and a rate_limited error sent, or 4029) when the message must be dropped.
   bool TakeToken();

@@ -1,0 +1,260 @@
+// The session's side of channels and push: subscribe / unsubscribe, publications in offset
+// order without repeats, recovery with `since`, pushes, and disconnect orders from
+// BridgeControl. The node (pubsub/node.h) does the fan-out; this file keeps per channel what
+// the client has been given.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/common/log.h"
+#include "bridge/common/strings.h"
+#include "bridge/protocol/error_table.h"
+#include "bridge/session/session.h"
+
+namespace bridge::session {
+namespace {
+
+namespace cc = protocol::close_code;
+using v1::Frame;
+
+// How many publications a channel may collect while its subscribe is being answered.
+constexpr size_t kMaxHeldPublications = 4096;
+
+v1::ErrorCategory CategoryOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+      return v1::ERROR_CATEGORY_INVALID_ARGUMENT;
+    case absl::StatusCode::kNotFound:
+      return v1::ERROR_CATEGORY_NOT_FOUND;
+    case absl::StatusCode::kResourceExhausted:
+      return v1::ERROR_CATEGORY_LIMIT_EXCEEDED;
+    case absl::StatusCode::kPermissionDenied:
+      return v1::ERROR_CATEGORY_PERMISSION_DENIED;
+    case absl::StatusCode::kUnavailable:
+      return v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE;
+    case absl::StatusCode::kCancelled:
+      return v1::ERROR_CATEGORY_CANCELLED;
+    case absl::StatusCode::kDeadlineExceeded:
+      return v1::ERROR_CATEGORY_TIMEOUT;
+    default:
+      return v1::ERROR_CATEGORY_INTERNAL;
+  }
+}
+
+}  // namespace
+
+class Session::Link final : public pubsub::Subscriber {
+ public:
+  Link(Session* session, std::shared_ptr<Executor> executor, std::shared_ptr<SessionStats> stats)
+      : session_(session), executor_(std::move(executor)), stats_(std::move(stats)) {}
+
+  void OnPublication(std::shared_ptr<const pubsub::Publication> publication) override {
+    executor_->Post([s = session_, p = std::move(publication)] { s->OnPublication(*p); });
+  }
+  void OnPush(const std::string& data) override {
+    executor_->Post([s = session_, data] { s->OnPush(data); });
+  }
+  void OnDisconnect(int code, const std::string& reason) override {
+    executor_->Post([s = session_, code, reason] { s->OnDisconnectOrder(code, reason); });
+  }
+  void OnUnsubscribed(const std::string& channel) override {
+    executor_->Post([s = session_, channel] { s->OnUnsubscribedByNode(channel); });
+  }
+  Counts counts() const override {
+    Counts c;
+    c.frames_in = stats_->frames_in.load(std::memory_order_relaxed);
+    c.frames_out = stats_->frames_out.load(std::memory_order_relaxed);
+    c.calls = stats_->calls.load(std::memory_order_relaxed);
+    return c;
+  }
+
+ private:
+  Session* const session_;  // the executor drops tasks of a session that is gone
+  const std::shared_ptr<Executor> executor_;
+  const std::shared_ptr<SessionStats> stats_;
+};
+
+std::shared_ptr<pubsub::Subscriber> Session::MakeLink() {
+  return std::make_shared<Link>(this, transport_->executor(), stats_);
+}
+
+pubsub::ClientInfo Session::ClientInfoNow() const {
+  pubsub::ClientInfo info;
+  info.session_id = conversation_id_;
+  info.user_id = identity_.has_value() ? identity_->user_id : "";
+  info.client_id = client_id_;
+  info.connected_at_unix_ms = absl::ToUnixMillis(connected_at_);
+  return info;
+}
+
+void Session::LeaveNode() {
+  if (options_.node == nullptr) return;
+  if (link_ != nullptr) {
+    options_.node->RemoveSession(conversation_id_);  // its user connection included
+    link_.reset();
+  } else if (user_counted_ && identity_.has_value()) {
+    options_.node->broker().RemoveUserConnection(identity_->user_id, conversation_id_);
+  }
+  user_counted_ = false;
+  channels_.clear();
+}
+
+void Session::RefuseSubscribe(const std::string& channel, v1::ErrorCategory category,
+                              std::string message) {
+  metrics_->subscriptions_refused.fetch_add(1, std::memory_order_relaxed);
+  // The error names the channel; `unsubscribed` tells which subscribe it answers.
+  SendError(category, absl::StrCat("channel ", channel, ": ", message), "channel");
+  SendChannelState(channel, /*subscribed=*/false, nullptr, std::nullopt);
+}
+
+void Session::HandleSubscribe(const v1::Subscribe& subscribe) {
+  const std::string& channel = subscribe.channel();
+  if (options_.node == nullptr) {
+    RefuseSubscribe(channel, v1::ERROR_CATEGORY_NOT_FOUND, "channels are not enabled");
+    return;
+  }
+  if (draining_) {
+    RefuseSubscribe(channel, v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE, "the bridge is draining");
+    return;
+  }
+  if (identity_.has_value() && !auth::ChannelAllowed(*identity_, channel)) {
+    metrics_->permission_denials.fetch_add(1, std::memory_order_relaxed);
+    RefuseSubscribe(channel, v1::ERROR_CATEGORY_PERMISSION_DENIED,
+                    absl::StrCat(identity_->user_id, " may not subscribe"));
+    return;
+  }
+  if (channels_.contains(channel)) {
+    RefuseSubscribe(channel, v1::ERROR_CATEGORY_INVALID_ARGUMENT, "already subscribed");
+    return;
+  }
+  std::optional<pubsub::Position> since;
+  if (subscribe.has_since() && !subscribe.since().epoch().empty()) {
+    since = pubsub::Position{subscribe.since().offset(), subscribe.since().epoch()};
+  }
+  channels_[channel].since_asked = since.has_value();
+  std::shared_ptr<Executor> executor = transport_->executor();
+  options_.node->Subscribe(conversation_id_, channel,
+                           subscribe.params().empty() ? "{}" : subscribe.params(), since,
+                           [this, executor, channel](absl::StatusOr<pubsub::HistoryResult> result) {
+                             executor->Post([this, channel, result = std::move(result)]() mutable {
+                               OnSubscribed(channel, std::move(result));
+                             });
+                           });
+}
+
+void Session::OnSubscribed(const std::string& channel,
+                           absl::StatusOr<pubsub::HistoryResult> result) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || !it->second.pending) return;  // unsubscribed meanwhile
+  if (!result.ok()) {
+    channels_.erase(it);
+    RefuseSubscribe(channel, CategoryOf(result.status()), std::string(result.status().message()));
+    return;
+  }
+  ChannelSub& sub = it->second;
+  sub.pending = false;
+  sub.offset = result->top.offset;
+  sub.epoch = result->top.epoch;
+  SendChannelState(channel, /*subscribed=*/true, &sub,
+                   sub.since_asked ? std::optional<bool>(result->recovered) : std::nullopt);
+  // What was missed (up to the position just sent), then what arrived while the subscribe was
+  // answered and is newer; a publication both have goes out once.
+  for (const pubsub::Publication& p : result->publications) SendPublication(p);
+  std::vector<std::shared_ptr<const pubsub::Publication>> held = std::move(sub.held);
+  sub.held.clear();
+  for (const auto& p : held) DeliverPublication(sub, *p);
+}
+
+void Session::SendPublication(const pubsub::Publication& publication) {
+  Frame frame;
+  v1::Publication* out = frame.mutable_publication();
+  out->set_channel(publication.channel);
+  out->set_offset(publication.offset);
+  out->set_epoch(publication.epoch);
+  out->set_data(publication.data);
+  SendFrame(frame);
+}
+
+void Session::SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,
+                               std::optional<bool> recovered) {
+  Frame frame;
+  v1::ChannelState* state = subscribed ? frame.mutable_subscribed() : frame.mutable_unsubscribed();
+  state->set_channel(channel);
+  if (sub != nullptr) {
+    state->set_offset(sub->offset);
+    state->set_epoch(sub->epoch);
+  }
+  if (recovered.has_value()) state->set_recovered(*recovered);
+  SendFrame(frame);
+}
+
+void Session::DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication) {
+  if (publication.epoch == sub.epoch) {
+    if (publication.offset <= sub.offset) return;  // already delivered (recovered, or a repeat)
+    if (publication.offset > sub.offset + 1) {
+      metrics_->channel_gaps.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  sub.offset = publication.offset;
+  sub.epoch = publication.epoch;
+  SendPublication(publication);
+}
+
+void Session::OnPublication(const pubsub::Publication& publication) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  auto it = channels_.find(publication.channel);
+  if (it == channels_.end()) return;
+  ChannelSub& sub = it->second;
+  if (sub.pending) {
+    if (sub.held.size() < kMaxHeldPublications) {
+      sub.held.push_back(std::make_shared<const pubsub::Publication>(publication));
+    }
+    return;
+  }
+  DeliverPublication(sub, publication);
+}
+
+void Session::HandleUnsubscribe(const v1::Unsubscribe& unsubscribe) {
+  const std::string& channel = unsubscribe.channel();
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) {
+    SendError(v1::ERROR_CATEGORY_NOT_FOUND, absl::StrCat("not subscribed to channel ", channel),
+              "channel");
+    return;
+  }
+  ChannelSub sub = std::move(it->second);
+  channels_.erase(it);
+  options_.node->Unsubscribe(conversation_id_, channel);
+  SendChannelState(channel, /*subscribed=*/false, sub.pending ? nullptr : &sub, std::nullopt);
+}
+
+void Session::OnUnsubscribedByNode(const std::string& channel) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  ChannelSub sub = std::move(it->second);
+  channels_.erase(it);
+  SendChannelState(channel, /*subscribed=*/false, sub.pending ? nullptr : &sub, std::nullopt);
+}
+
+void Session::OnPush(const std::string& data) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  Frame frame;
+  frame.mutable_publication()->set_data(data);
+  SendFrame(frame);
+}
+
+void Session::OnDisconnectOrder(int code, const std::string& reason) {
+  metrics_->disconnects_ordered.fetch_add(1, std::memory_order_relaxed);
+  if (state_ == State::kDetached) {
+    End();
+    return;
+  }
+  if (state_ != State::kConfirmed && state_ != State::kPending) return;
+  CloseWith(code, reason);
+  resumable_close_ = false;  // ordered away: no resume
+}
+
+}  // namespace bridge::session
