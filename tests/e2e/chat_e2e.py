@@ -184,6 +184,15 @@ async def scenario(bridge_port, proxy_port, proxy):
         await alice.wait(has("bob: hi alice"), DEADLINE, "bob's message on alice's page")
         check("bob's message appears on alice's page", True)
 
+        refused = await bob.evaluate(
+            "chatClient.call('demo.v1.Chat/Post', {room: 'no spaces', name: 'bob', text: 'x'})"
+            ".then(() => null, (e) => ({category: e.category, retryable: e.retryable,"
+            " grpcCode: e.grpcCode, message: e.message}))")
+        check("a bad room is refused: invalid_argument naming the field",
+              refused is not None and refused["category"] == "invalid_argument"
+              and refused["retryable"] is False and refused["grpcCode"] == 3
+              and refused["message"].startswith("room"), refused)
+
         await alice.evaluate(RECORD_STATES)
         await drop_and_return(proxy, alice, bob, "resume", True)
         joined = await alice.evaluate("chatJoined")

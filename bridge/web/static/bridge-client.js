@@ -366,6 +366,12 @@
       this._send({ type: 'unsubscribe', channel });
     }
 
+    // A new token for the session (before the one in use expires). The next reconnect uses
+    // options.token, so pass a function there to keep it current.
+    refresh(token) {
+      this._send({ type: 'refresh', token });
+    }
+
     // ---- Connecting ----
 
     _open() {
