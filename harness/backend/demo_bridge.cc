@@ -100,8 +100,7 @@ absl::StatusOr<std::unique_ptr<bridge::app::BridgeApp>> StartDemoBridge(
   if (!chat.ok()) return chat.status();
   for (const auto& route : (*app)->config().routes()) {
     if (route.service() != kChatService || route.target() != (*chat)->target()) continue;
-    // TODO(channels): Server::control_port() (the port control_listen bound).
-    const uint16_t control_port = 0;
+    const uint16_t control_port = (*app)->control_port();
     auto host_port = bridge::config::ParseHostPort((*app)->config().control_listen());
     if (control_port != 0 && host_port.ok()) {
       const std::string host =
