@@ -593,8 +593,11 @@ void RedisBroker::CommandLoop() {
         commands_up_ = true;
         ++stats_.connects;
       } else {
+        // The first failure in a row is told; the retries are not.
+        if (backoff == options_.reconnect_backoff_min) {
+          log::Warn("redis_connect_failed").Str("error", std::string(status.message()));
+        }
         next_attempt = absl::Now() + NextBackoff(backoff);
-        log::Warn("redis_connect_failed").Str("error", std::string(status.message()));
         FailQueued(status.code() == absl::StatusCode::kUnavailable ? status : NotConnected());
       }
     }
@@ -700,7 +703,9 @@ void RedisBroker::SubscriberLoop() {
     }
     absl::StatusOr<std::unique_ptr<Connection>> opened = Connection::Open(host_, port_, options_);
     if (!opened.ok()) {
-      log::Warn("redis_connect_failed").Str("error", std::string(opened.status().message()));
+      if (backoff == options_.reconnect_backoff_min) {
+        log::Warn("redis_connect_failed").Str("error", std::string(opened.status().message()));
+      }
       const absl::Time until = absl::Now() + NextBackoff(backoff);
       while (absl::Now() < until) {
         WaitReadable(-1, subscriber_wake_fd_, until - absl::Now());

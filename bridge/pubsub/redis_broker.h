@@ -87,6 +87,7 @@ class RedisBroker final : public Broker {
   // connect_timeout for it; UNAVAILABLE if Redis did not answer by then, INVALID_ARGUMENT for a
   // bad address. Call once.
   absl::Status Start(BrokerEvents* events) override;
+  // Joins the broker's threads: not from a `done` or a BrokerEvents call.
   void Stop() override;
   void Publish(Publication publication, const HistoryOptions& history,
                Done<Position> done) override;

@@ -2,6 +2,8 @@
 // real redis-server. Then what only several RedisBroker instances sharing one Redis can show
 // (delivery to every node, presence across nodes, dead nodes' entries expiring) and Redis going
 // away and coming back.
+#include <hiredis/hiredis.h>
+
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -813,6 +815,27 @@ TEST_F(RedisBrokerTest, RedisRestartGivesErrorsThenRecovers) {
   absl::StatusOr<std::vector<ClientInfo>> in = Presence(*b.broker, "room");
   ASSERT_TRUE(in.ok()) << in.status();
   EXPECT_THAT(Sessions(*in), ElementsAre("a1"));
+}
+
+TEST_F(RedisBrokerTest, ScriptsFlushedFromRedisAreSentAgain) {
+  TestNode& node = AddNode();
+  const HistoryOptions history{10, absl::ZeroDuration()};
+  ASSERT_TRUE(Publish(*node.broker, "ch", "1", history).ok());
+  redisContext* admin = redisConnect("127.0.0.1", redis_->port());
+  ASSERT_NE(admin, nullptr);
+  ASSERT_EQ(admin->err, 0) << admin->errstr;
+  auto* reply = static_cast<redisReply*>(redisCommand(admin, "SCRIPT FLUSH"));
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->type, REDIS_REPLY_STATUS);
+  freeReplyObject(reply);
+  redisFree(admin);
+
+  absl::StatusOr<Position> p = Publish(*node.broker, "ch", "2", history);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->offset, 2u);
+  absl::StatusOr<HistoryResult> r = History(*node.broker, "ch", Position{0, p->epoch}, history);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Data(r->publications), ElementsAre("1", "2"));
 }
 
 TEST(RedisBrokerConfigTest, StartRejectsABadAddressAndAnAbsentRedis) {
