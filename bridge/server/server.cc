@@ -32,6 +32,7 @@
 #include "bridge/web/assets.h"
 #include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
+#include "websocketpp/extensions/permessage_deflate/enabled.hpp"
 #include "websocketpp/server.hpp"
 
 namespace bridge::server {
@@ -79,6 +80,19 @@ struct TlsConfig : public websocketpp::config::asio_tls {
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
 };
+
+// The same with permessage-deflate (RFC 7692, BridgeConfig.permessage_deflate): offered to
+// clients that ask for it; websocketpp compresses and inflates the messages of connections that
+// negotiated it.
+template <typename Base>
+struct DeflateConfig : public Base {
+  typedef DeflateConfig type;
+  typedef websocketpp::extensions::permessage_deflate::enabled<
+      typename Base::permessage_deflate_config>
+      permessage_deflate_type;
+};
+using PlainDeflateConfig = DeflateConfig<PlainConfig>;
+using TlsDeflateConfig = DeflateConfig<TlsConfig>;
 
 using websocketpp::connection_hdl;
 
@@ -187,6 +201,7 @@ class SessionCore final : public session::Transport,
   // another session are passed on.
   void AttachNew(WsConnectionPtr con, bool draining) {
     con_ = std::move(con);
+    deflating_ = NegotiatedDeflate(*con_);
     session_->Start();
     if (draining) session_->Shutdown();
   }
@@ -233,6 +248,7 @@ class SessionCore final : public session::Transport,
       con_->close(websocketpp::close::status::normal, "session_resumed", ec);
     }
     con_ = std::move(con);
+    deflating_ = con_ != nullptr && NegotiatedDeflate(*con_);
     session_->Reattach(connect, std::move(identity));
   }
 
@@ -260,8 +276,8 @@ class SessionCore final : public session::Transport,
     const auto opcode =
         text ? websocketpp::frame::opcode::text : websocketpp::frame::opcode::binary;
     // websocketpp's send is thread-safe: it queues and writes on the connection's strand.
-    if (!Rfc6455(*con_)) {
-      (void)con_->send(data, opcode);
+    if (!Rfc6455(*con_) || Deflating()) {
+      (void)con_->send(data, opcode);  // websocketpp frames (and compresses) it
       return;
     }
     // Framed here: websocketpp's framing checks a text frame's UTF-8 one byte at a time and
@@ -339,7 +355,13 @@ class SessionCore final : public session::Transport,
   std::shared_ptr<Executor> executor_;
   std::unique_ptr<session::Session> session_;
   std::shared_ptr<session::SessionStats> stats_;
-  WsConnectionPtr con_;                   // the attached connection, if any
+  WsConnectionPtr con_;     // the attached connection, if any
+  bool deflating_ = false;  // con_ negotiated permessage-deflate
+  bool Deflating() const { return deflating_; }
+  static bool NegotiatedDeflate(WsConnection& con) {
+    return absl::StrContains(con.get_response_header("Sec-WebSocket-Extensions"),
+                             "permessage-deflate");
+  }
   std::shared_ptr<SessionCore> forward_;  // set once this session's connection moved on
   bool registered_ = false;
 };
@@ -371,7 +393,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   using WsConnection = typename WsServer::connection_type;
   using WsConnectionPtr = typename WsServer::connection_ptr;
   using Core = SessionCore<Config>;
-  static constexpr bool kTls = std::is_same_v<Config, TlsConfig>;
+  static constexpr bool kTls = std::is_base_of_v<TlsConfig, Config>;
 
   Endpoint(const v1::BridgeConfig& config, ServerOptions options)
       : config_(config),
@@ -1024,10 +1046,21 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
 }  // namespace
 
+std::unique_ptr<Server::Impl> MakeEndpoint(const v1::BridgeConfig& config, ServerOptions options) {
+  if (config.has_tls()) {
+    if (config.permessage_deflate()) {
+      return std::make_unique<Endpoint<TlsDeflateConfig>>(config, std::move(options));
+    }
+    return std::make_unique<Endpoint<TlsConfig>>(config, std::move(options));
+  }
+  if (config.permessage_deflate()) {
+    return std::make_unique<Endpoint<PlainDeflateConfig>>(config, std::move(options));
+  }
+  return std::make_unique<Endpoint<PlainConfig>>(config, std::move(options));
+}
+
 Server::Server(const v1::BridgeConfig& config, ServerOptions options)
-    : impl_(config.has_tls()
-                ? std::unique_ptr<Impl>(new Endpoint<TlsConfig>(config, std::move(options)))
-                : std::unique_ptr<Impl>(new Endpoint<PlainConfig>(config, std::move(options)))) {}
+    : impl_(MakeEndpoint(config, std::move(options))) {}
 Server::~Server() = default;
 absl::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
