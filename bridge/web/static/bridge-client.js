@@ -7,7 +7,9 @@
  *   client.on('state', (s) => console.log(s.state, s.category || ''));
  *   client.connect();
  *   const reply = await client.call('demo.v1.Echo/Say', { text: 'hi' }, { timeoutMs: 5000 });
- *   client.subscribe('chat:lobby', { onPublication: (data, pub) => console.log(pub.offset, data) });
+ *   client.subscribe('chat:lobby', {
+ *     onPublication: (data, pub) => console.log(pub.offset, data),
+ *   });
  *
  * What it does for you:
  *   - the handshake (`connect`, optional token in `connect` or as the `bearer, <token>`
@@ -417,6 +419,7 @@
     }
 
     _onConfirm(frame) {
+      if (this.state === 'confirmed') return; // one per connection
       this._cancelTimer('handshake');
       const resumed =
         this._resumeRequested &&
@@ -474,9 +477,11 @@
         }
         this._failCall(
           id,
-          new BridgeError('network_error', 'the connection was lost and the session was not resumed', {
-            retryable: true,
-          }),
+          new BridgeError(
+            'network_error',
+            'the connection was lost and the session was not resumed',
+            { retryable: true },
+          ),
         );
       }
       for (const [channel, sub] of Array.from(this._channels)) {
@@ -607,7 +612,10 @@
         case 'pong':
           return;
         case 'response':
-          this._resolveCall(frame.messageId, frame.payload === undefined ? frame.content : frame.payload);
+          this._resolveCall(
+            frame.messageId,
+            frame.payload === undefined ? frame.content : frame.payload,
+          );
           return;
         case 'stream_message': {
           const call = this._calls.get(frame.messageId);
@@ -730,7 +738,8 @@
 
     _startCall(kind, method, payload, onMessage, options) {
       const messageId = options.messageId || 'm' + this._nextId++;
-      const frame = { type: 'message', messageId, method, payload: payload === undefined ? {} : payload };
+      const frame = { type: 'message', messageId, method };
+      frame.payload = payload === undefined ? {} : payload;
       if (options.metadata) frame.metadata = options.metadata;
       if (options.timeoutMs) frame.timeoutMs = options.timeoutMs;
       let call;
@@ -759,7 +768,8 @@
         call.timer = this.options.setTimeout(() => {
           if (call.sent) this._send({ type: 'cancel', messageId });
           else this._unqueue((f) => f.type === 'message' && f.messageId === messageId);
-          this._failCall(messageId, new BridgeError('timeout', 'deadline exceeded', { grpcCode: 4 }));
+          const error = new BridgeError('timeout', 'deadline exceeded', { grpcCode: 4 });
+          this._failCall(messageId, error);
         }, options.timeoutMs + this.options.callTimeoutSlackMs);
       }
       this._send(frame);
