@@ -9,7 +9,8 @@
 
 namespace bridge::testing {
 
-absl::StatusOr<std::unique_ptr<TestBridge>> TestBridge::Start(const std::string& extra_config) {
+absl::StatusOr<std::unique_ptr<TestBridge>> TestBridge::Start(const std::string& extra_config,
+                                                              const std::string& id_prefix) {
   auto backend = harness::backend::StartBackend("127.0.0.1:0");
   if (!backend.ok()) return backend.status();
   std::unique_ptr<TestBridge> bridge(new TestBridge(*std::move(backend)));
@@ -28,7 +29,9 @@ absl::StatusOr<std::unique_ptr<TestBridge>> TestBridge::Start(const std::string&
   }
   auto next_id = std::make_shared<std::atomic<int>>(0);
   server::ServerOptions options;
-  options.new_conversation_id = [next_id] { return absl::StrCat("s-", ++*next_id); };
+  options.new_conversation_id = [next_id, id_prefix] {
+    return absl::StrCat(id_prefix, ++*next_id);
+  };
   auto app = app::BridgeApp::Create(*config, std::move(registry), options);
   if (!app.ok()) return app.status();
   bridge->app_ = *std::move(app);

@@ -19,7 +19,10 @@ class TestBridge {
  public:
   // Starts the backend, then a bridge routing demo.v1.Echo to it with io_threads 2 and
   // `extra_config` (text format) on top.
-  static absl::StatusOr<std::unique_ptr<TestBridge>> Start(const std::string& extra_config = "");
+  // Conversation ids are `id_prefix` and a counter ("s-1"); bridges sharing a broker need
+  // prefixes of their own.
+  static absl::StatusOr<std::unique_ptr<TestBridge>> Start(const std::string& extra_config = "",
+                                                           const std::string& id_prefix = "s-");
   // Shuts the bridge down and waits for it, then stops the backend.
   ~TestBridge();
 
