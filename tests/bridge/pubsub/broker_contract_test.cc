@@ -654,6 +654,7 @@ TEST_F(RedisBrokerTest, PresenceAndUsersAcrossNodes) {
   b.broker->AddPresence("room", Client("s2", "bob"));
   // Each node's commands run in order: its Presence comes after its AddPresence.
   ASSERT_TRUE(Presence(*a.broker, "room").ok());
+  ASSERT_TRUE(Presence(*b.broker, "room").ok());
   for (TestNode* node : {&a, &b}) {
     absl::StatusOr<std::vector<ClientInfo>> in = Presence(*node->broker, "room");
     ASSERT_TRUE(in.ok()) << in.status();
