@@ -26,6 +26,8 @@
 ABSL_FLAG(std::string, config, "", "BridgeConfig file in protobuf text format.");
 ABSL_FLAG(std::string, listen, "", "WebSocket listen address HOST:PORT. Default 127.0.0.1:8080.");
 ABSL_FLAG(std::string, path, "", "WebSocket path. Default /ws.");
+ABSL_FLAG(std::string, control_listen, "",
+          "HOST:PORT where bridge.v1.BridgeControl is served to backends. Default: none.");
 ABSL_FLAG(std::string, admin_listen, "",
           "Admin HTTP listener HOST:PORT (/metrics, /healthz, /readyz, /connections, "
           "/dashboard). Default: those are served on the WebSocket port.");
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   if (auto v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
   if (auto v = absl::GetFlag(FLAGS_path); !v.empty()) config.set_path(v);
   if (auto v = absl::GetFlag(FLAGS_admin_listen); !v.empty()) config.set_admin_listen(v);
+  if (auto v = absl::GetFlag(FLAGS_control_listen); !v.empty()) config.set_control_listen(v);
   if (auto v = absl::GetFlag(FLAGS_log_level); !v.empty()) config.set_log_level(v);
   if (auto v = absl::GetFlag(FLAGS_log_format); !v.empty()) config.set_log_format(v);
   if (auto v = absl::GetFlag(FLAGS_default_method); !v.empty()) config.set_default_method(v);
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
   auto app = bridge::app::BridgeApp::Create(config, nullptr);
   if (!app.ok()) return Fail(std::string(app.status().message()));
   bridge::server::Server& server = (*app)->server();
-  if (absl::Status s = server.Start(); !s.ok()) {
+  if (absl::Status s = (*app)->Start(); !s.ok()) {
     std::fprintf(stderr, "bridge: %s\n", std::string(s.message()).c_str());
     return 1;
   }
@@ -160,6 +163,11 @@ int main(int argc, char** argv) {
     std::printf("bridge: admin on http://%s:%u (/metrics /healthz /readyz /dashboard)\n",
                 bridge::config::ParseHostPort(config.admin_listen())->host.c_str(),
                 static_cast<unsigned>(admin));
+  }
+  if (const uint16_t control = (*app)->control_port(); control != 0) {
+    std::printf("bridge: BridgeControl on %s:%u\n",
+                bridge::config::ParseHostPort(config.control_listen())->host.c_str(),
+                static_cast<unsigned>(control));
   }
   std::fflush(stdout);
 
