@@ -750,7 +750,7 @@ TEST_F(RedisBrokerTest, SilentRedisCountsAsLostAndTheBrokerReconnects) {
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   RedisBrokerOptions options = Options();
   options.address = absl::StrCat("127.0.0.1:", (*proxy)->port());
-  options.command_timeout = absl::Milliseconds(300);
+  options.command_timeout = absl::Seconds(1);
   TestNode& node = AddNode(options);
   ASSERT_TRUE(Listen(*node.broker, "ch").ok());
   const uint64_t connects = node.redis().stats().connects;
