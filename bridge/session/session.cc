@@ -681,7 +681,9 @@ void Session::SendFrame(Frame& frame) {
                                       frame.error().message());
     stats_->last_error_at = clock_->Now();
   }
-  if (options_.batch_max_frames > 1 && state_ == State::kConfirmed) {
+  // connect_confirm goes out at once: the client waits for it before anything else.
+  if (options_.batch_max_frames > 1 && state_ == State::kConfirmed &&
+      !frame.has_connect_confirm()) {
     batch_.push_back(std::move(data));
     if (batch_.size() >= options_.batch_max_frames) {
       FlushBatch();

@@ -1041,5 +1041,31 @@ TEST(BinaryTest, DecodeFrameDispatchesOnEncoding) {
             DecodeFailure::kInvalidJson);
 }
 
+TEST(BatchTest, EncodeBatchIsTheBatchOfTheFramesInEitherEncoding) {
+  Frame pong;
+  pong.set_seq(7);
+  pong.mutable_pong();
+  Frame publication;
+  publication.set_seq(8);
+  publication.mutable_publication()->set_channel("news");
+  publication.mutable_publication()->set_offset(3);
+  publication.mutable_publication()->set_data(R"({"a":[1,2]})");
+
+  Frame expected;
+  *expected.mutable_batch()->add_frames() = pong;
+  *expected.mutable_batch()->add_frames() = publication;
+  const std::string binary = EncodeBatch(
+      Encoding::kBinary, {EncodeBinaryFrame(pong), EncodeBinaryFrame(publication)});
+  EXPECT_EQ(binary, expected.SerializeAsString());
+
+  const std::string json =
+      EncodeBatch(Encoding::kJson, {EncodeJsonFrame(pong), EncodeJsonFrame(publication)});
+  Frame decoded;
+  ASSERT_TRUE(DecodeJsonFrame(json, &decoded).ok()) << json;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded, expected))
+      << decoded.DebugString();
+  EXPECT_THAT(json, ::testing::HasSubstr(R"("data":{"a":[1,2]})"));
+}
+
 }  // namespace
 }  // namespace bridge::protocol

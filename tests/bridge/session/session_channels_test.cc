@@ -1,0 +1,278 @@
+// The session's side of channels without sockets: a real Node over a broker whose answers the
+// test releases by hand, so publications can be made to arrive while a subscribe is still being
+// answered, repeated, or out of order; and outbound batching.
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/config/config.h"
+#include "bridge/protocol/frame_codec.h"
+#include "bridge/pubsub/memory_broker.h"
+#include "bridge/pubsub/node.h"
+#include "bridge/session/session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/mocks/session_mocks.h"
+
+namespace bridge::session {
+namespace {
+
+using ::bridge::testing::FakeClock;
+using ::bridge::testing::FakeTransport;
+using v1::Frame;
+
+constexpr char kConnect[] = R"({"type":"connect","clientId":"c-1","version":"1"})";
+
+// A MemoryBroker whose History answers wait until the test releases them, and which can
+// deliver a publication of the test's making (a repeat, a gap) as if another instance sent it.
+class HeldBroker final : public pubsub::Broker {
+ public:
+  std::string name() const override { return "held"; }
+  absl::Status Start(pubsub::BrokerEvents* events) override {
+    events_ = events;
+    return inner_.Start(events);
+  }
+  void Stop() override { inner_.Stop(); }
+  void Publish(pubsub::Publication p, const pubsub::HistoryOptions& h,
+               pubsub::Done<pubsub::Position> done) override {
+    inner_.Publish(std::move(p), h, std::move(done));
+  }
+  void Listen(const std::string& channel, pubsub::StatusDone done) override {
+    inner_.Listen(channel, std::move(done));
+  }
+  void Unlisten(const std::string& channel) override { inner_.Unlisten(channel); }
+  void History(const std::string& channel, std::optional<pubsub::Position> since,
+               const pubsub::HistoryOptions& h, pubsub::Done<pubsub::HistoryResult> done) override {
+    held_.push_back([this, channel, since, h, done = std::move(done)]() mutable {
+      inner_.History(channel, since, h, std::move(done));
+    });
+  }
+  void SendPush(pubsub::Push push, pubsub::StatusDone done) override {
+    inner_.SendPush(std::move(push), std::move(done));
+  }
+  void SendDisconnect(pubsub::DisconnectOrder o, pubsub::StatusDone done) override {
+    inner_.SendDisconnect(std::move(o), std::move(done));
+  }
+  void AddPresence(const std::string& c, const pubsub::ClientInfo& i) override {
+    inner_.AddPresence(c, i);
+  }
+  void RemovePresence(const std::string& c, const std::string& s) override {
+    inner_.RemovePresence(c, s);
+  }
+  void Presence(const std::string& c, pubsub::Done<std::vector<pubsub::ClientInfo>> d) override {
+    inner_.Presence(c, std::move(d));
+  }
+  void AddUserConnection(const pubsub::ClientInfo& i, pubsub::Done<size_t> d) override {
+    inner_.AddUserConnection(i, std::move(d));
+  }
+  void RemoveUserConnection(const std::string& u, const std::string& s) override {
+    inner_.RemoveUserConnection(u, s);
+  }
+
+  // Answers the oldest History held.
+  void ReleaseHistory() {
+    ASSERT_FALSE(held_.empty());
+    auto next = std::move(held_.front());
+    held_.pop_front();
+    next();
+  }
+  size_t held() const { return held_.size(); }
+  void Deliver(const pubsub::Publication& p) { events_->OnPublication(p); }
+
+ private:
+  pubsub::MemoryBroker inner_;
+  pubsub::BrokerEvents* events_ = nullptr;
+  std::deque<std::function<void()>> held_;
+};
+
+class SessionChannelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::ApplyDefaults(&config_);
+    auto broker = std::make_unique<HeldBroker>();
+    broker_ = broker.get();
+    node_ = std::make_unique<pubsub::Node>(config_, std::move(broker), nullptr, &clock_);
+    ASSERT_TRUE(node_->Start().ok());
+    options_.node = node_.get();
+  }
+
+  void Create() {
+    session_ = std::make_unique<Session>(options_, protocol::Encoding::kJson, &transport_, &clock_,
+                                         &metrics_, [] { return std::string("s-1"); });
+    session_->Start();
+    session_->OnMessage(kConnect, false);
+    ASSERT_EQ(session_->state(), Session::State::kConfirmed);
+    ASSERT_EQ(Drain().size(), 1u);  // connect_confirm
+  }
+
+  void Send(const std::string& json) {
+    session_->OnMessage(json, false);
+    transport_.fake_executor->RunAll();
+  }
+
+  // Publishes through the node, as BridgeControl does, and runs what was posted.
+  void Publish(const std::string& channel, const std::string& data) {
+    bool done = false;
+    node_->Publish(channel, data, "", [&done](absl::StatusOr<pubsub::Position> p) {
+      ASSERT_TRUE(p.ok()) << p.status();
+      done = true;
+    });
+    ASSERT_TRUE(done);
+    transport_.fake_executor->RunAll();
+  }
+
+  // The frames sent since the last call.
+  std::vector<Frame> Drain() {
+    std::vector<Frame> out;
+    for (; read_ < transport_.sent.size(); ++read_) {
+      Frame f;
+      EXPECT_TRUE(protocol::DecodeJsonFrame(transport_.sent[read_], &f).ok())
+          << transport_.sent[read_];
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  static std::vector<uint64_t> Offsets(const std::vector<Frame>& frames) {
+    std::vector<uint64_t> out;
+    for (const Frame& f : frames) {
+      if (f.has_publication()) out.push_back(f.publication().offset());
+    }
+    return out;
+  }
+
+  v1::BridgeConfig config_;
+  FakeClock clock_;
+  Metrics metrics_;
+  HeldBroker* broker_ = nullptr;
+  std::unique_ptr<pubsub::Node> node_;
+  SessionOptions options_;
+  FakeTransport transport_;
+  std::unique_ptr<Session> session_;
+  size_t read_ = 0;
+};
+
+TEST_F(SessionChannelsTest, PublicationsArrivingWhileTheSubscribeIsAnsweredGoOutOnceInOrder) {
+  Create();
+  Publish("c", "1");  // before anyone listens: only in the history
+  Drain();
+  Send(R"({"type":"subscribe","channel":"c","since":{"offset":0,"epoch":"?"}})");
+  ASSERT_EQ(broker_->held(), 1u);
+  // Live publications while the answer is held back: kept, not sent yet.
+  Publish("c", "2");
+  Publish("c", "3");
+  EXPECT_TRUE(Drain().empty());
+  broker_->ReleaseHistory();  // the history now holds 1..3; the epoch given does not match
+  transport_.fake_executor->RunAll();
+  std::vector<Frame> frames = Drain();
+  ASSERT_FALSE(frames.empty());
+  ASSERT_TRUE(frames[0].has_subscribed());
+  EXPECT_EQ(frames[0].subscribed().offset(), 3u);
+  EXPECT_FALSE(frames[0].subscribed().recovered());
+  // Not recovered: the ones covered by the position (2, 3) are not sent again.
+  EXPECT_THAT(Offsets(frames), ::testing::IsEmpty());
+  Publish("c", "4");
+  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(4));
+}
+
+TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  const std::string epoch = Drain()[0].subscribed().epoch();
+  Publish("c", "1");
+  ASSERT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
+  Send(R"({"type":"unsubscribe","channel":"c"})");
+  Drain();
+  Publish("c", "2");
+  Send(std::string(R"({"type":"subscribe","channel":"c","since":{"offset":1,"epoch":")") + epoch +
+       "\"}}");
+  Publish("c", "3");  // arrives while the answer is held: held, and also in the history
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  std::vector<Frame> frames = Drain();
+  ASSERT_TRUE(frames[0].has_subscribed());
+  EXPECT_TRUE(frames[0].subscribed().recovered());
+  EXPECT_THAT(Offsets(frames), ::testing::ElementsAre(2, 3));
+}
+
+TEST_F(SessionChannelsTest, RepeatsAreDroppedAndGapsCounted) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  const std::string epoch = Drain()[0].subscribed().epoch();
+  Publish("c", "1");
+  broker_->Deliver({"c", 1, epoch, "1", ""});  // delivered twice
+  broker_->Deliver({"c", 4, epoch, "4", ""});  // 2 and 3 never came
+  transport_.fake_executor->RunAll();
+  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1, 4));
+  EXPECT_EQ(metrics_.channel_gaps.load(), 1u);
+}
+
+TEST_F(SessionChannelsTest, AnUnsubscribeBeforeTheAnswerLeavesNothingBehind) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  Send(R"({"type":"unsubscribe","channel":"c"})");
+  std::vector<Frame> frames = Drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(frames[0].has_unsubscribed());
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  Publish("c", "1");
+  EXPECT_TRUE(Drain().empty());
+  EXPECT_EQ(node_->counts().subscriptions, 0u);
+  EXPECT_EQ(node_->counts().channels, 0u);
+}
+
+TEST_F(SessionChannelsTest, TheSessionsEndLeavesItsChannels) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  EXPECT_EQ(node_->counts().subscriptions, 1u);
+  session_->OnClosed(/*client_ended=*/true);
+  EXPECT_EQ(transport_.released, 1);
+  EXPECT_EQ(node_->counts().sessions, 0u);
+  EXPECT_EQ(node_->counts().channels, 0u);
+}
+
+TEST_F(SessionChannelsTest, BatchesGoOutAtTheirSizeOrTheirDelayAndBeforeAClose) {
+  options_.batch_max_frames = 3;
+  options_.batch_max_delay = absl::Milliseconds(5);
+  Create();  // connect_confirm went out alone, at once
+  Send(R"({"type":"ping"})");
+  Send(R"({"type":"ping"})");
+  EXPECT_TRUE(Drain().empty());
+  ASSERT_EQ(transport_.armed.count(SessionTimer::kBatch), 1u);
+  EXPECT_EQ(transport_.armed[SessionTimer::kBatch], absl::Milliseconds(5));
+  Send(R"({"type":"ping"})");  // the third: the batch is full
+  std::vector<Frame> frames = Drain();
+  ASSERT_EQ(frames.size(), 1u);
+  ASSERT_TRUE(frames[0].has_batch());
+  ASSERT_EQ(frames[0].batch().frames_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(frames[0].batch().frames(i).has_pong());
+    EXPECT_EQ(frames[0].batch().frames(i).seq(), 2u + i);
+  }
+  EXPECT_EQ(transport_.armed.count(SessionTimer::kBatch), 0u);
+
+  Send(R"({"type":"ping"})");
+  session_->OnTimer(SessionTimer::kBatch);  // the delay is up: one frame goes out alone
+  frames = Drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(frames[0].has_pong());
+
+  Send(R"({"type":"ping"})");
+  session_->Shutdown();  // what is waiting goes before the close
+  frames = Drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(frames[0].has_pong());
+  EXPECT_EQ(transport_.close_code, 1001);
+}
+
+}  // namespace
+}  // namespace bridge::session
