@@ -398,6 +398,44 @@ TEST_F(ChannelsTest, AChannelFedByAServerStreamingMethodFansOutItsReplies) {
   EXPECT_EQ(bad.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT) << last_;
 }
 
+TEST_F(ChannelsTest, AFedChannelIsOpenedOnceAndCancelledWhenTheLastSubscriberLeaves) {
+  StartBridge("channels { namespaces { pattern: \"ticks:*\" method: \"demo.v1.Echo/Repeat\" } }");
+  auto first = Client();
+  auto second = Client();
+  // count 0: until cancelled; a reply every 20 ms.
+  const std::string params = R"(,"params":{"text":"t","count":0,"interval":"0.020s"})";
+  ASSERT_EQ(Subscribe(*first, "ticks:a", params).kind_case(), Frame::kSubscribed) << last_;
+  ASSERT_EQ(Subscribe(*second, "ticks:a", params).kind_case(), Frame::kSubscribed) << last_;
+  // Both get the same stream (the same offsets), from one upstream call.
+  Frame from_second = Next(*second);
+  ASSERT_EQ(from_second.kind_case(), Frame::kPublication) << last_;
+  Frame from_first;
+  do {
+    from_first = Next(*first);
+  } while (from_first.kind_case() == Frame::kPublication &&
+           from_first.publication().offset() < from_second.publication().offset());
+  EXPECT_EQ(from_first.publication().offset(), from_second.publication().offset());
+  EXPECT_EQ(from_first.publication().data(), from_second.publication().data());
+  EXPECT_EQ(bridge_->backend().service->calls("Repeat"), 1);
+
+  ASSERT_TRUE(first->SendText(R"({"type":"unsubscribe","channel":"ticks:a"})").ok());
+  Frame f;
+  do {
+    f = Next(*first);
+  } while (f.kind_case() == Frame::kPublication);
+  ASSERT_EQ(f.kind_case(), Frame::kUnsubscribed) << last_;
+  // One subscriber is left: the stream goes on.
+  const uint64_t seen = from_second.publication().offset();
+  do {
+    f = Next(*second);
+  } while (f.kind_case() == Frame::kPublication && f.publication().offset() <= seen + 2);
+  EXPECT_EQ(f.kind_case(), Frame::kPublication) << last_;
+  EXPECT_EQ(bridge_->backend().service->cancellations(), 0);
+  ASSERT_TRUE(second->SendText(R"({"type":"unsubscribe","channel":"ticks:a"})").ok());
+  EXPECT_TRUE(bridge_->backend().service->AwaitCancellations(1, kTestTimeout));
+  EXPECT_EQ(bridge_->backend().service->calls("Repeat"), 1);
+}
+
 TEST_F(ChannelsTest, BatchingCoalescesFramesEachKeepingItsSeq) {
   StartBridge("batch { max_frames: 3 max_delay_ms: 1000 }");
   auto client = Client();
