@@ -181,7 +181,7 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_batches_sent_total",
                 "Outbound batch frames, each holding several frames.", get(batches_sent));
   AppendCounter(&out, "bridge_channel_gaps_total",
-                "Publications delivered after a missing offset (lost between instances).",
+                "Publications lost on the way that the channel's history could not give back.",
                 get(channel_gaps));
   AppendCounter(&out, "bridge_permission_denials_total", "Calls the caller's token does not allow.",
                 get(permission_denials));

@@ -39,7 +39,9 @@ struct Publication {
   uint64_t offset = 0;  // assigned by the broker: 1, 2, ... within an epoch
   std::string epoch;
   std::string data;  // JSON text, as it goes into the frame's `data`
-  // A session that must not receive it (the publisher's own), or empty.
+  // A session that must not receive it (the publisher's own), or empty. It is delivered to that
+  // session's node all the same (the session skips it but keeps its offsets whole); history
+  // may not keep it (RedisBroker does not), so a recovery can return it to that session.
   std::string exclude_session;
 };
 
@@ -97,6 +99,9 @@ class BrokerEvents {
   virtual void OnPublication(const Publication& publication) = 0;
   virtual void OnPush(const Push& push) = 0;
   virtual void OnDisconnect(const DisconnectOrder& order) = 0;
+  // Delivery was interrupted (the broker lost its connection) and is back: publications made
+  // in between may never arrive. The node has its sessions check their channels' positions.
+  virtual void OnDeliveryResumed() {}
 };
 
 template <typename T>

@@ -71,7 +71,6 @@ void MemoryBroker::Publish(Publication publication, const HistoryOptions& histor
       position = Position{publication.offset, publication.epoch};
       if (history.size > 0) {
         stream.entries.push_back({publication, now});
-        stream.entries.back().publication.exclude_session.clear();
       }
       Trim(stream, history, now);
       if (listens_.contains(publication.channel)) events_->OnPublication(publication);

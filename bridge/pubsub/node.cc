@@ -401,6 +401,31 @@ void Node::Publish(const std::string& channel, std::string data, std::string exc
   broker_->Publish(std::move(publication), rules->history, std::move(done));
 }
 
+void Node::History(const std::string& channel, std::optional<Position> since,
+                   Done<HistoryResult> done) {
+  absl::StatusOr<ChannelRules> rules = RulesFor(channel);
+  if (!rules.ok()) {
+    done(rules.status());
+    return;
+  }
+  BrokerFor(*rules).History(channel, std::move(since), rules->history, std::move(done));
+}
+
+void Node::OnDeliveryResumed() {
+  std::vector<std::pair<std::shared_ptr<Subscriber>, std::string>> to;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [name, channel] : channels_) {
+      if (!channel.rules.method.empty()) continue;  // fed here, never through the broker
+      for (const std::string& session_id : channel.sessions) {
+        auto session = sessions_.find(session_id);
+        if (session != sessions_.end()) to.emplace_back(session->second.subscriber, name);
+      }
+    }
+  }
+  for (const auto& [subscriber, channel] : to) subscriber->OnCheckPosition(channel);
+}
+
 void Node::Presence(const std::string& channel, Done<std::vector<ClientInfo>> done) {
   absl::StatusOr<ChannelRules> rules = RulesFor(channel);
   if (!rules.ok()) {
@@ -426,8 +451,8 @@ void Node::OnPublication(const Publication& publication) {
     auto it = channels_.find(publication.channel);
     if (it == channels_.end()) return;
     to.reserve(it->second.sessions.size());
+    // The excluded session gets it too, to keep its offsets whole; it does not pass it on.
     for (const std::string& session_id : it->second.sessions) {
-      if (session_id == publication.exclude_session) continue;
       auto session = sessions_.find(session_id);
       if (session != sessions_.end()) to.push_back(session->second.subscriber);
     }

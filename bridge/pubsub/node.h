@@ -44,6 +44,9 @@ class Subscriber {
   virtual void OnDisconnect(int code, const std::string& reason) = 0;
   // The node ended a subscription itself (the upstream stream feeding the channel ended).
   virtual void OnUnsubscribed(const std::string& channel) = 0;
+  // Publications of `channel` may have been lost on the way (the broker's delivery was
+  // interrupted): the session compares its position with the channel's (Node::History).
+  virtual void OnCheckPosition(const std::string& channel) = 0;
 
   struct Counts {
     uint64_t frames_in = 0;
@@ -118,6 +121,9 @@ class Node final : public BrokerEvents {
                  Done<HistoryResult> done);
   // False when the session was not subscribed.
   bool Unsubscribe(const std::string& session_id, const std::string& channel);
+  // The channel's position and what came after `since` (see Broker::History).
+  void History(const std::string& channel, std::optional<Position> since,
+               Done<HistoryResult> done);
 
   // BridgeControl. `data` must be JSON text (the caller checks).
   void Publish(const std::string& channel, std::string data, std::string exclude_session,
@@ -150,6 +156,7 @@ class Node final : public BrokerEvents {
   void OnPublication(const Publication& publication) override;
   void OnPush(const Push& push) override;
   void OnDisconnect(const DisconnectOrder& order) override;
+  void OnDeliveryResumed() override;
 
  private:
   struct SessionEntry {

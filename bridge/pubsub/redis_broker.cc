@@ -730,6 +730,7 @@ void RedisBroker::SubscriberLoop() {
         t.confirmed = false;
       }
       ++stats_.connects;
+      ++subscriber_connects_;
     }
     subscribe.push_back(ControlTopic());
     conn.Append(subscribe);
@@ -848,12 +849,22 @@ void RedisBroker::HandleSubscriberReply(const redisReply* r, BrokerEvents* event
   }
   if (kind != "subscribe" && kind != "unsubscribe") return;
   std::vector<StatusDone> confirmed;
+  bool resumed = false;
   {
     absl::MutexLock lock(&mu_);
     if (topic == ControlTopic()) {
-      if (kind == "subscribe") subscriber_up_ = true;
-      return;
+      if (kind == "subscribe") {
+        subscriber_up_ = true;
+        resumed = subscriber_connects_ > 1;  // every topic subscribed again after an outage
+      }
     }
+  }
+  if (topic == ControlTopic()) {
+    if (resumed && events != nullptr) events->OnDeliveryResumed();
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;
     TopicState& t = it->second;

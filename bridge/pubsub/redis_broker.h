@@ -192,6 +192,7 @@ class RedisBroker final : public Broker {
   // Listens answered without waiting for Redis, to run on the subscriber thread.
   std::vector<std::pair<StatusDone, absl::Status>> sub_ready_ ABSL_GUARDED_BY(mu_);
   bool subscriber_up_ ABSL_GUARDED_BY(mu_) = false;  // the control subscription confirmed
+  int subscriber_connects_ ABSL_GUARDED_BY(mu_) = 0;  // subscriber connections made
   bool subscriber_connected_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread command_thread_;

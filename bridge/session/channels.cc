@@ -61,6 +61,9 @@ class Session::Link final : public pubsub::Subscriber {
   void OnUnsubscribed(const std::string& channel) override {
     executor_->Post([s = session_, channel] { s->OnUnsubscribedByNode(channel); });
   }
+  void OnCheckPosition(const std::string& channel) override {
+    executor_->Post([s = session_, channel] { s->OnCheckPosition(channel); });
+  }
   Counts counts() const override {
     Counts c;
     c.frames_in = stats_->frames_in.load(std::memory_order_relaxed);
@@ -147,7 +150,7 @@ void Session::OnSubscribed(const std::string& channel,
                            absl::StatusOr<pubsub::HistoryResult> result) {
   if (state_ != State::kConfirmed && state_ != State::kDetached) return;
   auto it = channels_.find(channel);
-  if (it == channels_.end() || !it->second.pending) return;  // unsubscribed meanwhile
+  if (it == channels_.end() || !it->second.pending || it->second.catching_up) return;
   if (!result.ok()) {
     channels_.erase(it);
     RefuseSubscribe(channel, CategoryOf(result.status()), std::string(result.status().message()));
@@ -165,6 +168,48 @@ void Session::OnSubscribed(const std::string& channel,
   std::vector<std::shared_ptr<const pubsub::Publication>> held = std::move(sub.held);
   sub.held.clear();
   for (const auto& p : held) DeliverPublication(sub, *p);
+}
+
+void Session::CatchUp(const std::string& channel, ChannelSub& sub) {
+  sub.pending = true;
+  sub.catching_up = true;
+  std::shared_ptr<Executor> executor = transport_->executor();
+  options_.node->History(channel, pubsub::Position{sub.offset, sub.epoch},
+                         [this, executor, channel](absl::StatusOr<pubsub::HistoryResult> result) {
+                           executor->Post([this, channel, result = std::move(result)]() mutable {
+                             OnCaughtUp(channel, std::move(result));
+                           });
+                         });
+}
+
+void Session::OnCaughtUp(const std::string& channel, absl::StatusOr<pubsub::HistoryResult> result) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || !it->second.catching_up) return;
+  ChannelSub& sub = it->second;
+  sub.pending = false;
+  sub.catching_up = false;
+  if (result.ok() && result->recovered) {
+    for (const pubsub::Publication& p : result->publications) DeliverPublication(sub, p, false);
+  } else {
+    // What was missed is gone (or the broker cannot say): the gap stays, counted.
+    metrics_->channel_gaps.fetch_add(1, std::memory_order_relaxed);
+    log::Event(log::Level::kWarn, "channel_gap_not_recovered")
+        .Str("channel", channel)
+        .Str("conversation", conversation_id_)
+        .Str("error",
+             result.ok() ? "history no longer holds it" : std::string(result.status().message()));
+  }
+  std::vector<std::shared_ptr<const pubsub::Publication>> held = std::move(sub.held);
+  sub.held.clear();
+  for (const auto& p : held) DeliverPublication(sub, *p, false);
+}
+
+void Session::OnCheckPosition(const std::string& channel) {
+  if (state_ != State::kConfirmed && state_ != State::kDetached) return;
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || it->second.pending) return;  // an answer is on its way anyway
+  CatchUp(channel, it->second);
 }
 
 void Session::SendPublication(const pubsub::Publication& publication) {
@@ -190,15 +235,20 @@ void Session::SendChannelState(const std::string& channel, bool subscribed, cons
   SendFrame(frame);
 }
 
-void Session::DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication) {
+void Session::DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication,
+                                 bool may_catch_up) {
   if (publication.epoch == sub.epoch) {
     if (publication.offset <= sub.offset) return;  // already delivered (recovered, or a repeat)
-    if (publication.offset > sub.offset + 1) {
-      metrics_->channel_gaps.fetch_add(1, std::memory_order_relaxed);
+    if (publication.offset > sub.offset + 1 && may_catch_up) {
+      // Some went missing on the way (between instances): fetch them first, hold this one.
+      sub.held.push_back(std::make_shared<const pubsub::Publication>(publication));
+      CatchUp(publication.channel, sub);
+      return;
     }
   }
   sub.offset = publication.offset;
   sub.epoch = publication.epoch;
+  if (publication.exclude_session == conversation_id_) return;  // the publisher's own session
   SendPublication(publication);
 }
 

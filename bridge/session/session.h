@@ -238,6 +238,7 @@ class Session {
   void OnPush(const std::string& data);
   void OnDisconnectOrder(int code, const std::string& reason);
   void OnUnsubscribedByNode(const std::string& channel);
+  void OnCheckPosition(const std::string& channel);
   // Channels this session is in (subscribed or being subscribed).
   size_t channel_count() const { return channels_.size(); }
 
@@ -249,6 +250,8 @@ class Session {
     uint64_t offset = 0;  // of the last publication delivered
     std::string epoch;
     bool since_asked = false;  // the subscribe had `since`: its answer says `recovered`
+    // Fetching what a gap (or an interrupted delivery) may have lost; `pending` holds the rest.
+    bool catching_up = false;
     std::vector<std::shared_ptr<const pubsub::Publication>> held;  // arrived while pending
   };
   struct ActiveCall {
@@ -365,7 +368,11 @@ class Session {
   void SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,
                         std::optional<bool> recovered);
   // A publication the client does not have yet (by offset) goes out.
-  void DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication);
+  // A gap in offsets starts a catch-up from the history, unless `may_catch_up` is false.
+  void DeliverPublication(ChannelSub& sub, const pubsub::Publication& publication,
+                          bool may_catch_up = true);
+  void CatchUp(const std::string& channel, ChannelSub& sub);
+  void OnCaughtUp(const std::string& channel, absl::StatusOr<pubsub::HistoryResult> result);
   void SendPublication(const pubsub::Publication& publication);
   pubsub::ClientInfo ClientInfoNow() const;
   // Leaves the node: channels, presence, the user connection.

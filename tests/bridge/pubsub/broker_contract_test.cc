@@ -67,6 +67,20 @@ class Recorder : public BrokerEvents {
     absl::MutexLock lock(&mu_);
     disconnects_.push_back(order);
   }
+  void OnDeliveryResumed() override {
+    absl::MutexLock lock(&mu_);
+    ++resumes_;
+  }
+  // Waits until delivery was resumed `n` times; false on timeout.
+  bool WaitResumes(int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return resumes_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kTimeout);
+  }
+  int resumes() {
+    absl::MutexLock lock(&mu_);
+    return resumes_;
+  }
 
   // Waits until `n` publications arrived (and returns them all).
   std::vector<Publication> WaitPublications(size_t n) {
@@ -97,6 +111,7 @@ class Recorder : public BrokerEvents {
   std::vector<Publication> publications_ ABSL_GUARDED_BY(mu_);
   std::vector<Push> pushes_ ABSL_GUARDED_BY(mu_);
   std::vector<DisconnectOrder> disconnects_ ABSL_GUARDED_BY(mu_);
+  int resumes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Where a `done` lands, and how often it ran.
@@ -777,6 +792,7 @@ TEST_F(RedisBrokerTest, RedisRestartGivesErrorsThenRecovers) {
   ASSERT_TRUE(before.ok()) << before.status();
   ASSERT_THAT(Data(a.events->WaitPublications(1)), ElementsAre("before"));
 
+  EXPECT_EQ(a.events->resumes(), 0);  // the first connection is no resume
   const uint64_t a_lost = a.redis().stats().disconnects;
   const uint64_t b_lost = b.redis().stats().disconnects;
   redis_->Kill();
@@ -799,6 +815,9 @@ TEST_F(RedisBrokerTest, RedisRestartGivesErrorsThenRecovers) {
   ASSERT_TRUE(redis_->Restart().ok());
   ASSERT_TRUE(a.redis().WaitConnected(kTimeout));
   ASSERT_TRUE(b.redis().WaitConnected(kTimeout));
+  // Each node is told its delivery was interrupted, once it is subscribed again.
+  EXPECT_TRUE(a.events->WaitResumes(1));
+  EXPECT_TRUE(b.events->WaitResumes(1));
 
   // A new Redis: a new epoch, offsets from 1; what came before cannot be recovered.
   absl::StatusOr<Position> after = Publish(*b.broker, "ch", "after", history);

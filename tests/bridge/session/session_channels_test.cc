@@ -27,12 +27,12 @@ constexpr char kConnect[] = R"({"type":"connect","clientId":"c-1","version":"1"}
 
 // A MemoryBroker whose History answers wait until the test releases them, and which can
 // deliver a publication of the test's making (a repeat, a gap) as if another instance sent it.
-class HeldBroker final : public pubsub::Broker {
+class HeldBroker final : public pubsub::Broker, private pubsub::BrokerEvents {
  public:
   std::string name() const override { return "held"; }
   absl::Status Start(pubsub::BrokerEvents* events) override {
     events_ = events;
-    return inner_.Start(events);
+    return inner_.Start(this);
   }
   void Stop() override { inner_.Stop(); }
   void Publish(pubsub::Publication p, const pubsub::HistoryOptions& h,
@@ -80,8 +80,17 @@ class HeldBroker final : public pubsub::Broker {
   }
   size_t held() const { return held_.size(); }
   void Deliver(const pubsub::Publication& p) { events_->OnPublication(p); }
+  // Publications are kept in the history but not delivered, as when a connection to Redis
+  // drops them.
+  bool drop_deliveries = false;
 
  private:
+  void OnPublication(const pubsub::Publication& p) override {
+    if (!drop_deliveries) events_->OnPublication(p);
+  }
+  void OnPush(const pubsub::Push& p) override { events_->OnPush(p); }
+  void OnDisconnect(const pubsub::DisconnectOrder& o) override { events_->OnDisconnect(o); }
+
   pubsub::MemoryBroker inner_;
   pubsub::BrokerEvents* events_ = nullptr;
   std::deque<std::function<void()>> held_;
@@ -199,7 +208,7 @@ TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
   EXPECT_THAT(Offsets(frames), ::testing::ElementsAre(2, 3));
 }
 
-TEST_F(SessionChannelsTest, RepeatsAreDroppedAndGapsCounted) {
+TEST_F(SessionChannelsTest, RepeatsAreDropped) {
   Create();
   Send(R"({"type":"subscribe","channel":"c"})");
   broker_->ReleaseHistory();
@@ -207,10 +216,66 @@ TEST_F(SessionChannelsTest, RepeatsAreDroppedAndGapsCounted) {
   const std::string epoch = Drain()[0].subscribed().epoch();
   Publish("c", "1");
   broker_->Deliver({"c", 1, epoch, "1", ""});  // delivered twice
-  broker_->Deliver({"c", 4, epoch, "4", ""});  // 2 and 3 never came
+  transport_.fake_executor->RunAll();
+  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
+}
+
+TEST_F(SessionChannelsTest, AGapIsFilledFromTheHistoryBeforeWhatCameAfterIt) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  Drain();
+  Publish("c", "1");
+  broker_->drop_deliveries = true;  // 2 and 3 are lost on the way
+  Publish("c", "2");
+  Publish("c", "3");
+  broker_->drop_deliveries = false;
+  Publish("c", "4");  // the gap shows: 4 waits while 2 and 3 are fetched
+  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
+  Publish("c", "5");  // held as well
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  std::vector<Frame> frames = Drain();
+  EXPECT_THAT(Offsets(frames), ::testing::ElementsAre(2, 3, 4, 5));
+  EXPECT_EQ(frames[0].publication().data(), "2");
+  EXPECT_EQ(metrics_.channel_gaps.load(), 0u);
+}
+
+TEST_F(SessionChannelsTest, AGapTheHistoryCannotFillIsCountedAndDeliveryGoesOn) {
+  config_.mutable_channels()->set_history_size(1);
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  Drain();
+  Publish("c", "1");
+  broker_->drop_deliveries = true;
+  Publish("c", "2");
+  Publish("c", "3");
+  broker_->drop_deliveries = false;
+  Publish("c", "4");  // only 4 is kept now
+  broker_->ReleaseHistory();
   transport_.fake_executor->RunAll();
   EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1, 4));
   EXPECT_EQ(metrics_.channel_gaps.load(), 1u);
+}
+
+TEST_F(SessionChannelsTest, AfterAnInterruptedDeliveryEveryChannelChecksItsPosition) {
+  Create();
+  Send(R"({"type":"subscribe","channel":"c"})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  Drain();
+  broker_->drop_deliveries = true;
+  Publish("c", "1");  // lost, and nothing after it to show the gap
+  broker_->drop_deliveries = false;
+  EXPECT_TRUE(Drain().empty());
+  node_->OnDeliveryResumed();  // what the Redis broker says after reconnecting
+  transport_.fake_executor->RunAll();
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
 }
 
 TEST_F(SessionChannelsTest, AnUnsubscribeBeforeTheAnswerLeavesNothingBehind) {
