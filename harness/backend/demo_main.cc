@@ -76,6 +76,11 @@ int main(int argc, char** argv) {
                 bridge::config::ParseHostPort(config->admin_listen())->host.c_str(),
                 static_cast<unsigned>(admin));
   }
+  if (const uint16_t control = (*app)->control_port(); control != 0) {
+    std::printf("bridge: control on %s:%u (bridge.v1.BridgeControl)\n",
+                bridge::config::ParseHostPort(config->control_listen())->host.c_str(),
+                static_cast<unsigned>(control));
+  }
   std::printf(
       "demo: try {\"type\":\"connect\",\"clientId\":\"me\"} then "
       "{\"type\":\"message\",\"messageId\":\"1\",\"method\":\"demo.v1.Echo/Say\","

@@ -4,7 +4,10 @@
 #
 #   harness/ci/run_suites.sh OUT_DIR            # starts //:demo on a free port and checks it
 #   harness/ci/run_suites.sh OUT_DIR ws://HOST:PORT/ws [BACKEND_CONTROL_HOST:PORT]
-#                                               # checks a bridge already running
+#                            [BRIDGE_CONTROL_HOST:PORT]
+#                                               # checks a bridge already running; without
+#                                               # the bridge's control the publishing channel
+#                                               # scenarios and cases are skipped
 #
 # Writes OUT_DIR/faults.xml (JUnit), faults.json, conformance.json and conformance.html. Exit 0
 # when no scenario and no case failed.
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/../.."
 out="${1:-/tmp/bridge-suites}"
 url="${2:-}"
 control="${3:-}"
+bridge_control="${4:-}"
 mkdir -p "$out"
 
 bazel build //:demo //harness/scenario:scenario_runner //harness/conformance:conformance || exit 2
@@ -28,6 +32,8 @@ if [ -z "$url" ]; then
   url=$(timeout 30 tail -n +1 -f "$out/demo.log" | grep -m1 -o 'ws://[^ ]*')
   # The demo backend serves harness.v1.BackendControl on its gRPC port.
   control=$(grep -m1 -o 'backend demo.v1.Echo on [^ ]*' "$out/demo.log" | awk '{print $NF}')
+  # And the bridge names its BridgeControl (control_listen), for publishing to channels.
+  bridge_control=$(grep -m1 -o 'bridge: control on [^ ]*' "$out/demo.log" | awk '{print $NF}')
   if [ -z "$url" ]; then
     echo "run_suites: the demo did not start:" >&2
     cat "$out/demo.log" >&2
@@ -39,8 +45,9 @@ echo "run_suites: checking $url"
 
 status=0
 "$bin/harness/scenario/scenario_runner" --scenarios=harness/scenario/suite --url="$url" \
-  --backend_control="$control" --junit="$out/faults.xml" --json="$out/faults.json" || status=1
-"$bin/harness/conformance/conformance" --url="$url" --report_dir="$out" || status=1
+  --backend_control="$control" --control="$bridge_control" --junit="$out/faults.xml" --json="$out/faults.json" || status=1
+"$bin/harness/conformance/conformance" --url="$url" --control="$bridge_control" \
+  --report_dir="$out" || status=1
 
 if [ -n "$demo_pid" ]; then
   kill -TERM "$demo_pid"

@@ -11,7 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "harness/conformance/suite.h"
+#include "proto/bridge/v1/control.grpc.pb.h"
 #include "proto/bridge/v1/frame.pb.h"
 
 namespace harness::conformance {
@@ -1066,6 +1070,318 @@ Verdict NormalClose(CaseContext& ctx) {
   return ExpectClose(*s->ws, 1000, "", ctx.options().reply_timeout);
 }
 
+// --- 9. channels
+
+// A channel name no earlier run used, so its history holds only this case's publications.
+std::string FreshChannel(std::string_view what) {
+  return absl::StrCat("conformance:", std::string(what), ":", absl::ToUnixMicros(absl::Now()));
+}
+
+std::string SubscribeFrame(std::string_view channel, std::string_view extra = "") {
+  return absl::StrCat(R"({"type":"subscribe","channel":")", std::string(channel), "\"",
+                      std::string(extra), "}");
+}
+
+// Sends `frame` and reads the answer frames until one of type `until` (or `max` frames).
+absl::StatusOr<std::vector<JsonFrame>> Exchange(CaseContext& ctx, RawWsClient& ws,
+                                                const std::string& frame, std::string_view until,
+                                                int max = 4) {
+  if (absl::Status st = ws.SendText(frame); !st.ok()) return st;
+  std::vector<JsonFrame> out;
+  while (static_cast<int>(out.size()) < max) {
+    absl::StatusOr<JsonFrame> f = ctx.Next(ws);
+    if (!f.ok()) {
+      return absl::Status(f.status().code(),
+                          absl::StrCat(f.status().message(), " (after ", out.size(), " frames)"));
+    }
+    out.push_back(*std::move(f));
+    if (out.back().type() == until) break;
+  }
+  return out;
+}
+
+std::string Texts(const std::vector<JsonFrame>& frames) {
+  std::vector<std::string> texts;
+  for (const JsonFrame& f : frames) texts.push_back(Printable(f.text(), 200));
+  return absl::StrJoin(texts, " ");
+}
+
+// Checks a subscribed / unsubscribed frame: its channel, and for subscribed offset and epoch.
+void CheckChannelState(Checks& c, const JsonFrame& f, std::string_view type,
+                       std::string_view channel) {
+  if (!c.Require(f.type() == type, absl::StrCat("got type \"", f.type(), "\", expected \"",
+                                                std::string(type), "\""))) {
+    return;
+  }
+  c.Require(f.String("channel") == std::string(channel),
+            absl::StrCat("channel \"", f.String("channel").value_or(""), "\", expected \"",
+                         std::string(channel), "\""));
+  c.Require(f.Int("seq").has_value(), "seq absent");
+  if (type == "subscribed") {
+    // The protobuf JSON mapping writes an optional field that is set, also when it is 0.
+    c.Require(f.Int("offset").has_value(), "offset absent");
+    c.Require(!f.String("epoch").value_or("").empty(), "epoch absent or empty");
+  }
+}
+
+// A refused subscribe: an error with field "channel", then unsubscribed {channel}.
+Verdict RefusedSubscribe(CaseContext& ctx, Session& s, const std::string& channel,
+                         std::string_view category, std::string_view observed_before = "") {
+  absl::StatusOr<std::vector<JsonFrame>> frames =
+      Exchange(ctx, *s.ws, SubscribeFrame(channel), "unsubscribed");
+  const std::string before(observed_before);
+  if (!frames.ok()) return Fail(absl::StrCat(before, frames.status().message()));
+  Checks c;
+  if (c.Require(frames->size() == 2, absl::StrCat(frames->size(),
+                                                  " frames, expected an error "
+                                                  "then unsubscribed"))) {
+    CheckError(c, (*frames)[0], {std::string(category), false, "", std::nullopt, "channel"});
+    c.Require(!(*frames)[0].Has("messageId"), "the error has a messageId");
+    CheckChannelState(c, (*frames)[1], "unsubscribed", channel);
+  }
+  const std::string alive = ctx.ProbeAlive(*s.ws);
+  c.Require(alive.empty(), absl::StrCat("the session did not stay up: ", alive));
+  return c.Result(absl::StrCat(before, Texts(*frames)));
+}
+
+Verdict SubscribeAnswered(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.1");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("sub");
+  absl::StatusOr<std::vector<JsonFrame>> frames =
+      Exchange(ctx, *s->ws, SubscribeFrame(channel), "subscribed", 1);
+  if (!frames.ok()) return Fail(absl::StrCat("no answer: ", frames.status().message()));
+  Checks c;
+  CheckChannelState(c, frames->front(), "subscribed", channel);
+  // A subscribe without `since` recovers nothing: recovered is absent (or false).
+  c.Prefer(!frames->front().Bool("recovered").value_or(false),
+           "recovered true on a subscribe without since");
+  return c.Result(Texts(*frames));
+}
+
+Verdict UnsubscribeAnswered(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.2");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("unsub");
+  absl::StatusOr<std::vector<JsonFrame>> sub =
+      Exchange(ctx, *s->ws, SubscribeFrame(channel), "subscribed", 1);
+  if (!sub.ok()) return Fail(absl::StrCat("subscribe: ", sub.status().message()));
+  Checks c;
+  CheckChannelState(c, sub->front(), "subscribed", channel);
+  if (c.failed()) return c.Result(Texts(*sub));
+  absl::StatusOr<std::vector<JsonFrame>> unsub =
+      Exchange(ctx, *s->ws, absl::StrCat(R"({"type":"unsubscribe","channel":")", channel, "\"}"),
+               "unsubscribed", 1);
+  if (!unsub.ok()) return Fail(absl::StrCat("unsubscribe: ", unsub.status().message()));
+  CheckChannelState(c, unsub->front(), "unsubscribed", channel);
+  return c.Result(Texts(*unsub));
+}
+
+Verdict UnsubscribeUnknown(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.3");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("never");
+  if (absl::Status st =
+          s->ws->SendText(absl::StrCat(R"({"type":"unsubscribe","channel":")", channel, "\"}"));
+      !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  absl::StatusOr<JsonFrame> f = ctx.Next(*s->ws);
+  if (!f.ok()) return Fail(absl::StrCat("no answer: ", f.status().message()));
+  Checks c;
+  CheckError(c, *f, {"not_found", false, "", std::nullopt, "channel"});
+  const std::string alive = ctx.ProbeAlive(*s->ws);
+  c.Require(alive.empty(), absl::StrCat("the session did not stay up: ", alive));
+  return c.Result(Printable(f->text(), 300));
+}
+
+Verdict SubscribeTwice(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.4");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("twice");
+  absl::StatusOr<std::vector<JsonFrame>> first =
+      Exchange(ctx, *s->ws, SubscribeFrame(channel), "subscribed", 1);
+  if (!first.ok()) return Fail(absl::StrCat("first subscribe: ", first.status().message()));
+  if (first->front().type() != "subscribed") {
+    return Fail(absl::StrCat("first subscribe answered ", Texts(*first)));
+  }
+  return RefusedSubscribe(ctx, *s, channel, "invalid_argument",
+                          absl::StrCat(Texts(*first), "; again: "));
+}
+
+Verdict EmptyChannel(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.5");
+  if (!s.ok()) return NoSession(s.status());
+  return RefusedSubscribe(ctx, *s, "", "invalid_argument");
+}
+
+Verdict SubscribeBeforeConnect(CaseContext& ctx) {
+  absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
+  if (!ws.ok()) return Fail(absl::StrCat("open: ", ws.status().message()));
+  if (absl::Status st = (*ws)->SendText(SubscribeFrame(FreshChannel("early"))); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  Checks c;
+  absl::StatusOr<JsonFrame> f = ctx.Next(**ws);
+  std::string seen;
+  if (f.ok()) {
+    CheckError(c, *f, {"protocol_error", false, "", std::nullopt, std::nullopt});
+    seen = Printable(f->text(), 300);
+  } else {
+    c.Require(false, absl::StrCat("no error frame before the close (",
+                                  DescribeEnd(**ws, f.status()), ")"));
+  }
+  if ((*ws)->close_code().has_value() || (*ws)->connection_ended()) {
+    c.Require((*ws)->close_code() == 1002,
+              absl::StrCat(DescribeEnd(**ws, f.status()), ", expected close 1002"));
+    return c.Result(seen);
+  }
+  Verdict close = ExpectClose(**ws, 1002, "", ctx.options().reply_timeout);
+  c.Require(close.outcome != Outcome::kFail, close.observed);
+  return c.Result(absl::StrCat(seen, seen.empty() ? "" : "; ", close.observed));
+}
+
+// BridgeControl.Publish at --control.
+absl::StatusOr<bridge::v1::PublishResponse> Publish(CaseContext& ctx, const std::string& channel,
+                                                    const std::string& data) {
+  auto stub = bridge::v1::BridgeControl::NewStub(
+      grpc::CreateChannel(ctx.options().control, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + ctx.options().reply_timeout));
+  bridge::v1::PublishRequest request;
+  request.set_channel(channel);
+  request.set_data(data);
+  bridge::v1::PublishResponse response;
+  const grpc::Status status = stub->Publish(&context, request, &response);
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("BridgeControl/Publish at ", ctx.options().control,
+                                               ": ", status.error_message()));
+  }
+  return response;
+}
+
+constexpr char kNoControl[] =
+    "needs --control HOST:PORT (the bridge's BridgeControl, control_listen) to publish";
+
+// Checks that `f` is the publication of `channel` at `offset` in `epoch` carrying {"n": n}.
+void CheckPublication(Checks& c, const JsonFrame& f, std::string_view channel, uint64_t offset,
+                      std::string_view epoch, int64_t n) {
+  if (!c.Require(f.type() == "publication",
+                 absl::StrCat("got type \"", f.type(), "\", expected a publication"))) {
+    return;
+  }
+  c.Require(f.String("channel") == std::string(channel),
+            absl::StrCat("channel \"", f.String("channel").value_or(""), "\""));
+  c.Require(f.Int("offset") == static_cast<int64_t>(offset),
+            absl::StrCat("offset ", f.Int("offset").value_or(-1), ", expected ", offset));
+  c.Require(f.String("epoch") == std::string(epoch),
+            absl::StrCat("epoch \"", f.String("epoch").value_or(""), "\", expected \"",
+                         std::string(epoch), "\""));
+  c.Require(f.Int("data.n") == n,
+            absl::StrCat("data ", f.Int("data.n").has_value() ? "n " : "without n ",
+                         f.Int("data.n").value_or(0), ", expected {\"n\":", n, "}"));
+}
+
+Verdict PublishReceived(CaseContext& ctx) {
+  if (ctx.options().control.empty()) return Skip(kNoControl);
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.7");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("pub");
+  absl::StatusOr<std::vector<JsonFrame>> sub =
+      Exchange(ctx, *s->ws, SubscribeFrame(channel), "subscribed", 1);
+  if (!sub.ok()) return Fail(absl::StrCat("subscribe: ", sub.status().message()));
+  Checks c;
+  CheckChannelState(c, sub->front(), "subscribed", channel);
+  if (c.failed()) return c.Result(Texts(*sub));
+  std::vector<std::string> seen = {Texts(*sub)};
+  for (int n = 1; n <= 3; ++n) {
+    absl::StatusOr<bridge::v1::PublishResponse> published =
+        Publish(ctx, channel, absl::StrCat("{\"n\":", n, "}"));
+    if (!published.ok()) return Fail(std::string(published.status().message()));
+    const int64_t base = sub->front().Int("offset").value_or(0);
+    c.Require(
+        published->offset() == static_cast<uint64_t>(base + n),
+        absl::StrCat("Publish answered offset ", published->offset(), ", expected ", base + n));
+    absl::StatusOr<JsonFrame> f = ctx.Next(*s->ws);
+    if (!f.ok()) {
+      c.Require(false, absl::StrCat("publication ", n, " never came: ", f.status().message()));
+      break;
+    }
+    seen.push_back(Printable(f->text(), 200));
+    CheckPublication(c, *f, channel, published->offset(), published->epoch(), n);
+    c.Require(published->epoch() == sub->front().String("epoch").value_or(""),
+              "the publication's epoch is not the subscribed one");
+  }
+  return c.Result(absl::StrJoin(seen, " "));
+}
+
+Verdict SinceRecovers(CaseContext& ctx) {
+  if (ctx.options().control.empty()) return Skip(kNoControl);
+  const std::string channel = FreshChannel("since");
+  Checks c;
+  // A first session learns the position, then leaves.
+  uint64_t offset = 0;
+  std::string epoch;
+  {
+    absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.8a");
+    if (!s.ok()) return NoSession(s.status());
+    absl::StatusOr<std::vector<JsonFrame>> sub =
+        Exchange(ctx, *s->ws, SubscribeFrame(channel), "subscribed", 1);
+    if (!sub.ok()) return Fail(absl::StrCat("subscribe: ", sub.status().message()));
+    CheckChannelState(c, sub->front(), "subscribed", channel);
+    if (c.failed()) return c.Result(Texts(*sub));
+    offset = static_cast<uint64_t>(sub->front().Int("offset").value_or(0));
+    epoch = sub->front().String("epoch").value_or("");
+  }
+  // Three publications it misses.
+  std::vector<bridge::v1::PublishResponse> missed;
+  for (int n = 1; n <= 3; ++n) {
+    absl::StatusOr<bridge::v1::PublishResponse> published =
+        Publish(ctx, channel, absl::StrCat("{\"n\":", n, "}"));
+    if (!published.ok()) return Fail(std::string(published.status().message()));
+    missed.push_back(*published);
+  }
+  // A second session subscribes since that position: recovered, and the three in order.
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.8b");
+  if (!s.ok()) return NoSession(s.status());
+  absl::StatusOr<std::vector<JsonFrame>> frames = Exchange(
+      ctx, *s->ws,
+      SubscribeFrame(channel,
+                     absl::StrCat(R"(,"since":{"offset":)", offset, R"(,"epoch":")", epoch, "\"}")),
+      "subscribed", 4);
+  if (!frames.ok()) return Fail(absl::StrCat("subscribe since: ", frames.status().message()));
+  // The subscribed answer, then the recovered publications (never before it).
+  if (c.Require(frames->front().type() == "subscribed",
+                absl::StrCat("the first answer is \"", frames->front().type(),
+                             "\", expected subscribed"))) {
+    CheckChannelState(c, frames->front(), "subscribed", channel);
+    c.Require(frames->front().Bool("recovered") == true, "recovered is not true");
+    c.Require(frames->front().Int("offset") == static_cast<int64_t>(missed.back().offset()),
+              absl::StrCat("offset ", frames->front().Int("offset").value_or(-1),
+                           ", expected the channel's top ", missed.back().offset()));
+  }
+  std::vector<JsonFrame> publications;
+  while (!c.failed() && publications.size() < missed.size()) {
+    absl::StatusOr<JsonFrame> f = ctx.Next(*s->ws);
+    if (!f.ok()) {
+      c.Require(false, absl::StrCat(publications.size(), " of ", missed.size(),
+                                    " publications recovered: ", f.status().message()));
+      break;
+    }
+    publications.push_back(*std::move(f));
+  }
+  for (size_t i = 0; i < publications.size(); ++i) {
+    CheckPublication(c, publications[i], channel, missed[i].offset(), missed[i].epoch(),
+                     static_cast<int64_t>(i + 1));
+  }
+  // Nothing more: a ping's pong comes next, not a repeat.
+  if (!c.failed()) {
+    const std::string alive = ctx.ProbeAlive(*s->ws);
+    c.Require(alive.empty(), absl::StrCat("after the recovered publications: ", alive));
+  }
+  return c.Result(absl::StrCat(Texts(*frames), " ", Texts(publications)));
+}
+
 std::vector<Case> MakeCases() {
   std::vector<Case> cases;
   const auto add = [&](std::string id, std::string group, std::string title, std::string expected,
@@ -1217,6 +1533,32 @@ std::vector<Case> MakeCases() {
 
   add("8.1", "close codes", "a client close 1000 is answered with 1000", "close 1000", false,
       NormalClose);
+
+  add("9.1", "channels", "subscribe is answered with subscribed",
+      "subscribed with the channel, offset and a non-empty epoch", false, SubscribeAnswered);
+  add("9.2", "channels", "unsubscribe is answered with unsubscribed",
+      "after subscribed: unsubscribe gets unsubscribed with the channel", false,
+      UnsubscribeAnswered);
+  add("9.3", "channels", "unsubscribing from an unknown channel is not_found",
+      "error not_found, field \"channel\", no messageId; the session stays up", false,
+      UnsubscribeUnknown);
+  add("9.4", "channels", "subscribing twice is refused",
+      "error invalid_argument, field \"channel\", then unsubscribed; the session stays up", false,
+      SubscribeTwice);
+  add("9.5", "channels", "an empty channel name is refused",
+      "error invalid_argument, field \"channel\", then unsubscribed; the session stays up", false,
+      EmptyChannel);
+  add("9.6", "channels", "subscribe before connect is a protocol error",
+      "error protocol_error, then close 1002", false, SubscribeBeforeConnect);
+  add("9.7", "channels", "a publication reaches the subscriber",
+      "BridgeControl.Publish x3 (--control): publications with the channel, offsets after the "
+      "subscribed one, its epoch and the data, in order (skipped without --control)",
+      false, PublishReceived);
+  add("9.8", "channels", "subscribe with since recovers what was missed",
+      "3 publications after a session left; a new session's subscribe since its position: "
+      "subscribed recovered true at the top offset, then the 3 in order, nothing more (skipped "
+      "without --control)",
+      false, SinceRecovers);
   return cases;
 }
 

@@ -2,6 +2,7 @@
 // by numbered case, and reports Pass, Non-strict, Fail or Skipped for each.
 //
 //   conformance --url=ws://127.0.0.1:8080/ws --report_dir=/tmp/conformance --cases=3.,4.7
+//   conformance --url=ws://127.0.0.1:8080/ws --control=127.0.0.1:8081 --cases=9.
 //
 // Exit code 0 when no case failed, 1 when one did, 2 for bad flags.
 #include <cstdio>
@@ -31,6 +32,9 @@ ABSL_FLAG(int64_t, max_wait_ms, 15000,
 ABSL_FLAG(int64_t, reply_timeout_ms, 10000, "How long to wait for an answer due at once.");
 ABSL_FLAG(std::string, demo_service, "demo.v1.Echo",
           "The demo service the call cases use; they are Skipped when the server lacks it.");
+ABSL_FLAG(std::string, control, "",
+          "HOST:PORT of the server's bridge.v1.BridgeControl (control_listen), for the channel "
+          "cases that publish; they are Skipped without it.");
 ABSL_FLAG(bool, list, false, "Print the cases (id, title, expected) and exit.");
 
 namespace {
@@ -64,7 +68,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Checks a server against the bridge protocol (PROTOCOL.md). Usage: conformance "
       "--url=ws://HOST:PORT/PATH [--report_dir=DIR] [--cases=PATTERN] [--max_wait_ms=N] "
-      "[--demo_service=NAME]");
+      "[--demo_service=NAME] [--control=HOST:PORT]");
   if (const std::string unknown = UnknownFlag(argc, argv); !unknown.empty()) {
     return BadFlags(absl::StrCat("unknown flag --", unknown));
   }
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
   options.max_wait = absl::Milliseconds(absl::GetFlag(FLAGS_max_wait_ms));
   options.reply_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_reply_timeout_ms));
   options.demo_service = absl::GetFlag(FLAGS_demo_service);
+  options.control = absl::GetFlag(FLAGS_control);
 
   std::fprintf(stderr, "conformance: %d cases against %s\n", selected, url.c_str());
   harness::conformance::Report report = harness::conformance::RunSuite(

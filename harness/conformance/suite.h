@@ -77,6 +77,9 @@ struct SuiteOptions {
   absl::Duration reply_timeout = absl::Seconds(10);
   // The demo service (demo.v1.Echo) that the call cases need.
   std::string demo_service = "demo.v1.Echo";
+  // HOST:PORT of the server's bridge.v1.BridgeControl, for the channel cases that publish.
+  // Empty: they are skipped.
+  std::string control;
 };
 
 class CaseContext {

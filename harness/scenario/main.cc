@@ -5,7 +5,7 @@
 //
 //   scenario_runner --scenarios=harness/scenario/suite --junit=faults.xml --json=faults.json
 //   scenario_runner --scenarios=harness/scenario/suite --url=ws://bridge.staging:8080/ws
-//       --backend_control=backend.staging:50051
+//       --backend_control=backend.staging:50051 --control=bridge.staging:50052
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, url, "",
 ABSL_FLAG(std::string, backend_control, "",
           "With --url: HOST:PORT of the backend's harness.v1.BackendControl (the demo backend "
           "serves it on its gRPC port), so backend faults and call counts work too.");
+ABSL_FLAG(std::string, control, "",
+          "With --url: HOST:PORT of the bridge's bridge.v1.BridgeControl (control_listen), so "
+          "publish steps work too; without it they are skipped.");
 ABSL_FLAG(std::string, filter, "", "Only scenarios whose name contains this.");
 ABSL_FLAG(std::string, junit, "", "Write JUnit XML here.");
 ABSL_FLAG(std::string, json, "", "Write the JSON report here.");
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   harness::scenario::RunOptions options;
   options.target.url = absl::GetFlag(FLAGS_url);
   options.target.backend_control = absl::GetFlag(FLAGS_backend_control);
+  options.target.control = absl::GetFlag(FLAGS_control);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.reconnect_slack = absl::Milliseconds(absl::GetFlag(FLAGS_reconnect_slack_ms));
   std::vector<harness::scenario::ScenarioReport> reports;

@@ -89,6 +89,10 @@ absl::StatusOr<std::unique_ptr<ScenarioParts>> ScenarioParts::Start(const v1::Pa
       if (!baseline.ok()) return baseline.status();
       out->baseline_ = *std::move(baseline);
     }
+    if (!target.control.empty()) {
+      out->bridge_control_ = bridge::v1::BridgeControl::NewStub(
+          grpc::CreateChannel(target.control, grpc::InsecureChannelCredentials()));
+    }
     if (!client_proxy) {
       out->client_url_ = target.url;
       return out;
@@ -125,6 +129,10 @@ absl::StatusOr<std::unique_ptr<ScenarioParts>> ScenarioParts::Start(const v1::Pa
     out->bridge_ = *std::move(bridge);
     path = out->bridge_->config().path();
     bridge_address = Local(out->bridge_->server().port());
+    if (out->bridge_->control_port() != 0) {
+      out->bridge_control_ = bridge::v1::BridgeControl::NewStub(grpc::CreateChannel(
+          Local(out->bridge_->control_port()), grpc::InsecureChannelCredentials()));
+    }
     if (parts.standby_bridge()) {
       absl::StatusOr<std::unique_ptr<bridge::app::BridgeApp>> standby =
           backend::StartDemoBridge(*config);
@@ -268,6 +276,25 @@ absl::StatusOr<bool> ScenarioParts::AwaitBackendCalls(const std::string& method,
     return absl::UnimplementedError("needs the in-process backend or --backend_control");
   }
   return backend_.service->AwaitCalls(method, n, deadline - absl::Now());
+}
+
+absl::StatusOr<bridge::v1::PublishResponse> ScenarioParts::Publish(const std::string& channel,
+                                                                   const std::string& data) {
+  if (bridge_control_ == nullptr) {
+    return absl::UnimplementedError(
+        "publish needs the in-process bridge (with control_listen) or --control");
+  }
+  bridge::v1::PublishRequest request;
+  request.set_channel(channel);
+  request.set_data(data);
+  bridge::v1::PublishResponse response;
+  const grpc::Status status =
+      bridge_control_->Publish(ControlContext(absl::InfiniteFuture()).get(), request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("BridgeControl/Publish: ", status.error_message()));
+  }
+  return response;
 }
 
 }  // namespace harness::scenario

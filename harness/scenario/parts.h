@@ -17,6 +17,7 @@
 #include "bridge/app/bridge_app.h"
 #include "harness/backend/backend_server.h"
 #include "harness/proxy/fault_proxy_server.h"
+#include "proto/bridge/v1/control.grpc.pb.h"
 #include "proto/harness/v1/backend.grpc.pb.h"
 #include "proto/harness/v1/scenario.pb.h"
 
@@ -28,6 +29,9 @@ struct Target {
   // With `url`: HOST:PORT of the backend's harness.v1.BackendControl (the demo backend serves it
   // on its gRPC port), for backend faults and counts. Empty: those steps are skipped.
   std::string backend_control;
+  // With `url`: HOST:PORT of the bridge's bridge.v1.BridgeControl (control_listen), for
+  // `publish` steps. Empty: those steps are skipped.
+  std::string control;
   // Seed of the fault proxies' random draws.
   uint64_t seed = 1;
 };
@@ -59,6 +63,10 @@ class ScenarioParts {
   absl::StatusOr<v1::BackendStats> BackendStats() const;
   // Waits until BackendStats counts at least `n` calls of `method`; false at `deadline`.
   absl::StatusOr<bool> AwaitBackendCalls(const std::string& method, int n, absl::Time deadline);
+  // BridgeControl.Publish on the active bridge (in-process, or --control). UNIMPLEMENTED when
+  // there is no BridgeControl to call.
+  absl::StatusOr<bridge::v1::PublishResponse> Publish(const std::string& channel,
+                                                      const std::string& data);
 
  private:
   ScenarioParts() = default;
@@ -66,7 +74,8 @@ class ScenarioParts {
 
   backend::RunningBackend backend_;
   std::unique_ptr<v1::BackendControl::Stub> control_;  // an external backend's
-  v1::BackendStats baseline_;                          // its counts when the parts started
+  std::unique_ptr<bridge::v1::BridgeControl::Stub> bridge_control_;
+  v1::BackendStats baseline_;  // its counts when the parts started
   std::unique_ptr<proxy::FaultProxyServer> proxies_;
   std::unique_ptr<bridge::app::BridgeApp> bridge_;
   std::unique_ptr<bridge::app::BridgeApp> standby_;

@@ -87,6 +87,9 @@ std::string Observations(const ScenarioReport& r) {
     absl::StrAppend(&out, c.ok ? "ok   " : "FAIL ", "call ", c.id, " ", c.method, ": ", c.detail,
                     " (", c.attempts, " attempts)\n");
   }
+  for (const ChannelReport& c : r.channels) {
+    absl::StrAppend(&out, c.ok ? "ok   " : "FAIL ", "channel ", c.detail, "\n");
+  }
   return out;
 }
 
@@ -97,11 +100,14 @@ std::string ConsoleTable(const std::vector<ScenarioReport>& reports) {
   std::string out = absl::StrFormat(kRow, "scenario", "result", "fault", "close", "call outcome",
                                     "reconnect ms [floor,ceil]", "lost/dup", "ms");
   for (const ScenarioReport& r : reports) {
-    absl::StrAppend(&out, absl::StrFormat(kRow, r.name, VerdictName(r.verdict), r.fault,
-                                          FirstClose(r), CallCategory(r), Reconnects(r),
-                                          absl::StrCat(r.calls_lost + r.messages_lost, "/",
-                                                       r.calls_duplicated + r.messages_duplicated),
-                                          Ms(r.took)));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat(
+            kRow, r.name, VerdictName(r.verdict), r.fault, FirstClose(r), CallCategory(r),
+            Reconnects(r),
+            absl::StrCat(r.calls_lost + r.messages_lost + r.publications_lost, "/",
+                         r.calls_duplicated + r.messages_duplicated + r.publications_duplicated),
+            Ms(r.took)));
   }
   absl::StrAppend(&out, "\n", Count(reports, Verdict::kPass), " passed, ",
                   Count(reports, Verdict::kFail), " failed, ", Count(reports, Verdict::kSkipped),
@@ -159,7 +165,10 @@ std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_v
           .Int("callsLost", r.calls_lost)
           .Int("callsDuplicated", r.calls_duplicated)
           .Int("streamMessagesLost", r.messages_lost)
-          .Int("streamMessagesDuplicated", r.messages_duplicated);
+          .Int("streamMessagesDuplicated", r.messages_duplicated)
+          .Int("publicationsLost", r.publications_lost)
+          .Int("publicationsDuplicated", r.publications_duplicated)
+          .Int("publicationsUnrecovered", r.publications_unrecovered);
       o.Array("closes", r.closes, [](JsonObject& c, const CloseReport& x) {
         c.Int("code", x.code).Str("category", x.category).Bool("reconnect", x.reconnect);
       });
@@ -184,6 +193,22 @@ std::string JsonReport(const std::vector<ScenarioReport>& reports, std::string_v
             .Int("streamMessages", x.messages)
             .Bool("ok", x.ok)
             .Str("detail", x.detail);
+      });
+      o.Array("channels", r.channels, [](JsonObject& c, const ChannelReport& x) {
+        c.Str("client", x.client)
+            .Str("channel", x.channel)
+            .Int("owed", x.owed)
+            .Int("received", x.received)
+            .Int("lost", x.lost)
+            .Int("duplicated", x.duplicated)
+            .Int("outOfOrder", x.out_of_order)
+            .Int("unrecovered", x.unrecovered)
+            .Int("wrongPayload", x.wrong_payload)
+            .Int("resubscribes", x.resubscribes);
+        // Each resubscribe's `recovered`, in order: "true,false".
+        std::vector<std::string> recovered;
+        for (bool b : x.recovered) recovered.push_back(b ? "true" : "false");
+        c.Str("recovered", absl::StrJoin(recovered, ",")).Bool("ok", x.ok).Str("detail", x.detail);
       });
       o.Array("steps", r.steps, [](JsonObject& c, const StepReport& x) {
         c.Str("name", x.name)

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -106,6 +107,49 @@ struct CallState {
   std::vector<std::string> messages;  // of the last attempt
 };
 
+// The "n" of a publication's data ({"n":3}), or 0 when it has none.
+int64_t PayloadNumber(const std::string& json) {
+  const size_t key = json.find("\"n\"");
+  if (key == std::string::npos) return 0;
+  size_t i = json.find(':', key);
+  if (i == std::string::npos) return 0;
+  ++i;
+  while (i < json.size() && (json[i] == ' ' || json[i] == '"')) ++i;
+  size_t end = i;
+  while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
+  int64_t value = 0;
+  return absl::SimpleAtoi(json.substr(i, end - i), &value) ? value : 0;
+}
+
+// "3, 4, 5" (at most 20, then how many more).
+std::string OffsetList(const std::vector<uint64_t>& offsets) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < offsets.size() && i < 20; ++i) parts.push_back(absl::StrCat(offsets[i]));
+  if (offsets.size() > 20) parts.push_back(absl::StrCat("... (", offsets.size(), " in all)"));
+  return absl::StrJoin(parts, ", ");
+}
+
+// One publication of a `publish` step, as BridgeControl answered it.
+struct Published {
+  uint64_t offset = 0;
+  std::string epoch;
+  int64_t n = 0;
+};
+
+// One client's subscription to one channel, across reconnects.
+struct ChannelSub {
+  std::string client;  // "main" for the scenario's client
+  std::string channel;
+  size_t owed_from = 0;  // publications of the channel published before the subscribe
+  std::vector<bridge::client::ChannelEvent> subscribed;  // the first, then resubscribes
+  std::vector<bridge::client::Publication> received;
+  bool refused = false;
+  SessionError refusal;
+  bool unsubscribed = false;
+};
+
+constexpr char kMain[] = "main";
+
 class Run {
  public:
   Run(const v1::Scenario& scenario, const RunOptions& options)
@@ -126,6 +170,7 @@ class Run {
     timer_io_.stop();
     if (timer_thread_.joinable()) timer_thread_.join();
     client_.reset();
+    extra_clients_.clear();
     parts_.reset();
   }
 
@@ -192,16 +237,25 @@ class Run {
             c.info.code, std::string(CategoryName(c.info.category)), c.info.will_reconnect});
       }
     }
+    for (const ChannelReport& c : report_.channels) {
+      report_.publications_lost += c.lost;
+      report_.publications_duplicated += c.duplicated;
+      report_.publications_unrecovered += c.unrecovered;
+    }
     report_.took = absl::Now() - start;
     return report_;
   }
 
-  void MakeClient() {
+  std::string ClientId() const {
+    const v1::ClientSettings& c = scenario_.client();
+    return c.client_id().empty() ? absl::StrCat("scenario-", scenario_.name()) : c.client_id();
+  }
+
+  std::unique_ptr<WebSocketClient> NewClient(const std::string& client_id, uint64_t seed) {
     const v1::ClientSettings& c = scenario_.client();
     ClientOptions o;
     o.url = parts_->client_url();
-    o.client_id =
-        c.client_id().empty() ? absl::StrCat("scenario-", scenario_.name()) : c.client_id();
+    o.client_id = client_id;
     o.token = c.token();
     o.reconnect = backoff_;
     o.resume = !c.has_resume() || c.resume();
@@ -213,10 +267,14 @@ class Run {
       o.heartbeat_timeout = absl::Milliseconds(c.heartbeat_timeout_ms());
     }
     o.close_timeout = absl::Seconds(1);
-    auto random = std::make_shared<std::mt19937_64>(options_.seed);
-    client_ = std::make_unique<WebSocketClient>(
+    auto random = std::make_shared<std::mt19937_64>(seed);
+    return std::make_unique<WebSocketClient>(
         o, bridge::client::WebSocketTransportOptions(),
         [random] { return std::uniform_real_distribution<double>(0.0, 1.0)(*random); });
+  }
+
+  void MakeClient() {
+    client_ = NewClient(ClientId(), options_.seed);
     bridge::client::ClientHandlers h;
     h.on_state_change = [this](const StateChange& change) {
       if (change.from != State::kReconnecting || change.to != State::kConnecting) return;
@@ -294,6 +352,12 @@ class Run {
         return DoExpectState(step.expect_state());
       case v1::Step::kExpectFrame:
         return DoExpectFrame(step.expect_frame());
+      case v1::Step::kSubscribe:
+        return DoSubscribe(step.subscribe());
+      case v1::Step::kPublish:
+        return DoPublish(step.publish());
+      case v1::Step::kExpectPublications:
+        return DoExpectPublications(step.expect_publications());
       case v1::Step::KIND_NOT_SET:
         break;
     }
@@ -713,6 +777,289 @@ class Run {
     return absl::OkStatus();
   }
 
+  // ---- Channels ----
+
+  static std::string ClientName(const std::string& name) { return name.empty() ? kMain : name; }
+
+  // The scenario's client, or another client of that name, started and confirmed on first use.
+  absl::StatusOr<WebSocketClient*> ClientNamed(const std::string& name) {
+    if (name == kMain) return client_.get();
+    auto it = extra_clients_.find(name);
+    if (it != extra_clients_.end()) return it->second.get();
+    std::unique_ptr<WebSocketClient> client =
+        NewClient(absl::StrCat(ClientId(), "-", name), options_.seed + 1 + extra_clients_.size());
+    bridge::client::ClientHandlers h;
+    h.on_open = [this, name](const SessionInfo&) {
+      absl::MutexLock lock(&mu_);
+      ++extra_opens_[name];
+    };
+    h.on_close = [this, name](const CloseInfo& info) {
+      absl::MutexLock lock(&mu_);
+      extra_closes_[name].push_back(info);
+    };
+    (*client)->set_handlers(std::move(h));
+    WebSocketClient* raw = client.get();
+    extra_clients_[name] = std::move(client);
+    (*raw)->Connect();
+    if (!Await([&] { return extra_opens_[name] > 0 || !extra_closes_[name].empty(); })) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("client ", name, ": no connect_confirm before the scenario's deadline"));
+    }
+    absl::MutexLock lock(&mu_);
+    if (extra_opens_[name] == 0) {
+      const CloseInfo& c = extra_closes_[name].front();
+      return absl::FailedPreconditionError(
+          absl::StrCat("client ", name, ": the connection closed ", c.code, " ", c.reason));
+    }
+    return raw;
+  }
+
+  absl::Status DoSubscribe(const v1::Subscribe& spec) {
+    const std::string name = ClientName(spec.client());
+    const std::pair<std::string, std::string> key(name, spec.channel());
+    absl::StatusOr<WebSocketClient*> client = ClientNamed(name);
+    if (!client.ok()) return client.status();
+    std::shared_ptr<ChannelSub> sub;
+    {
+      absl::MutexLock lock(&mu_);
+      if (subs_.count(key) > 0 && !subs_[key]->refused && !subs_[key]->unsubscribed) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("client ", name, " is already subscribed to ", spec.channel()));
+      }
+      sub = std::make_shared<ChannelSub>();
+      sub->client = name;
+      sub->channel = spec.channel();
+      // Publications happen on this thread only (publish steps): every later one is owed.
+      sub->owed_from = published_[spec.channel()].size();
+      subs_[key] = sub;
+    }
+    bridge::client::SubscriptionHandlers h;
+    h.on_subscribed = [this, sub](const bridge::client::ChannelEvent& e) {
+      absl::MutexLock lock(&mu_);
+      sub->subscribed.push_back(e);
+    };
+    h.on_publication = [this, sub](const bridge::client::Publication& p) {
+      absl::MutexLock lock(&mu_);
+      sub->received.push_back(p);
+    };
+    h.on_unsubscribed = [this, sub](const bridge::client::ChannelEvent&) {
+      absl::MutexLock lock(&mu_);
+      sub->unsubscribed = true;
+    };
+    h.on_error = [this, sub](const SessionError& error) {
+      absl::MutexLock lock(&mu_);
+      sub->refused = true;
+      sub->refusal = error;
+    };
+    if (absl::Status s = (**client)->Subscribe(spec.channel(), spec.params(), std::move(h));
+        !s.ok()) {
+      return absl::InternalError(absl::StrCat("the client refused to subscribe ", name, " to ",
+                                              spec.channel(), ": ", s.message()));
+    }
+    if (!Await([&] { return !sub->subscribed.empty() || sub->refused || sub->unsubscribed; })) {
+      return absl::DeadlineExceededError(absl::StrCat("client ", name, ": no answer to subscribe ",
+                                                      spec.channel(),
+                                                      " before the scenario's deadline"));
+    }
+    absl::MutexLock lock(&mu_);
+    if (!sub->subscribed.empty()) {
+      const bridge::client::ChannelEvent& e = sub->subscribed.front();
+      detail_ = absl::StrCat(name, " subscribed to ", spec.channel(), " at offset ",
+                             e.offset.value_or(0), " epoch ", e.epoch);
+      if (!spec.expect_refusal().empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(detail_, ", expected a refusal (", spec.expect_refusal(), ")"));
+      }
+      return absl::OkStatus();
+    }
+    const std::string category(CategoryName(sub->refusal.category));
+    detail_ = absl::StrCat(name, " refused ", spec.channel(), ": ",
+                           sub->refused ? category : "unsubscribed without an error", " ",
+                           sub->refusal.message);
+    if (spec.expect_refusal().empty()) return absl::FailedPreconditionError(detail_);
+    if (!sub->refused || category != spec.expect_refusal()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(detail_, ", expected ", spec.expect_refusal()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DoPublish(const v1::Publish& spec) {
+    const int count = spec.count() > 0 ? static_cast<int>(spec.count()) : 1;
+    uint64_t first = 0, last = 0;
+    for (int i = 0; i < count; ++i) {
+      if (i > 0 && spec.interval_ms() > 0) {
+        // A paced publisher: the pace is the fault's timing, not a wait for a condition.
+        absl::SleepFor(absl::Milliseconds(spec.interval_ms()));
+      }
+      const int64_t n = ++next_n_[spec.channel()];
+      absl::StatusOr<bridge::v1::PublishResponse> r =
+          parts_->Publish(spec.channel(), absl::StrCat("{\"n\":", n, "}"));
+      if (!r.ok()) {
+        if (r.status().code() == absl::StatusCode::kUnimplemented) return r.status();
+        return absl::Status(r.status().code(), absl::StrCat("publication ", i + 1, " of ", count,
+                                                            ": ", r.status().message()));
+      }
+      absl::MutexLock lock(&mu_);
+      published_[spec.channel()].push_back(Published{r->offset(), r->epoch(), n});
+      if (i == 0) first = r->offset();
+      last = r->offset();
+    }
+    detail_ =
+        absl::StrCat(count, " publications to ", spec.channel(), ", offsets ", first, "..", last);
+    return absl::OkStatus();
+  }
+
+  // Whether offset `offset` lies in a gap the bridge reported: a resubscribe that said
+  // recovered: false at an offset at or above it.
+  static bool InReportedGap(const ChannelSub& sub, uint64_t offset) {
+    for (size_t i = 1; i < sub.subscribed.size(); ++i) {
+      const bridge::client::ChannelEvent& e = sub.subscribed[i];
+      if (!e.recovered && e.offset.value_or(0) >= offset) return true;
+    }
+    return false;
+  }
+
+  // Every owed publication received or in a reported gap.
+  bool Settled(const ChannelSub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::vector<Published>& all = published_[sub.channel];
+    std::set<uint64_t> got;
+    for (const auto& p : sub.received) got.insert(p.offset);
+    for (size_t i = sub.owed_from; i < all.size(); ++i) {
+      if (got.count(all[i].offset) == 0 && !InReportedGap(sub, all[i].offset)) return false;
+    }
+    return true;
+  }
+
+  ChannelReport CheckChannel(const ChannelSub& sub, const v1::ExpectPublications& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ChannelReport r;
+    r.client = sub.client;
+    r.channel = sub.channel;
+    const std::vector<Published>& all = published_[sub.channel];
+    std::map<uint64_t, const Published*> owed;
+    for (size_t i = sub.owed_from; i < all.size(); ++i) owed[all[i].offset] = &all[i];
+    r.owed = static_cast<int>(owed.size());
+    r.received = static_cast<int>(sub.received.size());
+    for (size_t i = 1; i < sub.subscribed.size(); ++i) {
+      r.recovered.push_back(sub.subscribed[i].recovered);
+    }
+    r.resubscribes = static_cast<int>(r.recovered.size());
+    std::vector<uint64_t> lost, unrecovered, duplicated, out_of_order, wrong;
+    std::set<uint64_t> seen;
+    uint64_t highest = 0;
+    for (const bridge::client::Publication& p : sub.received) {
+      if (!seen.insert(p.offset).second) {
+        duplicated.push_back(p.offset);
+        continue;
+      }
+      if (p.offset < highest) out_of_order.push_back(p.offset);
+      highest = std::max(highest, p.offset);
+      auto it = owed.find(p.offset);
+      if (it != owed.end() &&
+          (it->second->epoch != p.epoch || PayloadNumber(p.data) != it->second->n)) {
+        wrong.push_back(p.offset);
+      }
+    }
+    for (const auto& [offset, published] : owed) {
+      if (seen.count(offset) > 0) continue;
+      (InReportedGap(sub, offset) ? unrecovered : lost).push_back(offset);
+    }
+    r.lost = static_cast<int>(lost.size());
+    r.unrecovered = static_cast<int>(unrecovered.size());
+    r.duplicated = static_cast<int>(duplicated.size());
+    r.out_of_order = static_cast<int>(out_of_order.size());
+    r.wrong_payload = static_cast<int>(wrong.size());
+    std::vector<std::string> bad;
+    if (!lost.empty()) bad.push_back(absl::StrCat("lost offsets ", OffsetList(lost)));
+    if (!duplicated.empty()) {
+      bad.push_back(absl::StrCat("duplicated offsets ", OffsetList(duplicated)));
+    }
+    if (!out_of_order.empty()) {
+      bad.push_back(absl::StrCat("out of order: offsets ", OffsetList(out_of_order),
+                                 " came after higher ones"));
+    }
+    if (!wrong.empty()) {
+      bad.push_back(
+          absl::StrCat("payload or epoch not the published one at offsets ", OffsetList(wrong)));
+    }
+    if (e.has_recovered()) {
+      if (r.recovered.empty()) {
+        bad.push_back(
+            absl::StrCat("no resubscribe (every session resumed), expected one with "
+                         "recovered ",
+                         e.recovered()));
+      } else if (e.recovered() &&
+                 std::find(r.recovered.begin(), r.recovered.end(), false) != r.recovered.end()) {
+        bad.push_back("a resubscribe reported recovered false, expected true");
+      } else if (!e.recovered() &&
+                 std::find(r.recovered.begin(), r.recovered.end(), false) == r.recovered.end()) {
+        bad.push_back("every resubscribe reported recovered true, expected false");
+      }
+    }
+    if (e.has_received() && r.received != static_cast<int>(e.received())) {
+      bad.push_back(absl::StrCat(r.received, " received, expected ", e.received()));
+    }
+    std::vector<std::string> recovered;
+    for (bool b : r.recovered) recovered.push_back(b ? "true" : "false");
+    r.detail = absl::StrCat(
+        r.client, " on ", r.channel, ": ", r.owed, " owed, ", r.received, " received",
+        r.unrecovered > 0 ? absl::StrCat(", ", r.unrecovered, " in a reported gap (offsets ",
+                                         OffsetList(unrecovered), ")")
+                          : "",
+        r.resubscribes > 0 ? absl::StrCat(", ", r.resubscribes, " resubscribe(s) recovered ",
+                                          absl::StrJoin(recovered, "/"))
+                           : "");
+    r.ok = bad.empty();
+    if (!r.ok) absl::StrAppend(&r.detail, ": ", absl::StrJoin(bad, "; "));
+    return r;
+  }
+
+  absl::Status DoExpectPublications(const v1::ExpectPublications& e) {
+    std::vector<std::shared_ptr<ChannelSub>> subs;
+    {
+      absl::MutexLock lock(&mu_);
+      if (e.clients_size() == 0) {
+        for (const auto& [key, sub] : subs_) {
+          if (key.second == e.channel() && !sub->refused) subs.push_back(sub);
+        }
+      }
+      for (const std::string& client : e.clients()) {
+        auto it = subs_.find({ClientName(client), e.channel()});
+        if (it == subs_.end()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("client ", ClientName(client), " never subscribed to ", e.channel()));
+        }
+        subs.push_back(it->second);
+      }
+      if (subs.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("nobody subscribed to ", e.channel()));
+      }
+    }
+    Await([&] {
+      return std::all_of(subs.begin(), subs.end(),
+                         [&](const std::shared_ptr<ChannelSub>& s) { return Settled(*s); });
+    });
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> details, failures;
+    for (const std::shared_ptr<ChannelSub>& sub : subs) {
+      ChannelReport r = CheckChannel(*sub, e);
+      details.push_back(r.detail);
+      if (!r.ok) failures.push_back(r.detail);
+      auto same = std::find_if(
+          report_.channels.begin(), report_.channels.end(),
+          [&](const ChannelReport& x) { return x.client == r.client && x.channel == r.channel; });
+      if (same != report_.channels.end()) {
+        *same = std::move(r);
+      } else {
+        report_.channels.push_back(std::move(r));
+      }
+    }
+    detail_ = absl::StrJoin(details, "; ");
+    if (!failures.empty()) return absl::DataLossError(absl::StrJoin(failures, "; "));
+    return absl::OkStatus();
+  }
+
   absl::Status DoExpectState(const v1::ExpectState& e) {
     auto matches = [&] {
       return e.state().empty() || bridge::client::StateName((*client_)->state()) == e.state();
@@ -758,6 +1105,14 @@ class Run {
   size_t open_cursor_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::vector<bridge::v1::Frame>> frames_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, size_t> frame_cursor_ ABSL_GUARDED_BY(mu_);
+
+  std::map<std::string, std::unique_ptr<WebSocketClient>> extra_clients_;  // runner thread only
+  std::map<std::string, int> extra_opens_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<CloseInfo>> extra_closes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<ChannelSub>> subs_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<Published>> published_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> next_n_;  // runner thread only
 };
 
 }  // namespace
@@ -812,6 +1167,16 @@ absl::Status ValidateScenario(const v1::Scenario& s) {
         return absl::InvalidArgumentError(
             absl::StrCat(at, ".inject.proxy: \"client\" or \"backend\", got \"", in.proxy(), "\""));
       }
+    }
+    if ((step.has_subscribe() && step.subscribe().channel().empty()) ||
+        (step.has_publish() && step.publish().channel().empty()) ||
+        (step.has_expect_publications() && step.expect_publications().channel().empty())) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": the channel must be set"));
+    }
+    if (step.has_subscribe() && !step.subscribe().expect_refusal().empty() &&
+        !bridge::protocol::CategoryFromName(step.subscribe().expect_refusal())) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".subscribe.expect_refusal: unknown \"",
+                                                     step.subscribe().expect_refusal(), "\""));
     }
     const google::protobuf::FieldDescriptor* frame_kind =
         step.has_expect_frame()

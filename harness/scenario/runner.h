@@ -57,6 +57,23 @@ struct CallReport {
   std::string detail;
 };
 
+// What one client saw of one channel, against what was published to it while subscribed.
+struct ChannelReport {
+  std::string client;  // "main" for the scenario's client
+  std::string channel;
+  int owed = 0;           // publications published after its subscribe
+  int received = 0;       // publications it received (repeats included)
+  int lost = 0;           // owed, never received, and no unrecovered gap reported for it
+  int duplicated = 0;     // received more than once
+  int out_of_order = 0;   // received after a higher offset
+  int unrecovered = 0;    // owed, missing, in a gap the bridge reported (recovered: false)
+  int wrong_payload = 0;  // the payload or epoch differs from what was published at the offset
+  int resubscribes = 0;   // `subscribed` after the first (a session that was not resumed)
+  std::vector<bool> recovered;  // each resubscribe's `recovered`
+  bool ok = true;
+  std::string detail;
+};
+
 struct CloseReport {
   int code = 0;
   std::string category;
@@ -73,10 +90,14 @@ struct ScenarioReport {
   std::vector<CloseReport> closes;
   std::vector<ReconnectReport> reconnects;
   std::vector<CallReport> calls;
+  std::vector<ChannelReport> channels;  // the last expect_publications of each client/channel
   int calls_lost = 0;
   int calls_duplicated = 0;
   int messages_lost = 0;
   int messages_duplicated = 0;
+  int publications_lost = 0;
+  int publications_duplicated = 0;
+  int publications_unrecovered = 0;  // detected: the bridge said recovered: false
   absl::Duration took;
 };
 

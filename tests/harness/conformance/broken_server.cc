@@ -71,6 +71,13 @@ class BrokenServerImpl : public BrokenServer {
                      R"("retryable":false,"message":"no such service","seq":2})",
                      websocketpp::frame::opcode::text, ec);
     }
+    if (absl::StrContains(text, R"("type":"subscribe")")) {
+      endpoint_.send(hdl, R"({"type":"subscribed","seq":3})", websocketpp::frame::opcode::text, ec);
+    }
+    if (absl::StrContains(text, R"("type":"unsubscribe")")) {
+      endpoint_.send(hdl, R"({"type":"unsubscribed","seq":4})", websocketpp::frame::opcode::text,
+                     ec);
+    }
     // ping: no pong, ever.
   }
 

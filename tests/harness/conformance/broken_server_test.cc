@@ -89,5 +89,31 @@ TEST_F(BrokenServerTest, ALongerHandshakeTimeoutThanMaxWaitIsSkipped) {
   EXPECT_THAT(r["1.6"].observed, HasSubstr("max_wait_ms"));
 }
 
+TEST_F(BrokenServerTest, ChannelCasesCatchABareSubscribedAndMissingRefusals) {
+  auto r = Run("9.1,9.3,9.4,9.5");
+  EXPECT_EQ(r["9.1"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["9.1"].observed, HasSubstr("offset absent"));
+  EXPECT_THAT(r["9.1"].observed, HasSubstr("epoch absent"));
+  EXPECT_EQ(r["9.3"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["9.3"].observed, HasSubstr(R"(expected an error frame, got type "unsubscribed")"));
+  // Subscribed twice: the second subscribe is answered as the first, not refused.
+  EXPECT_EQ(r["9.4"].outcome, Outcome::kFail);
+  EXPECT_EQ(r["9.5"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["9.5"].observed, HasSubstr("expected an error frame"));
+}
+
+TEST_F(BrokenServerTest, PublishingCasesAreSkippedWithoutControlAndFailWithAControlDown) {
+  auto skipped = Run("9.7,9.8");
+  ASSERT_EQ(skipped.size(), 2u);
+  for (const auto& [id, result] : skipped) {
+    EXPECT_EQ(result.outcome, Outcome::kSkipped) << id;
+    EXPECT_THAT(result.observed, HasSubstr("--control")) << id;
+  }
+  // Port 1 on loopback: nothing serves BridgeControl there.
+  options_.control = "127.0.0.1:1";
+  auto r = Run("9.8");
+  EXPECT_EQ(r["9.8"].outcome, Outcome::kFail);
+}
+
 }  // namespace
 }  // namespace harness::conformance

@@ -67,12 +67,15 @@ BinaryRun RunBinary(const std::vector<std::string>& args, const std::string& nam
 
 TEST(ConformanceSuiteTest, TheBridgeConformsAndBothReportsAreWritten) {
   auto bridge = bridge::testing::TestBridge::Start(
-      "heartbeat_interval_ms: 500 heartbeat_timeout_ms: 1000 handshake_timeout_ms: 1000");
+      "heartbeat_interval_ms: 500 heartbeat_timeout_ms: 1000 handshake_timeout_ms: 1000 "
+      "control_listen: \"127.0.0.1:0\"");
   ASSERT_TRUE(bridge.ok()) << bridge.status();
   const std::string url = absl::StrCat("ws://127.0.0.1:", (*bridge)->port(), "/ws");
+  const std::string control = absl::StrCat("127.0.0.1:", (*bridge)->app().control_port());
   const std::string dir = absl::StrCat(::testing::TempDir(), "/suite-report");
-  BinaryRun run =
-      RunBinary({"--url=" + url, "--report_dir=" + dir, "--max_wait_ms=5000"}, "bridge");
+  BinaryRun run = RunBinary(
+      {"--url=" + url, "--report_dir=" + dir, "--max_wait_ms=5000", "--control=" + control},
+      "bridge");
   EXPECT_EQ(run.exit_code, 0) << run.out;
   EXPECT_THAT(run.out, HasSubstr(absl::StrCat("Conformance of ", url)));
   EXPECT_THAT(run.out, HasSubstr(" 0 fail, 0 skipped"));
@@ -81,6 +84,8 @@ TEST(ConformanceSuiteTest, TheBridgeConformsAndBothReportsAreWritten) {
   EXPECT_THAT(json, HasSubstr(R"("id":"8.1")"));
   EXPECT_THAT(json, HasSubstr(R"("fail":0)"));
   EXPECT_THAT(html, HasSubstr(R"(id="case-8.1")"));
+  EXPECT_THAT(json, HasSubstr(R"("id":"9.8")"));
+  EXPECT_THAT(html, HasSubstr(R"(id="case-9.8")"));
 }
 
 TEST(ConformanceSuiteTest, AFailingCaseExitsOne) {
@@ -98,7 +103,7 @@ TEST(ConformanceSuiteTest, AFailingCaseExitsOne) {
 TEST(ConformanceSuiteTest, BadFlagsExitTwo) {
   EXPECT_EQ(RunBinary({}, "no-url").exit_code, 2);
   EXPECT_EQ(RunBinary({"--url=http://127.0.0.1:1/ws"}, "http").exit_code, 2);
-  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--cases=9."}, "no-case").exit_code, 2);
+  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--cases=10."}, "no-case").exit_code, 2);
   EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--max_wait_ms=0"}, "wait").exit_code, 2);
   BinaryRun unknown = RunBinary({"--url=ws://127.0.0.1:1/ws", "--no_such_flag=1"}, "unknown");
   EXPECT_EQ(unknown.exit_code, 2);

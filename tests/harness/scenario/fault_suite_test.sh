@@ -30,6 +30,7 @@ assert report["passed"] == expected and report["failed"] == 0, report
 for s in report["scenarios"]:
     assert s["callsLost"] == 0 and s["callsDuplicated"] == 0, s["name"]
     assert s["streamMessagesLost"] == 0 and s["streamMessagesDuplicated"] == 0, s["name"]
+    assert s["publicationsLost"] == 0 and s["publicationsDuplicated"] == 0, s["name"]
     for r in s["reconnects"]:
         assert r["floorMs"] <= r["plannedMs"] <= r["ceilingMs"], (s["name"], r)
 names = {s["name"]: s for s in report["scenarios"]}
@@ -41,5 +42,15 @@ assert names["ws_close_1011"]["reconnects"][0]["measuredMs"] >= 1000
 assert first_close("drain_1001") == (1001, "server_shutdown")
 assert first_close("auth_failure_not_retried") == (4500, "authentication_failed")
 assert names["auth_failure_not_retried"]["reconnects"] == []
+# Channels under a cut: all delivered once after a resume or a recovering resubscribe; a gap
+# the history cannot fill is reported (recovered false) and counted as detected, not lost.
+for n in ("channel_cut_resume", "channel_cut_no_resume_recovered"):
+    c = names[n]["channels"][0]
+    assert c["owed"] == 15 and c["received"] == 15 and c["unrecovered"] == 0, (n, c)
+assert names["channel_cut_resume"]["channels"][0]["resubscribes"] == 0
+assert names["channel_cut_no_resume_recovered"]["channels"][0]["recovered"] == "true"
+small = names["channel_history_too_small"]
+assert small["channels"][0]["recovered"] == "false", small["channels"]
+assert small["publicationsUnrecovered"] == 10 and small["publicationsLost"] == 0, small
 print(f"fault_suite_test: {expected} scenarios passed; reports in {xml_path}, {json_path}")
 PY
