@@ -17,6 +17,7 @@
 #include <functional>
 #include <string>
 
+#include "bench/load/clock.h"
 #include "bench/load/histogram.h"
 
 namespace bench::load {
@@ -72,9 +73,6 @@ struct IdleResult {
 };
 bool RunIdleConnections(const LoadSpec& spec, int setup_concurrency, int per_source, double hold_s,
                         int bridge_pid, IdleResult* result);
-
-// Monotonic nanoseconds.
-int64_t NowNs();
 
 }  // namespace bench::load
 

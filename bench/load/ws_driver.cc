@@ -1,13 +1,9 @@
-// The WebSocket driver: a minimal RFC 6455 client on standalone Asio, one io_context per
-// thread, connections spread over the threads. Client frames are masked (a per-connection
-// xorshift key, applied eight bytes at a time); frames a read brings are handled in one pass
-// and the sends they cause go out in one write (coalesced), so a busy connection costs a
-// read and a write per batch, not per call. Replies are matched by the digits of their
-// messageId (call number × slots + slot), found by a substring search: the bridge writes
-// "type" first and "messageId" before the payload.
-#include <netinet/in.h>
+// The WebSocket driver: the load loop over WsClient (ws_client.h: the RFC 6455 client, one
+// io_context per thread, connections spread over the threads, sends a read causes coalesced into
+// one write), so a busy connection costs a read and a write per batch, not per call. Replies
+// are matched by the digits of their messageId (call number x slots + slot), found by a
+// substring search: the bridge writes "type" first and "messageId" before the payload.
 #include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <asio.hpp>
 #include <atomic>
@@ -24,164 +20,34 @@
 
 #include "bench/load/load.h"
 #include "bench/load/proc_stats.h"
+#include "bench/load/ws_client.h"
 
 namespace bench::load {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 namespace {
 
 using asio::ip::tcp;
 
-constexpr uint8_t kOpText = 0x1;
-constexpr uint8_t kOpClose = 0x8;
-constexpr uint8_t kOpPing = 0x9;
-constexpr uint8_t kOpPong = 0xA;
-
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-// Appends one masked client frame whose payload is the concatenation of `parts`.
-void AppendMaskedFrame(std::string* out, uint8_t opcode,
-                       std::initializer_list<std::string_view> parts, uint32_t key) {
-  size_t len = 0;
-  for (std::string_view p : parts) len += p.size();
-  char header[14];
-  size_t h = 0;
-  header[h++] = static_cast<char>(0x80 | opcode);
-  if (len < 126) {
-    header[h++] = static_cast<char>(0x80 | len);
-  } else if (len < 65536) {
-    header[h++] = static_cast<char>(0x80 | 126);
-    header[h++] = static_cast<char>(len >> 8);
-    header[h++] = static_cast<char>(len & 0xff);
-  } else {
-    header[h++] = static_cast<char>(0x80 | 127);
-    for (int i = 7; i >= 0; --i) header[h++] = static_cast<char>((len >> (8 * i)) & 0xff);
-  }
-  std::memcpy(header + h, &key, 4);
-  h += 4;
-  out->append(header, h);
-  const size_t body = out->size();
-  for (std::string_view p : parts) out->append(p.data(), p.size());
-  char* data = out->data() + body;
-  const uint64_t mask = static_cast<uint64_t>(key) | (static_cast<uint64_t>(key) << 32);
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data + i, 8);
-    w ^= mask;
-    std::memcpy(data + i, &w, 8);
-  }
-  const auto* k = reinterpret_cast<const uint8_t*>(&key);
-  for (; i < len; ++i) data[i] = static_cast<char>(data[i] ^ k[i & 3]);
-}
-
-// Digits of `v` into `buf` (at least 20 bytes); returns the view.
-std::string_view Digits(uint64_t v, char* buf) {
-  char* end = buf + 20;
-  char* p = end;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  return std::string_view(p, end - p);
-}
-
-// The string value after `key` ("\"type\":\"") in `text`, up to the next quote.
-std::string_view FieldAfter(std::string_view text, std::string_view key) {
-  const size_t at = text.find(key);
-  if (at == std::string_view::npos) return {};
-  const size_t from = at + key.size();
-  const size_t end = text.find('"', from);
-  if (end == std::string_view::npos) return {};
-  return text.substr(from, end - from);
-}
-
-uint64_t ParseU64(std::string_view s, bool* ok) {
-  uint64_t v = 0;
-  *ok = !s.empty();
-  for (char c : s) {
-    if (c < '0' || c > '9') {
-      *ok = false;
-      return 0;
-    }
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
-}
-
-struct Shared {
-  std::mutex mu;
-  std::condition_variable cv;
-  int pending_setup = 0;  // connections not yet confirmed or failed
-  uint64_t failures = 0;
-  std::string first_error;
-  int64_t first_start = 0;
-  int64_t last_ready = 0;
-
-  void SetupDone(bool ok, const std::string& error) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!ok) {
-      ++failures;
-      if (first_error.empty()) first_error = error;
-    }
-    last_ready = NowNs();
-    if (--pending_setup == 0) cv.notify_all();
-  }
-};
+using Shared = SetupTally;
 
 class Worker;
 
-class Conn {
+class Conn : public WsClient {
  public:
   Conn(Worker* worker, int index);
-  void Connect(const tcp::endpoint& to, const asio::ip::address_v4* source);
   void Go();  // start the load (closed loop: fill the slots)
   void Pace(int64_t now);
   int64_t next_due() const { return next_due_; }
   void set_next_due(int64_t t) { next_due_ = t; }
-  void Close() {
-    asio::error_code ec;
-    socket_.close(ec);
-  }
 
  private:
-  enum class State { kConnecting, kUpgrading, kConfirming, kReady, kDead };
-
-  void Fail(const std::string& what);
-  void ReadMore();
-  void OnRead(size_t n);
-  bool HandleFrame(uint8_t opcode, std::string_view payload);
+  void OnConfirmed() override;
+  void OnText(std::string_view text) override { HandleReply(text); }
+  void OnFailed(bool confirmed, const std::string& what) override;
   void HandleReply(std::string_view text);
   void SendCall(int slot, int64_t scheduled);
   void SlotDone(int slot, bool ok);
-  void Send(uint8_t opcode, std::initializer_list<std::string_view> parts);
-  void Flush();
-  uint32_t NextKey() {
-    key_ ^= key_ << 13;
-    key_ ^= key_ >> 17;
-    key_ ^= key_ << 5;
-    return key_;
-  }
 
   Worker* const worker_;
-  const int index_;
-  tcp::socket socket_;
-  State state_ = State::kConnecting;
-  std::vector<char> rbuf_;
-  size_t rbeg_ = 0, rend_ = 0;
-  std::string active_, pending_;
-  bool writing_ = false;
-  bool corked_ = false;
-  uint32_t key_;
   // Calls: slot i's send time (scheduled, in the open loop), free slots, and waiting sends.
   std::vector<int64_t> slot_sent_;
   std::vector<int> free_;
@@ -192,8 +58,8 @@ class Conn {
 
 class Worker {
  public:
-  Worker(const LoadSpec& spec, Shared* shared, bool idle)
-      : spec_(spec), shared_(shared), idle_(idle), io_(1), pace_(io_), stop_(io_) {
+  Worker(const LoadSpec& spec, const WsTarget* target, Shared* shared, bool idle)
+      : spec_(spec), target_(target), shared_(shared), idle_(idle), io_(1), pace_(io_), stop_(io_) {
     // The request text: payload bytes of 'x'.
     const std::string text(spec.payload, 'x');
     switch (spec.kind) {
@@ -214,6 +80,7 @@ class Worker {
   }
 
   const LoadSpec& spec() const { return spec_; }
+  const WsTarget* target() const { return target_; }
   asio::io_context& io() { return io_; }
   bool idle() const { return idle_; }
   const std::string& prefix() const { return prefix_; }
@@ -226,8 +93,7 @@ class Worker {
   size_t size() const { return conns_.size(); }
 
   // Idle mode: starts the first `concurrency` handshakes; each confirmed one starts the next.
-  void StartIdle(const tcp::endpoint& to, int concurrency, int per_source, int first_index) {
-    to_ = to;
+  void StartIdle(int concurrency, int per_source, int first_index) {
     per_source_ = per_source;
     first_index_ = first_index;
     for (int i = 0; i < concurrency && next_ < conns_.size(); ++i) StartNext();
@@ -235,13 +101,13 @@ class Worker {
   void StartNext() {
     if (next_ >= conns_.size()) return;
     const int global = first_index_ + static_cast<int>(next_);
-    if (per_source_ <= 0) return conns_[next_++]->Connect(to_, nullptr);
+    if (per_source_ <= 0) return conns_[next_++]->Connect(nullptr);
     const asio::ip::address_v4 source(0x7f000002u + static_cast<uint32_t>(global / per_source_));
-    conns_[next_++]->Connect(to_, &source);
+    conns_[next_++]->Connect(&source);
   }
 
   void SetupDone(bool ok, const std::string& error) {
-    shared_->SetupDone(ok, error);
+    shared_->Done(ok, error);
     if (idle_) StartNext();
   }
 
@@ -322,6 +188,7 @@ class Worker {
 
  private:
   const LoadSpec& spec_;
+  const WsTarget* const target_;
   Shared* const shared_;
   const bool idle_;
   asio::io_context io_;  // before conns_: connections go first
@@ -332,163 +199,34 @@ class Worker {
   int64_t window_start_ = 0, window_end_ = 0;
   int64_t pace_interval_ = 0;
   LoadResult result_;
-  tcp::endpoint to_;
   int per_source_ = 0;
   int first_index_ = 0;
   size_t next_ = 0;
 };
 
 Conn::Conn(Worker* worker, int index)
-    : worker_(worker),
-      index_(index),
-      socket_(worker->io()),
-      key_(0x9e3779b9u ^ static_cast<uint32_t>(index * 2654435761u)) {
-  if (key_ == 0) key_ = 1;
-  rbuf_.resize(worker->idle() ? 1024 : 65536);
+    : WsClient(worker->io(), worker->target(), index, worker->idle() ? 1024 : 65536, "load-"),
+      worker_(worker) {
   const int k = worker->spec().inflight;
   slot_sent_.assign(k, 0);
   for (int i = k - 1; i >= 0; --i) free_.push_back(i);
 }
 
-void Conn::Fail(const std::string& what) {
-  const State was = state_;
-  state_ = State::kDead;
-  asio::error_code ec;
-  socket_.close(ec);
-  if (was == State::kDead) return;
-  if (was != State::kReady) {
+void Conn::OnConfirmed() {
+  if (worker_->idle()) ShrinkReadBuffer(256);
+  worker_->SetupDone(true, "");
+}
+
+void Conn::OnFailed(bool confirmed, const std::string& what) {
+  if (!confirmed) {
     worker_->SetupDone(false, what);
   } else if (worker_->sending()) {
     worker_->Error(what);
   }
 }
 
-void Conn::Connect(const tcp::endpoint& to, const asio::ip::address_v4* source) {
-  asio::error_code ec;
-  socket_.open(tcp::v4(), ec);
-  if (!ec && source != nullptr) {
-    // Let connect() pick the port per 4-tuple, so each source address has the whole range.
-    int one = 1;
-    setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    socket_.bind(tcp::endpoint(*source, 0), ec);
-  }
-  if (ec) return Fail("socket: " + ec.message());
-  socket_.async_connect(to, [this](const asio::error_code& ec) {
-    if (ec) return Fail("connect: " + ec.message());
-    asio::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-    state_ = State::kUpgrading;
-    const LoadSpec& spec = worker_->spec();
-    pending_ = "GET " + spec.path + " HTTP/1.1\r\nHost: " + spec.host + ":" +
-               std::to_string(spec.port) +
-               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: bridge.v1.json\r\n\r\n";
-    Flush();
-    ReadMore();
-  });
-}
-
-void Conn::ReadMore() {
-  if (rend_ == rbuf_.size()) {
-    if (rbeg_ > 0) {
-      std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
-      rend_ -= rbeg_;
-      rbeg_ = 0;
-    } else {
-      rbuf_.resize(rbuf_.size() * 2);
-    }
-  }
-  socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                          [this](const asio::error_code& ec, size_t n) {
-                            if (ec) return Fail("read: " + ec.message());
-                            OnRead(n);
-                          });
-}
-
-void Conn::OnRead(size_t n) {
-  rend_ += n;
-  corked_ = true;
-  if (state_ == State::kUpgrading) {
-    std::string_view have(rbuf_.data() + rbeg_, rend_ - rbeg_);
-    const size_t end = have.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
-      corked_ = false;
-      return ReadMore();
-    }
-    if (have.substr(0, 12) != "HTTP/1.1 101") {
-      return Fail("upgrade refused: " + std::string(have.substr(0, have.find('\r'))));
-    }
-    rbeg_ += end + 4;
-    state_ = State::kConfirming;
-    char buf[20];
-    Send(kOpText, {"{\"type\":\"connect\",\"clientId\":\"load-", Digits(index_, buf),
-                   "\",\"version\":\"1\"}"});
-  }
-  // Frames: the server does not mask.
-  while (rend_ - rbeg_ >= 2) {
-    const auto* p = reinterpret_cast<const uint8_t*>(rbuf_.data() + rbeg_);
-    const size_t avail = rend_ - rbeg_;
-    const uint8_t opcode = p[0] & 0x0f;
-    uint64_t len = p[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (avail < 4) break;
-      len = (static_cast<uint64_t>(p[2]) << 8) | p[3];
-      h = 4;
-    } else if (len == 127) {
-      if (avail < 10) break;
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-      h = 10;
-    }
-    if (avail < h + len) {
-      if (h + len > rbuf_.size()) {  // room for the whole frame
-        std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, avail);
-        rend_ = avail;
-        rbeg_ = 0;
-        rbuf_.resize(h + len + 4096);
-      }
-      break;
-    }
-    if (!HandleFrame(opcode, std::string_view(rbuf_.data() + rbeg_ + h, len))) return;
-    rbeg_ += h + len;
-  }
-  if (rbeg_ == rend_) rbeg_ = rend_ = 0;
-  corked_ = false;
-  Flush();
-  ReadMore();
-}
-
-bool Conn::HandleFrame(uint8_t opcode, std::string_view payload) {
-  if (opcode == kOpPing) {
-    Send(kOpPong, {payload});
-    return true;
-  }
-  if (opcode == kOpClose) {
-    Fail("closed by the bridge");
-    return false;
-  }
-  if (opcode != kOpText) return true;
-  if (state_ == State::kConfirming) {
-    if (FieldAfter(payload, "\"type\":\"") != "connect_confirm") {
-      Fail("expected connect_confirm, got " + std::string(payload.substr(0, 200)));
-      return false;
-    }
-    state_ = State::kReady;
-    if (worker_->idle()) {
-      rbuf_.resize(256);
-      rbuf_.shrink_to_fit();
-    }
-    worker_->SetupDone(true, "");
-    return true;
-  }
-  if (state_ == State::kReady) HandleReply(payload);
-  return true;
-}
-
 void Conn::Go() {
-  if (state_ != State::kReady) return;
+  if (!ready()) return;
   if (worker_->spec().kind == CallKind::kChat) {
     // One bidi call per slot, its messageId the slot number.
     char buf[20];
@@ -498,22 +236,21 @@ void Conn::Go() {
     }
   }
   if (worker_->open_loop()) return;
-  corked_ = true;
+  Cork();
   while (!free_.empty()) {
     const int slot = free_.back();
     free_.pop_back();
     SendCall(slot, NowNs());
   }
-  corked_ = false;
-  Flush();
+  Uncork();
 }
 
 void Conn::Pace(int64_t now) {
-  if (state_ != State::kReady) {
+  if (!ready()) {
     next_due_ = INT64_MAX;
     return;
   }
-  corked_ = true;
+  Cork();
   while (next_due_ <= now) {
     if (!free_.empty()) {
       const int slot = free_.back();
@@ -525,8 +262,7 @@ void Conn::Pace(int64_t now) {
     }
     next_due_ += worker_->pace_interval();
   }
-  corked_ = false;
-  Flush();
+  Uncork();
 }
 
 void Conn::SendCall(int slot, int64_t scheduled) {
@@ -577,40 +313,11 @@ void Conn::HandleReply(std::string_view text) {
   }
 }
 
-void Conn::Send(uint8_t opcode, std::initializer_list<std::string_view> parts) {
-  AppendMaskedFrame(&pending_, opcode, parts, NextKey());
-  if (!corked_) Flush();
-}
-
-void Conn::Flush() {
-  if (writing_ || pending_.empty() || state_ == State::kDead) return;
-  writing_ = true;
-  active_.swap(pending_);
-  asio::async_write(socket_, asio::buffer(active_), [this](const asio::error_code& ec, size_t) {
-    writing_ = false;
-    if (ec) return Fail("write: " + ec.message());
-    active_.clear();
-    Flush();
-  });
-}
-
-void RaiseFdLimit(uint64_t want) {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_max < want) rl.rlim_max = want;  // root may raise the hard limit
-  rl.rlim_cur = rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
 struct Workers {
   Shared shared;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
-  tcp::endpoint to;
+  WsTarget target;
 
   bool Build(const LoadSpec& spec, bool idle, std::string* error) {
     RaiseFdLimit(static_cast<uint64_t>(spec.connections) + 1024);
@@ -620,27 +327,26 @@ struct Workers {
       *error = "bad host " + spec.host;
       return false;
     }
-    to = tcp::endpoint(address, spec.port);
+    target.host = spec.host;
+    target.port = spec.port;
+    target.path = spec.path;
+    target.to = tcp::endpoint(address, spec.port);
     const int threads = std::max(1, std::min(spec.threads, spec.connections));
     for (int t = 0; t < threads; ++t) {
-      workers.push_back(std::make_unique<Worker>(spec, &shared, idle));
+      workers.push_back(std::make_unique<Worker>(spec, &target, &shared, idle));
     }
     for (int i = 0; i < spec.connections; ++i) {
       Worker* w = workers[i % threads].get();
       w->Add(std::make_unique<Conn>(w, i));
     }
-    shared.pending_setup = spec.connections;
+    shared.pending = spec.connections;
     return true;
   }
   void StartThreads() {
     for (auto& w : workers) threads.emplace_back([wp = w.get()] { wp->Run(); });
   }
   // Waits until every connection is confirmed or failed.
-  bool AwaitSetup(double timeout_s) {
-    std::unique_lock<std::mutex> lock(shared.mu);
-    return shared.cv.wait_for(lock, std::chrono::duration<double>(timeout_s),
-                              [&] { return shared.pending_setup == 0; });
-  }
+  bool AwaitSetup(double timeout_s) { return shared.Await(timeout_s); }
   void Join() {
     for (auto& t : threads) t.join();
     threads.clear();
@@ -660,7 +366,7 @@ bool RunWebSocketLoad(const LoadSpec& spec, const WindowHook& on_window, LoadRes
   // Connect all, through each worker's loop.
   for (size_t t = 0; t < ws.workers.size(); ++t) {
     Worker* wp = ws.workers[t].get();
-    asio::post(wp->io(), [wp, to = ws.to] { wp->StartIdle(to, 1 << 30, 0, 0); });
+    asio::post(wp->io(), [wp] { wp->StartIdle(1 << 30, 0, 0); });
   }
   ws.StartThreads();
   const bool setup = ws.AwaitSetup(30);
@@ -682,11 +388,11 @@ bool RunWebSocketLoad(const LoadSpec& spec, const WindowHook& on_window, LoadRes
     });
   }
   SleepUntil(window_start);
-  const double cpu0 = ThreadCpuSeconds();
+  const double cpu0 = OwnCpuSeconds();
   if (on_window) on_window(true);
   SleepUntil(window_end);
   if (on_window) on_window(false);
-  const double cpu1 = ThreadCpuSeconds();
+  const double cpu1 = OwnCpuSeconds();
   ws.Join();
   for (auto& w : ws.workers) {
     const LoadResult& r = w->result();
@@ -715,8 +421,8 @@ bool RunIdleConnections(const LoadSpec& spec, int setup_concurrency, int per_sou
   for (int t = 0; t < threads; ++t) {
     Worker* wp = ws.workers[t].get();
     const int concurrency = std::max(1, setup_concurrency);
-    asio::post(wp->io(), [wp, to = ws.to, concurrency, per_source, first] {
-      wp->StartIdle(to, concurrency, per_source, first);
+    asio::post(wp->io(), [wp, concurrency, per_source, first] {
+      wp->StartIdle(concurrency, per_source, first);
     });
     first += static_cast<int>(wp->size());
   }
