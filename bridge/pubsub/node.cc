@@ -205,7 +205,18 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
         since = ch->second.opened_at;
       }
     }
-    if (rules.presence) broker_->AddPresence(channel, who);
+    if (rules.presence) {
+      broker_->AddPresence(channel, who);
+      // Left meanwhile (RemoveSession or Unsubscribe ran between the check above and the add):
+      // take the entry back, or it would stay (the broker keeps its own node's entries alive).
+      bool still_in;
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        auto it = sessions_.find(session_id);
+        still_in = it != sessions_.end() && it->second.channels.contains(channel);
+      }
+      if (!still_in) broker_->RemovePresence(channel, session_id);
+    }
     BrokerFor(rules).History(channel, since, rules.history, std::move(*reply));
   };
   absl::Status refusal;
@@ -307,11 +318,13 @@ void Node::OnChannelOpened(const std::string& channel, uint64_t generation, absl
   ChannelRules rules;
   std::unique_ptr<ChannelFeeds::Feed> feed;
   bool close = false;
+  bool ended = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = channels_.find(channel);
     if (it == channels_.end() || it->second.generation != generation) return;
     ChannelEntry& entry = it->second;
+    ended = entry.feed_ended;
     waiters = std::move(entry.waiters);
     entry.waiters.clear();
     if (!status.ok()) {
@@ -334,6 +347,7 @@ void Node::OnChannelOpened(const std::string& channel, uint64_t generation, absl
   }
   if (close) CloseChannel(channel, rules, std::move(feed));
   for (auto& waiter : waiters) waiter(status);
+  if (ended && status.ok()) OnFeedEnded(channel, generation, absl::OkStatus());
 }
 
 void Node::OnFeedEnded(const std::string& channel, uint64_t generation, absl::Status status) {
@@ -343,9 +357,14 @@ void Node::OnFeedEnded(const std::string& channel, uint64_t generation, absl::St
   {
     absl::MutexLock lock(&mu_);
     auto it = channels_.find(channel);
-    if (it == channels_.end() || it->second.generation != generation ||
-        it->second.state != ChannelState::kOpen) {
-      return;  // closed already (the feed was cancelled), or still opening (it reports there)
+    if (it == channels_.end() || it->second.generation != generation) {
+      return;  // closed already (the feed was cancelled)
+    }
+    if (it->second.state != ChannelState::kOpen) {
+      // Ended before the channel finished opening: its subscribers hear of it once they have
+      // their answer (OnChannelOpened).
+      it->second.feed_ended = true;
+      return;
     }
     rules = it->second.rules;
     for (const std::string& session_id : it->second.sessions) {

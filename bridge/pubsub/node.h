@@ -122,8 +122,7 @@ class Node final : public BrokerEvents {
   // False when the session was not subscribed.
   bool Unsubscribe(const std::string& session_id, const std::string& channel);
   // The channel's position and what came after `since` (see Broker::History).
-  void History(const std::string& channel, std::optional<Position> since,
-               Done<HistoryResult> done);
+  void History(const std::string& channel, std::optional<Position> since, Done<HistoryResult> done);
 
   // BridgeControl. `data` must be JSON text (the caller checks).
   void Publish(const std::string& channel, std::string data, std::string exclude_session,
@@ -175,6 +174,7 @@ class Node final : public BrokerEvents {
     // A fed channel's position before its feed started: the subscriber that opened it gets
     // everything after it.
     std::optional<Position> opened_at;
+    bool feed_ended = false;  // the feed ended while the channel was opening
     uint64_t generation = 0;
   };
 

@@ -153,6 +153,7 @@ void Session::OnSubscribed(const std::string& channel,
   if (it == channels_.end() || !it->second.pending || it->second.catching_up) return;
   if (!result.ok()) {
     channels_.erase(it);
+    options_.node->Unsubscribe(conversation_id_, channel);  // the history failed after the join
     RefuseSubscribe(channel, CategoryOf(result.status()), std::string(result.status().message()));
     return;
   }
