@@ -170,6 +170,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="fanout's subscriber io threads")
     ap.add_argument("--io_threads", type=int, default=2, help="each bridge's io threads")
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--bindir", default="",
+                    help="bazel-bin of --config=bench (default: asked of bazel info)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/load/FANOUT.md"))
     ap.add_argument("--json-out", default=os.path.join(ROOT, "bench/load/fanout.json"))
     ap.add_argument("--render", action="store_true", help="only rewrite --out from --json-out")
@@ -186,8 +188,9 @@ def main():
     if not args.skip_build:
         log("building", " ".join(TARGETS))
         subprocess.run(["bazel", "build", "--config=bench"] + TARGETS, cwd=ROOT, check=True)
-    bindir = subprocess.run(["bazel", "info", "--config=bench", "bazel-bin"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout.strip()
+    bindir = args.bindir or subprocess.run(
+        ["bazel", "info", "--config=bench", "bazel-bin"], cwd=ROOT, check=True,
+        capture_output=True, text=True).stdout.strip()
     bridge_bin = os.path.join(bindir, "bridge/bridge")
     fanout_bin = os.path.join(bindir, "bench/load/fanout")
 
