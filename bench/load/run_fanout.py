@@ -10,7 +10,7 @@ over two bridges sharing the Redis (publisher on the first); batching on vs off 
 permessage-deflate on vs off at N=1k (memory broker). Each cell is repeated --runs times, the
 cells interleaved within a run; medians are reported.
 
-  /usr/bin/python3 bench/load/run_fanout.py            # every cell, 3 runs, about 6 minutes
+  /usr/bin/python3 bench/load/run_fanout.py            # every cell, 3 runs, about 4 minutes
   /usr/bin/python3 bench/load/run_fanout.py --quick    # one run, N=1k cells only
 """
 
