@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "bridge/common/log.h"
 #include "bridge/common/strings.h"
 #include "grpcpp/grpcpp.h"
@@ -140,6 +141,57 @@ class ControlServer::Service final : public v1::BridgeControl::CallbackService {
                       }
                       reactor->Finish(ToGrpc(clients.status()));
                     });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* UserPresence(grpc::CallbackServerContext* context,
+                                         const v1::UserPresenceRequest* request,
+                                         v1::UserPresenceResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (request->user_ids().empty()) return Refuse(reactor, Invalid("user_ids", "name a user"));
+    if (request->user_ids_size() > 1000) {
+      return Refuse(reactor, Invalid("user_ids", "at most 1000 at once"));
+    }
+    // One answer per user, gathered as they come; the last one finishes the call.
+    struct Gather {
+      absl::Mutex mu;
+      int left ABSL_GUARDED_BY(mu) = 0;
+      absl::Status error ABSL_GUARDED_BY(mu);
+    };
+    auto gather = std::make_shared<Gather>();
+    {
+      absl::MutexLock lock(&gather->mu);
+      gather->left = request->user_ids_size();
+    }
+    for (const std::string& user : request->user_ids()) {
+      v1::UserPresence* out = response->add_users();
+      out->set_user_id(user);
+    }
+    for (int i = 0; i < request->user_ids_size(); ++i) {
+      v1::UserPresence* out = response->mutable_users(i);
+      node_->UserConnections(
+          request->user_ids(i),
+          [reactor, gather, out](absl::StatusOr<std::vector<pubsub::ClientInfo>> clients) {
+            bool last;
+            absl::Status error;
+            {
+              absl::MutexLock lock(&gather->mu);
+              if (clients.ok()) {
+                std::sort(clients->begin(), clients->end(),
+                          [](const pubsub::ClientInfo& a, const pubsub::ClientInfo& b) {
+                            return a.session_id < b.session_id;
+                          });
+                out->set_online(!clients->empty());
+                for (const auto& c : *clients) FillClient(c, out->add_connections());
+              } else if (gather->error.ok()) {
+                gather->error = clients.status();
+              }
+              last = --gather->left == 0;
+              error = gather->error;
+            }
+            if (last) reactor->Finish(ToGrpc(error));
+          });
+    }
     return reactor;
   }
 

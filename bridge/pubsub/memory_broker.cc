@@ -197,6 +197,18 @@ void MemoryBroker::RemoveUserConnection(const std::string& user_id, const std::s
   if (it->second.empty()) users_.erase(it);
 }
 
+void MemoryBroker::UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) {
+  std::vector<ClientInfo> clients;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(user_id);
+    if (it != users_.end()) {
+      for (const auto& [id, client] : it->second) clients.push_back(client);
+    }
+  }
+  done(std::move(clients));
+}
+
 size_t MemoryBroker::stream_count() {
   absl::MutexLock lock(&mu_);
   return streams_.size();

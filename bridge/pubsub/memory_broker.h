@@ -38,6 +38,7 @@ class MemoryBroker final : public Broker {
   void Presence(const std::string& channel, Done<std::vector<ClientInfo>> done) override;
   void AddUserConnection(const ClientInfo& client, Done<size_t> done) override;
   void RemoveUserConnection(const std::string& user_id, const std::string& session_id) override;
+  void UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) override;
 
   // Streams held (for tests of the sweep).
   size_t stream_count();

@@ -132,6 +132,10 @@ class Node final : public BrokerEvents {
     broker_->SendDisconnect(std::move(order), std::move(done));
   }
   void Presence(const std::string& channel, Done<std::vector<ClientInfo>> done);
+  // A user's connections on every instance (none: offline).
+  void UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) {
+    broker_->UserConnections(user_id, std::move(done));
+  }
 
   struct LocalSession {
     ClientInfo client;

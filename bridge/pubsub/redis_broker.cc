@@ -1096,19 +1096,30 @@ void RedisBroker::RemovePresence(const std::string& channel, const std::string& 
 }
 
 void RedisBroker::Presence(const std::string& channel, Done<std::vector<ClientInfo>> done) {
-  Send({"2", Key("presence", channel), Key("presence_exp", channel),
-        absl::StrCat(absl::ToUnixMillis(options_.clock->Now()))},
-       kListEntriesScript, [done = std::move(done)](absl::Status status, const redisReply* r) {
-         if (!status.ok()) return done(status);
-         if (r->type != REDIS_REPLY_ARRAY) return done(BadReply("presence"));
-         std::vector<ClientInfo> clients;
-         clients.reserve(r->elements);
-         for (size_t i = 0; i < r->elements; ++i) {
-           ClientInfo c;
-           if (DecodeClient(ReplyText(r->element[i]), &c)) clients.push_back(std::move(c));
-         }
-         done(std::move(clients));
-       });
+  ListEntries("presence", "presence_exp", channel, std::move(done));
+}
+
+void RedisBroker::UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) {
+  ListEntries("user", "user_exp", user_id, std::move(done));
+}
+
+void RedisBroker::ListEntries(std::string_view kind, std::string_view exp_kind,
+                              const std::string& name, Done<std::vector<ClientInfo>> done) {
+  Send(
+      {"2", Key(kind, name), Key(exp_kind, name),
+       absl::StrCat(absl::ToUnixMillis(options_.clock->Now()))},
+      kListEntriesScript,
+      [done = std::move(done), kind = std::string(kind)](absl::Status status, const redisReply* r) {
+        if (!status.ok()) return done(status);
+        if (r->type != REDIS_REPLY_ARRAY) return done(BadReply(kind));
+        std::vector<ClientInfo> clients;
+        clients.reserve(r->elements);
+        for (size_t i = 0; i < r->elements; ++i) {
+          ClientInfo c;
+          if (DecodeClient(ReplyText(r->element[i]), &c)) clients.push_back(std::move(c));
+        }
+        done(std::move(clients));
+      });
 }
 
 void RedisBroker::AddUserConnection(const ClientInfo& client, Done<size_t> done) {

@@ -102,6 +102,7 @@ class RedisBroker final : public Broker {
   void Presence(const std::string& channel, Done<std::vector<ClientInfo>> done) override;
   void AddUserConnection(const ClientInfo& client, Done<size_t> done) override;
   void RemoveUserConnection(const std::string& user_id, const std::string& session_id) override;
+  void UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) override;
 
   const std::string& node_id() const { return options_.node_id; }
 
@@ -141,6 +142,9 @@ class RedisBroker final : public Broker {
   void QueueRefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailQueued(absl::Status status);
   static void Wake(int fd);
+  // The live entries (presence or user connections) of `name`.
+  void ListEntries(std::string_view kind, std::string_view exp_kind, const std::string& name,
+                   Done<std::vector<ClientInfo>> done);
   std::string Key(std::string_view kind, std::string_view name) const;
   std::string Topic(const std::string& channel) const;
   std::string ControlTopic() const;
@@ -191,7 +195,7 @@ class RedisBroker final : public Broker {
   std::vector<std::pair<bool, std::string>> sub_ops_ ABSL_GUARDED_BY(mu_);
   // Listens answered without waiting for Redis, to run on the subscriber thread.
   std::vector<std::pair<StatusDone, absl::Status>> sub_ready_ ABSL_GUARDED_BY(mu_);
-  bool subscriber_up_ ABSL_GUARDED_BY(mu_) = false;  // the control subscription confirmed
+  bool subscriber_up_ ABSL_GUARDED_BY(mu_) = false;   // the control subscription confirmed
   int subscriber_connects_ ABSL_GUARDED_BY(mu_) = 0;  // subscriber connections made
   bool subscriber_connected_ ABSL_GUARDED_BY(mu_) = false;
 

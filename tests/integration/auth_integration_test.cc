@@ -85,11 +85,11 @@ class AuthTest : public ::testing::Test {
   }
 
   Frame Say(WsTestClient& client, const std::string& method = "demo.v1.Echo/Say") {
-    EXPECT_TRUE(client
-                    .SendText(absl::StrCat(R"({"type":"message","messageId":"m-)", ++calls_,
-                                           R"(","method":")", method,
-                                           R"(","payload":{"text":"t"}})"))
-                    .ok());
+    EXPECT_TRUE(
+        client
+            .SendText(absl::StrCat(R"({"type":"message","messageId":"m-)", ++calls_,
+                                   R"(","method":")", method, R"(","payload":{"text":"t"}})"))
+            .ok());
     return Next(client);
   }
 
@@ -166,9 +166,8 @@ TEST_F(AuthTest, WhenNotRequiredAnonymousClientsPassButBadTokensDoNot) {
 
 TEST_F(AuthTest, TheMethodsClaimLimitsWhatAUserMayCall) {
   StartBridge(/*required=*/true);
-  auto client = Open(
-      {{"Authorization", "Bearer " + Token("dave", absl::Hours(1),
-                                           R"({"methods":["demo.v1.Echo/Say"]})")}});
+  auto client = Open({{"Authorization", "Bearer " + Token("dave", absl::Hours(1),
+                                                          R"({"methods":["demo.v1.Echo/Say"]})")}});
   ASSERT_EQ(Connect(*client).kind_case(), Frame::kConnectConfirm);
   EXPECT_EQ(Say(*client).kind_case(), Frame::kResponse) << last_;
   Frame denied = Say(*client, "demo.v1.Echo/Repeat");

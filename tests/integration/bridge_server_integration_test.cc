@@ -367,15 +367,13 @@ TEST_F(BridgeServerTest, FrameOverTheLimitCloses1009) {
   auto client = OpenConfirmed();
   ASSERT_NE(client, nullptr);
   // Under the limit is fine.
-  ASSERT_TRUE(client
-                  ->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(900, 'a'),
-                                          R"("})"))
-                  .ok());
+  ASSERT_TRUE(
+      client->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(900, 'a'), R"("})"))
+          .ok());
   EXPECT_EQ(NextFrame(*client).kind_case(), Frame::kPong);
-  ASSERT_TRUE(client
-                  ->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(2000, 'a'),
-                                          R"("})"))
-                  .ok());
+  ASSERT_TRUE(
+      client->SendText(absl::StrCat(R"({"type":"ping","pad":")", std::string(2000, 'a'), R"("})"))
+          .ok());
   auto code = client->WaitForClose();
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, cc::kMessageTooBig);
@@ -448,7 +446,8 @@ namespace bridge {
 namespace {
 
 TEST_F(BridgeServerTest, OriginsOutsideTheAllowListAreRefusedWith403) {
-  StartServer(R"(allowed_origins: "https://app.example.com" allowed_origins: "https://*.example.org")");
+  StartServer(
+      R"(allowed_origins: "https://app.example.com" allowed_origins: "https://*.example.org")");
   auto ok = WsTestClient::Connect(server_->port(), "/ws", {}, bridge::testing::kTestTimeout,
                                   {{"Origin", "https://app.example.com"}});
   EXPECT_TRUE(ok.ok()) << ok.status();

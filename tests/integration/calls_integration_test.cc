@@ -199,8 +199,8 @@ TEST_F(CallsTest, BidiRepliesToEachMessageAndEndsAfterTheHalfClose) {
   auto client = OpenConfirmed();
   Send(*client, R"({"type":"message","messageId":"b","method":"demo.v1.Echo/Chat"})");
   for (const char* text : {"one", "two", "three"}) {
-    Send(*client, absl::StrCat(R"({"type":"stream_send","messageId":"b","payload":{"text":")",
-                               text, R"("}})"));
+    Send(*client, absl::StrCat(R"({"type":"stream_send","messageId":"b","payload":{"text":")", text,
+                               R"("}})"));
     Frame f = Next(*client);
     ASSERT_EQ(f.kind_case(), Frame::kStreamMessage) << last_;
     EXPECT_EQ(Parse<demo::v1::ChatMessage>(f.stream_message().payload()).text(), text);
@@ -266,9 +266,8 @@ TEST_F(CallsTest, UnknownMethodsAndServicesAreNotFound) {
     ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
     EXPECT_EQ(f.error().message_id(), "m");
     EXPECT_EQ(f.error().field(), "method");
-    EXPECT_EQ(f.error().category(), std::string(method) == "Say"
-                                        ? v1::ERROR_CATEGORY_NOT_FOUND
-                                        : v1::ERROR_CATEGORY_NOT_FOUND);
+    EXPECT_EQ(f.error().category(), std::string(method) == "Say" ? v1::ERROR_CATEGORY_NOT_FOUND
+                                                                 : v1::ERROR_CATEGORY_NOT_FOUND);
   }
   EXPECT_EQ(backend_->service->calls("Say"), 0);
 }
@@ -284,8 +283,9 @@ TEST_F(CallsTest, AServiceWithoutARouteIsNotFound) {
 
 TEST_F(CallsTest, DescriptorsCanComeFromTheBackendByServerReflection) {
   // No descriptor set at all: the route's target tells the bridge.
-  StartOwnBridge("listen: \"127.0.0.1:0\" routes { service: \"*\" target: \"$BACKEND\" reflect: true }",
-                 /*with_descriptors=*/false);
+  StartOwnBridge(
+      "listen: \"127.0.0.1:0\" routes { service: \"*\" target: \"$BACKEND\" reflect: true }",
+      /*with_descriptors=*/false);
   auto client = OpenConfirmed();
   Send(*client, R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
                 R"("payload":{"text":"reflected","sample":{"at":"2026-11-22T10:00:00Z"}}})");
@@ -506,10 +506,10 @@ TEST_F(CallsTest, ServerPushbackSetsTheRetryDelay) {
 
 TEST_F(CallsTest, TheRetryBudgetStopsRetriesDuringAnOutage) {
   // Four tokens: the first failure leaves 3 (> 2, retry), the second 2 (not > 2, no retry).
-  StartBridge(absl::StrCat(
-      "retry_policies { service: \"demo.v1.Echo\" method: \"Say\" max_attempts: 5 "
-      "initial_backoff_ms: 1 max_backoff_ms: 2 } retry_throttling { max_tokens: 4 "
-      "token_ratio: 0.1 }"));
+  StartBridge(
+      absl::StrCat("retry_policies { service: \"demo.v1.Echo\" method: \"Say\" max_attempts: 5 "
+                   "initial_backoff_ms: 1 max_backoff_ms: 2 } retry_throttling { max_tokens: 4 "
+                   "token_ratio: 0.1 }"));
   auto client = OpenConfirmed();
   Frame f = Say(*client, "m", R"({"demo-fail-first":"10","demo-attempt-key":"k6"})");
   ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
@@ -519,11 +519,13 @@ TEST_F(CallsTest, TheRetryBudgetStopsRetriesDuringAnOutage) {
 }
 
 TEST_F(CallsTest, NoRetryAfterTheFirstReplyHasBeenForwarded) {
-  StartBridge("retry_policies { service: \"demo.v1.Echo\" max_attempts: 3 "
-              "initial_backoff_ms: 1 max_backoff_ms: 2 }");
+  StartBridge(
+      "retry_policies { service: \"demo.v1.Echo\" max_attempts: 3 "
+      "initial_backoff_ms: 1 max_backoff_ms: 2 }");
   auto client = OpenConfirmed();
-  Send(*client, R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
-                R"("payload":{"count":5},"metadata":{"demo-fail-after":"1","demo-fail-code":"14"}})");
+  Send(*client,
+       R"({"type":"message","messageId":"r","method":"demo.v1.Echo/Repeat",)"
+       R"("payload":{"count":5},"metadata":{"demo-fail-after":"1","demo-fail-code":"14"}})");
   EXPECT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
   Frame f = Next(*client);
   ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
@@ -532,8 +534,9 @@ TEST_F(CallsTest, NoRetryAfterTheFirstReplyHasBeenForwarded) {
 }
 
 TEST_F(CallsTest, StreamingRequestsAreReplayedToEachAttempt) {
-  StartBridge("retry_policies { service: \"demo.v1.Echo\" method: \"Collect\" "
-              "max_attempts: 3 initial_backoff_ms: 1 max_backoff_ms: 2 }");
+  StartBridge(
+      "retry_policies { service: \"demo.v1.Echo\" method: \"Collect\" "
+      "max_attempts: 3 initial_backoff_ms: 1 max_backoff_ms: 2 }");
   auto client = OpenConfirmed();
   Send(*client, R"({"type":"message","messageId":"c","method":"demo.v1.Echo/Collect",)"
                 R"("payload":{"text":"a"},"metadata":{"demo-fail-first":"1",)"
@@ -559,8 +562,8 @@ TEST_F(CallsTest, RetriesStopAtMaxAttempts) {
 TEST_F(CallsTest, NonRetryableCodesAreNotRetried) {
   StartBridge(kSayRetries);
   auto client = OpenConfirmed();
-  Frame f = Say(*client, "m",
-                R"({"demo-fail-first":"2","demo-attempt-key":"k3","demo-fail-code":"13"})");
+  Frame f =
+      Say(*client, "m", R"({"demo-fail-first":"2","demo-attempt-key":"k3","demo-fail-code":"13"})");
   ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
   EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INTERNAL);
   EXPECT_EQ(backend_->service->calls("Say"), 1);
@@ -579,8 +582,7 @@ TEST_F(CallsTest, MethodsWithoutAPolicyAreNotRetried) {
 
 TEST_F(CallsTest, MetadataFlowsBothWaysThroughTheAllowLists) {
   StartBridge("forward_request_headers: \"x-tenant\" forward_request_headers: \"x-trace-*\"");
-  auto client = OpenConfirmed(
-      {{"X-Tenant", "acme"}, {"X-Trace-Id", "t-1"}, {"X-Secret", "no"}});
+  auto client = OpenConfirmed({{"X-Tenant", "acme"}, {"X-Trace-Id", "t-1"}, {"X-Secret", "no"}});
   Frame f = Say(*client, "m", R"({"x-echo-color":"green","x-custom":"1","x-other":"2"})");
   ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
   // Response headers and trailers, allow-listed ("x-echo-*").
@@ -626,8 +628,9 @@ TEST_F(CallsTest, CallsPerSessionAreBounded) {
   StartBridge("max_calls_per_session: 2");
   auto client = OpenConfirmed();
   for (const char* id : {"a", "b", "c"}) {
-    Send(*client, absl::StrCat(R"({"type":"message","messageId":")", id,
-                               R"(","method":"demo.v1.Echo/Say","metadata":{"demo-delay-ms":"60000"}})"));
+    Send(*client,
+         absl::StrCat(R"({"type":"message","messageId":")", id,
+                      R"(","method":"demo.v1.Echo/Say","metadata":{"demo-delay-ms":"60000"}})"));
   }
   Frame f = Next(*client);
   ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
@@ -637,11 +640,13 @@ TEST_F(CallsTest, CallsPerSessionAreBounded) {
 
 TEST_F(CallsTest, AClientThatCannotKeepUpIsClosedAsASlowConsumer) {
   // The queue bound equals the pause point: the first reply beyond it closes with 4002.
-  StartBridge("max_outbound_buffer_bytes: 65536 max_outbound_queue_bytes: 65536 "
-              "disable_resume: true");
+  StartBridge(
+      "max_outbound_buffer_bytes: 65536 max_outbound_queue_bytes: 65536 "
+      "disable_resume: true");
   auto slow = OpenConfirmed();
-  Send(*slow, absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
-                           R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
+  Send(*slow,
+       absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
+                    R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
   auto code = slow->WaitForClose();  // reads (and drops) what was queued, then the close
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, protocol::close_code::kSlowConsumer);
@@ -690,8 +695,9 @@ TEST_F(CallsTest, ASlowReaderStopsUpstreamReadsInsteadOfBuffering) {
   StartBridge("max_outbound_buffer_bytes: 65536 shutdown_grace_ms: 100 disable_resume: true");
   auto slow = OpenConfirmed();
   // An endless stream of 16 KiB replies; `slow` reads none of them.
-  Send(*slow, absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
-                           R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
+  Send(*slow,
+       absl::StrCat(R"({"type":"message","messageId":"flood","method":"demo.v1.Echo/Repeat",)",
+                    R"("payload":{"count":0,"text":")", std::string(16384, 'z'), R"("}})"));
   auto probe = OpenConfirmed();
   // Each round trip on another connection gives the flood time to run; wait for the pause.
   int rounds = 0;

@@ -226,6 +226,20 @@ TEST_F(ChannelsTest, PushesReachAUsersConnectionsOneSessionOrEveryone) {
     EXPECT_EQ(push.publication().channel(), "");
     EXPECT_EQ(push.publication().data(), R"({"note":"for ann"})");
   }
+  v1::UserPresenceRequest who;
+  who.add_user_ids("ann");
+  who.add_user_ids("zed");
+  v1::UserPresenceResponse users;
+  ASSERT_TRUE(control_->UserPresence(Context().get(), who, &users).ok());
+  ASSERT_EQ(users.users_size(), 2);
+  EXPECT_EQ(users.users(0).user_id(), "ann");
+  EXPECT_TRUE(users.users(0).online());
+  EXPECT_EQ(users.users(0).connections_size(), 2);
+  EXPECT_EQ(users.users(1).user_id(), "zed");
+  EXPECT_FALSE(users.users(1).online());
+  EXPECT_EQ(control_->UserPresence(Context().get(), v1::UserPresenceRequest(), &users).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
   v1::SendToSessionRequest to_session;
   to_session.set_session_id(bob_session);
   to_session.set_data(R"("just bob")");

@@ -221,6 +221,16 @@ TEST_F(RedisClusterTest, PresenceAndTheUserLimitSpanBothInstances) {
   for (const auto& c : presence.clients()) sessions.insert(c.session_id());
   EXPECT_EQ(sessions, (std::set<std::string>{"a-1", "b-1"}));
 
+  v1::UserPresenceRequest who;
+  who.add_user_ids("cat");
+  who.add_user_ids("nobody");
+  v1::UserPresenceResponse users;
+  ASSERT_TRUE(b_.control->UserPresence(Context().get(), who, &users).ok());
+  ASSERT_EQ(users.users_size(), 2);
+  EXPECT_TRUE(users.users(0).online());
+  EXPECT_EQ(users.users(0).connections_size(), 2);  // one on each instance
+  EXPECT_FALSE(users.users(1).online());
+
   // cat has two connections (the limit), one on each instance: a third on either is refused.
   auto third = Open(a_, "cat");
   Frame error = Next(*third);

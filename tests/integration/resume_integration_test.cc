@@ -74,8 +74,7 @@ class ResumeTest : public ::testing::Test {
 
   int64_t Sequence(const Frame& f) {
     demo::v1::SayResponse r;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(f.stream_message().payload(), &r)
-                    .ok());
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(f.stream_message().payload(), &r).ok());
     return r.sequence();
   }
 
@@ -90,8 +89,9 @@ TEST_F(ResumeTest, AResumeReplaysWhatWasMissedThenConfirms) {
   auto client = Open();
   auto frames = Connect(*client);
   ASSERT_EQ(frames.back().connect_confirm().conversation_id(), "s-1");
-  ASSERT_TRUE(client->SendText(R"({"type":"message","messageId":"say","method":)"
-                               R"("demo.v1.Echo/Say","payload":{"text":"a"}})")
+  ASSERT_TRUE(client
+                  ->SendText(R"({"type":"message","messageId":"say","method":)"
+                             R"("demo.v1.Echo/Say","payload":{"text":"a"}})")
                   .ok());
   Frame response = Next(*client);
   ASSERT_EQ(response.kind_case(), Frame::kResponse);
@@ -156,8 +156,9 @@ TEST_F(ResumeTest, AnExpiredSessionCannotBeResumedAndItsCallsAreCancelled) {
   StartBridge("session_grace_ms: 50");
   auto client = Open();
   Connect(*client);
-  ASSERT_TRUE(client->SendText(R"({"type":"message","messageId":"slow","method":)"
-                               R"("demo.v1.Echo/Say","metadata":{"demo-delay-ms":"60000"}})")
+  ASSERT_TRUE(client
+                  ->SendText(R"({"type":"message","messageId":"slow","method":)"
+                             R"("demo.v1.Echo/Say","metadata":{"demo-delay-ms":"60000"}})")
                   .ok());
   ASSERT_TRUE(backend_->service->AwaitCalls("Say", 1, kTestTimeout));
   client.reset();
@@ -172,9 +173,8 @@ TEST_F(ResumeTest, AMessageResentAfterAResumeIsNotCalledAgain) {
   StartBridge();
   auto client = Open();
   Connect(*client);
-  const std::string call =
-      R"({"type":"message","messageId":"once","method":"demo.v1.Echo/Say",)"
-      R"("payload":{"text":"x"},"metadata":{"demo-delay-ms":"100"}})";
+  const std::string call = R"({"type":"message","messageId":"once","method":"demo.v1.Echo/Say",)"
+                           R"("payload":{"text":"x"},"metadata":{"demo-delay-ms":"100"}})";
   ASSERT_TRUE(client->SendText(call).ok());
   ASSERT_TRUE(client->SendText(R"({"type":"ping"})").ok());
   ASSERT_EQ(Next(*client).kind_case(), Frame::kPong);  // seq 2: the call is running

@@ -202,6 +202,12 @@ absl::StatusOr<size_t> AddUser(Broker& broker, const ClientInfo& client) {
   return slot.Wait();
 }
 
+absl::StatusOr<std::vector<ClientInfo>> UserConnections(Broker& broker, const std::string& user) {
+  Slot<absl::StatusOr<std::vector<ClientInfo>>> slot;
+  broker.UserConnections(user, slot.Callback());
+  return slot.Wait();
+}
+
 ClientInfo Client(const std::string& session, const std::string& user = "",
                   int64_t connected_at = 1700000000000) {
   return ClientInfo{session, user, absl::StrCat("client-", session), connected_at};
@@ -524,6 +530,13 @@ TEST_P(BrokerContractTest, UserConnectionsAreCounted) {
   EXPECT_EQ(AddUser(broker(), Client("s3", "bob")).value_or(0), 1u);
   broker().RemoveUserConnection("alice", "s1");
   EXPECT_EQ(AddUser(broker(), Client("s4", "alice")).value_or(0), 2u);
+  absl::StatusOr<std::vector<ClientInfo>> alice = UserConnections(broker(), "alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  EXPECT_THAT(Sessions(*alice), UnorderedElementsAre("s2", "s4"));
+  EXPECT_EQ((*alice)[0].client_id, absl::StrCat("client-", (*alice)[0].session_id));
+  absl::StatusOr<std::vector<ClientInfo>> nobody = UserConnections(broker(), "nobody");
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  EXPECT_TRUE(nobody->empty());
 }
 
 TEST_P(BrokerContractTest, AfterStopDonesStillRunOnce) {
@@ -683,6 +696,9 @@ TEST_F(RedisBrokerTest, PresenceAndUsersAcrossNodes) {
 
   EXPECT_EQ(AddUser(*a.broker, Client("s1", "alice")).value_or(0), 1u);
   EXPECT_EQ(AddUser(*b.broker, Client("s2", "alice")).value_or(0), 2u);
+  absl::StatusOr<std::vector<ClientInfo>> both = UserConnections(*a.broker, "alice");
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_THAT(Sessions(*both), UnorderedElementsAre("s1", "s2"));
   a.broker->RemoveUserConnection("alice", "s1");
   ASSERT_TRUE(Presence(*a.broker, "room").ok());
   EXPECT_EQ(AddUser(*b.broker, Client("s3", "alice")).value_or(0), 2u);

@@ -70,6 +70,10 @@ class HeldBroker final : public pubsub::Broker, private pubsub::BrokerEvents {
   void RemoveUserConnection(const std::string& u, const std::string& s) override {
     inner_.RemoveUserConnection(u, s);
   }
+  void UserConnections(const std::string& u,
+                       pubsub::Done<std::vector<pubsub::ClientInfo>> d) override {
+    inner_.UserConnections(u, std::move(d));
+  }
 
   // Answers the oldest History held.
   void ReleaseHistory() {
