@@ -13,20 +13,27 @@ BRIDGE_COPTS = [
     "-Wno-missing-field-initializers",
 ]
 
+# Under --config=tsan every test and binary links //bazel/tsan:tsan_support: ThreadSanitizer
+# annotations for Debian's uninstrumented absl::Mutex, the suppressions and default options.
+TSAN_DEPS = select({
+    "//bazel/tsan:tsan": ["//bazel/tsan:tsan_support"],
+    "//conditions:default": [],
+})
+
 # Generated code (protoc, grpc_cpp_plugin) is not ours to fix.
 GENERATED_COPTS = ["-w"]
 
 def bridge_cc_library(name, copts = [], **kwargs):
     native.cc_library(name = name, copts = BRIDGE_COPTS + copts, **kwargs)
 
-def bridge_cc_binary(name, copts = [], **kwargs):
-    native.cc_binary(name = name, copts = BRIDGE_COPTS + copts, **kwargs)
+def bridge_cc_binary(name, copts = [], deps = [], **kwargs):
+    native.cc_binary(name = name, copts = BRIDGE_COPTS + copts, deps = deps + TSAN_DEPS, **kwargs)
 
 def bridge_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
     native.cc_test(
         name = name,
         copts = BRIDGE_COPTS + copts,
-        deps = deps + ["@system//:gtest_main"],
+        deps = deps + ["@system//:gtest_main"] + TSAN_DEPS,
         size = size,
         **kwargs
     )

@@ -1,0 +1,8 @@
+// Default TSAN_OPTIONS for binaries built with --config=tsan; TSAN_OPTIONS overrides them.
+//   ignore_noninstrumented_modules=1: memcpy, strlen and friends called from Debian's
+//     uninstrumented libraries (gRPC, protobuf, Abseil, OpenSSL) are not checked; their
+//     synchronization (pthread) still counts.
+//   second_deadlock_stack=1: both stacks in lock-order reports.
+extern "C" const char* __tsan_default_options() {
+  return "ignore_noninstrumented_modules=1:second_deadlock_stack=1";
+}
