@@ -1082,10 +1082,11 @@ std::string SubscribeFrame(std::string_view channel, std::string_view extra = ""
                       std::string(extra), "}");
 }
 
-// Sends `frame` and reads the answer frames until one of type `until` (or `max` frames).
+// Sends `frame` and reads the answer frames until one of type `until` or `or_until` (or `max`
+// frames).
 absl::StatusOr<std::vector<JsonFrame>> Exchange(CaseContext& ctx, RawWsClient& ws,
                                                 const std::string& frame, std::string_view until,
-                                                int max = 4) {
+                                                int max = 4, std::string_view or_until = "") {
   if (absl::Status st = ws.SendText(frame); !st.ok()) return st;
   std::vector<JsonFrame> out;
   while (static_cast<int>(out.size()) < max) {
@@ -1095,7 +1096,9 @@ absl::StatusOr<std::vector<JsonFrame>> Exchange(CaseContext& ctx, RawWsClient& w
                           absl::StrCat(f.status().message(), " (after ", out.size(), " frames)"));
     }
     out.push_back(*std::move(f));
-    if (out.back().type() == until) break;
+    if (out.back().type() == until || (!or_until.empty() && out.back().type() == or_until)) {
+      break;
+    }
   }
   return out;
 }
@@ -1113,7 +1116,8 @@ void CheckChannelState(Checks& c, const JsonFrame& f, std::string_view type,
                                                 std::string(type), "\""))) {
     return;
   }
-  c.Require(f.String("channel") == std::string(channel),
+  // The protobuf JSON mapping leaves an empty string out: an absent channel is "".
+  c.Require(f.String("channel").value_or("") == channel,
             absl::StrCat("channel \"", f.String("channel").value_or(""), "\", expected \"",
                          std::string(channel), "\""));
   c.Require(f.Int("seq").has_value(), "seq absent");
@@ -1127,16 +1131,17 @@ void CheckChannelState(Checks& c, const JsonFrame& f, std::string_view type,
 // A refused subscribe: an error with field "channel", then unsubscribed {channel}.
 Verdict RefusedSubscribe(CaseContext& ctx, Session& s, const std::string& channel,
                          std::string_view category, std::string_view observed_before = "") {
+  // A server that accepts the subscribe answers subscribed: no use waiting for unsubscribed.
   absl::StatusOr<std::vector<JsonFrame>> frames =
-      Exchange(ctx, *s.ws, SubscribeFrame(channel), "unsubscribed");
+      Exchange(ctx, *s.ws, SubscribeFrame(channel), "unsubscribed", 4, "subscribed");
   const std::string before(observed_before);
   if (!frames.ok()) return Fail(absl::StrCat(before, frames.status().message()));
   Checks c;
-  if (c.Require(frames->size() == 2, absl::StrCat(frames->size(),
-                                                  " frames, expected an error "
-                                                  "then unsubscribed"))) {
-    CheckError(c, (*frames)[0], {std::string(category), false, "", std::nullopt, "channel"});
-    c.Require(!(*frames)[0].Has("messageId"), "the error has a messageId");
+  CheckError(c, frames->front(), {std::string(category), false, "", std::nullopt, "channel"});
+  c.Require(!frames->front().Has("messageId"), "the error has a messageId");
+  if (!c.failed() &&
+      c.Require(frames->size() == 2,
+                absl::StrCat(frames->size(), " frames, expected an error then unsubscribed"))) {
     CheckChannelState(c, (*frames)[1], "unsubscribed", channel);
   }
   const std::string alive = ctx.ProbeAlive(*s.ws);

@@ -273,6 +273,175 @@ TEST(RunnerTest, LoadingNamesTheFileLineAndField) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(ChannelStepsTest, EveryClientGetsEveryPublicationOnce) {
+  ScenarioReport r = RunScenario(Parse(R"pb(
+                                   name: "two_clients"
+                                   steps { connect {} }
+                                   steps { subscribe { channel: "news:two" } }
+                                   steps { subscribe { channel: "news:two" client: "b" } }
+                                   steps { publish { channel: "news:two" count: 5 } }
+                                   steps { expect_publications { channel: "news:two" received: 5 } }
+                                 )pb"),
+                                 RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+  ASSERT_EQ(r.channels.size(), 2u);
+  for (const ChannelReport& c : r.channels) {
+    EXPECT_TRUE(c.ok) << c.detail;
+    EXPECT_EQ(c.owed, 5) << c.client;
+    EXPECT_EQ(c.received, 5) << c.client;
+  }
+  EXPECT_EQ(r.publications_lost, 0);
+}
+
+TEST(ChannelStepsTest, AWrongCountFailsWithWhatWasReceived) {
+  ScenarioReport r =
+      RunScenario(Parse(R"pb(
+                    name: "count"
+                    steps { connect {} }
+                    steps { subscribe { channel: "news:count" } }
+                    steps { publish { channel: "news:count" count: 3 } }
+                    steps { expect_publications { channel: "news:count" received: 4 } }
+                  )pb"),
+                  RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_THAT(r.reason, HasSubstr("3 owed, 3 received"));
+  EXPECT_THAT(r.reason, HasSubstr("3 received, expected 4"));
+}
+
+TEST(ChannelStepsTest, PublicationsThatNeverArriveAreLost) {
+  // The link stalls without the client noticing (no heartbeat within the scenario): the
+  // publications go out from the bridge and never reach the client.
+  ScenarioReport r =
+      RunScenario(Parse(R"pb(
+                    name: "stalled"
+                    timeout_ms: 1500
+                    client { heartbeat_interval_ms: 60000 heartbeat_timeout_ms: 120000 }
+                    steps { connect {} }
+                    steps { subscribe { channel: "news:stall" } }
+                    steps {
+                      inject {
+                        proxy: "client"
+                        toxic {
+                          type: "ws_stall"
+                          stream: "downstream"
+                          attributes { after_frames: 0 }
+                        }
+                      }
+                    }
+                    steps { publish { channel: "news:stall" count: 3 } }
+                    steps { expect_publications { channel: "news:stall" } }
+                  )pb"),
+                  RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_THAT(r.reason, HasSubstr("lost offsets 1, 2, 3"));
+  EXPECT_EQ(r.publications_lost, 3);
+  EXPECT_EQ(r.publications_unrecovered, 0);
+  const std::string json = JsonReport({r}, "faults");
+  EXPECT_THAT(json, HasSubstr(R"("publicationsLost":3)"));
+}
+
+// Resume off and no history: the reconnect's resubscribe cannot recover the publications
+// made while the proxy was down. `recovered` states which answer the scenario expects.
+std::string UnrecoverableGapExpecting(bool recovered) {
+  return absl::StrCat(
+      R"pb(
+        name: "gap"
+        parts {
+          bridge_config: "disable_resume: true "
+                         "channels { namespaces { pattern: \"news:*\" history_size: 0 } }"
+        }
+        steps { connect {} }
+        steps { subscribe { channel: "news:gap" } }
+        steps { publish { channel: "news:gap" count: 1 } }
+        steps { expect_publications { channel: "news:gap" received: 1 } }
+        steps { inject { proxy: "client" enabled: false } }
+        steps { expect_close { code: 1006 } }
+        steps { publish { channel: "news:gap" count: 4 } }
+        steps { inject { proxy: "client" enabled: true } }
+        steps { expect_reconnect { resumed: false max_attempts: 6 } }
+        steps { expect_publications { channel: "news:gap" recovered:)pb",
+      recovered ? "true" : "false", " } }");
+}
+
+TEST(ChannelStepsTest, AReportedGapIsDetectedNotLost) {
+  ScenarioReport r = RunScenario(Parse(UnrecoverableGapExpecting(false)), RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+  EXPECT_EQ(r.publications_lost, 0);
+  EXPECT_EQ(r.publications_unrecovered, 4);
+  ASSERT_EQ(r.channels.size(), 1u);
+  EXPECT_EQ(r.channels[0].recovered, std::vector<bool>{false});
+}
+
+TEST(ChannelStepsTest, ExpectingRecoveryFailsWhenTheGapCannotBeFilled) {
+  ScenarioReport r = RunScenario(Parse(UnrecoverableGapExpecting(true)), RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_THAT(r.reason, HasSubstr("a resubscribe reported recovered false, expected true"));
+}
+
+TEST(ChannelStepsTest, ARefusedSubscribeIsCheckedByCategory) {
+  const std::string text = R"pb(
+    name: "refused"
+    parts { bridge_config: "channels { require_namespace: true }" }
+    steps { connect {} }
+    steps { subscribe { channel: "nowhere" expect_refusal: "CATEGORY" } }
+  )pb";
+  std::string not_found = text;
+  not_found.replace(not_found.find("CATEGORY"), 8, "not_found");
+  ScenarioReport r = RunScenario(Parse(not_found), RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+  std::string denied = text;
+  denied.replace(denied.find("CATEGORY"), 8, "permission_denied");
+  r = RunScenario(Parse(denied), RunOptions());
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_THAT(r.reason, HasSubstr("refused nowhere: not_found"));
+  EXPECT_THAT(r.reason, HasSubstr("expected permission_denied"));
+}
+
+TEST(ChannelStepsTest, AgainstAUrlPublishNeedsControl) {
+  auto backend = backend::StartBackend("127.0.0.1:0");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto config = backend::DemoBridgeConfig(backend->target(), "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto bridge = backend::StartDemoBridge(*config);
+  ASSERT_TRUE(bridge.ok()) << bridge.status();
+  const v1::Scenario scenario = Parse(R"pb(
+    name: "remote_channel"
+    steps { connect {} }
+    steps { subscribe { channel: "news:remote" } }
+    steps { publish { channel: "news:remote" count: 2 } }
+    steps { expect_publications { channel: "news:remote" received: 2 } }
+  )pb");
+  RunOptions options;
+  options.target.url = absl::StrCat("ws://127.0.0.1:", (*bridge)->server().port(), "/ws");
+  ScenarioReport skipped = RunScenario(scenario, options);
+  EXPECT_EQ(skipped.verdict, Verdict::kSkipped);
+  EXPECT_THAT(skipped.reason, HasSubstr("step 3 (publish)"));
+  EXPECT_THAT(skipped.reason, HasSubstr("--control"));
+
+  options.target.control = absl::StrCat("127.0.0.1:", (*bridge)->control_port());
+  ScenarioReport r = RunScenario(scenario, options);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+
+  (*bridge)->Shutdown();
+  (*bridge)->Wait();
+  backend->server->Shutdown();
+}
+
+TEST(ChannelStepsTest, ChannelStepsNeedAChannel) {
+  EXPECT_THAT(ValidateScenario(Parse(R"pb(
+                name: "x"
+                steps { publish { count: 2 } }
+              )pb"))
+                  .message(),
+              HasSubstr("steps[0]: the channel must be set"));
+  EXPECT_THAT(ValidateScenario(Parse(R"pb(
+                name: "x"
+                steps { subscribe { channel: "a" expect_refusal: "nope" } }
+              )pb"))
+                  .message(),
+              HasSubstr("steps[0].subscribe.expect_refusal"));
+}
+
 ScenarioReport SampleReport() {
   ScenarioReport r;
   r.name = "a<b>&\"c\"";
