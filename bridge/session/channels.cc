@@ -128,7 +128,10 @@ void Session::HandleSubscribe(const v1::Subscribe& subscribe) {
     return;
   }
   if (channels_.contains(channel)) {
-    RefuseSubscribe(channel, v1::ERROR_CATEGORY_INVALID_ARGUMENT, "already subscribed");
+    // An error alone: the subscription stands (an `unsubscribed` would say it ended).
+    metrics_->subscriptions_refused.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+              absl::StrCat("channel ", channel, ": already subscribed"), "channel");
     return;
   }
   std::optional<pubsub::Position> since;
