@@ -490,15 +490,15 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
 
   void Cancel() override {
     std::shared_ptr<GrpcCall> attempt;
-    bool waiting;
+    std::shared_ptr<grpc::Alarm> alarm;
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
       attempt = current_;
-      waiting = waiting_;
+      if (waiting_) alarm = alarm_;
     }
     if (attempt != nullptr) attempt->Cancel();
-    if (waiting) alarm_.Cancel();  // the backoff ends now, with CANCELLED
+    if (alarm != nullptr) alarm->Cancel();  // the backoff ends now, with CANCELLED
   }
 
   void AttemptHeaders(int attempt, Metadata headers) {
@@ -541,12 +541,15 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
             upstream_->CountRetry(spec_.method.path, /*throttled=*/false);
             last_result_ = std::move(result);
             waiting_ = true;
-            alarm_.Set(absl::ToChronoTime(absl::Now() + delay),
-                       // Weak: gRPC's Alarm keeps its callback after it ran, and a strong
-                       // reference there would keep this call alive for good.
-                       [weak = weak_from_this()](bool fired) {
-                         if (auto self = weak.lock()) self->OnBackoffDone(fired);
-                       });
+            // A new Alarm for each backoff: the previous one's callback may still be running
+            // (this attempt was started from it), and Set would replace it under its feet.
+            alarm_ = std::make_shared<grpc::Alarm>();
+            alarm_->Set(absl::ToChronoTime(absl::Now() + delay),
+                        // Weak: gRPC's Alarm keeps its callback after it ran, and a strong
+                        // reference there would keep this call alive for good.
+                        [weak = weak_from_this()](bool fired) {
+                          if (auto self = weak.lock()) self->OnBackoffDone(fired);
+                        });
             return;
           }
         }
@@ -641,7 +644,6 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   const CallSpec spec_;
   std::shared_ptr<CallListener> listener_;
   absl::Time deadline_;
-  grpc::Alarm alarm_;
 
   absl::Mutex mu_;
   int attempt_ ABSL_GUARDED_BY(mu_) = 0;
@@ -653,6 +655,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   bool committed_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);  // of the current backoff
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   CallResult last_result_ ABSL_GUARDED_BY(mu_);
 };
