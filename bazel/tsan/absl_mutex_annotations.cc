@@ -54,8 +54,7 @@ void* Real(const char* mangled) {
 }
 
 // Resolved once per entry point; function-local statics are thread-safe (and TSan knows it).
-#define REAL(type, mangled)                                             \
-  static const auto real = reinterpret_cast<type>(Real(mangled));
+#define REAL(type, mangled) static const auto real = reinterpret_cast<type>(Real(mangled));
 
 // The mutex whose Lock/Unlock/Await/Wait is running on this thread, for Condition::Eval.
 thread_local absl::Mutex* current_mu = nullptr;

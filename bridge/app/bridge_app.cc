@@ -5,9 +5,9 @@
 #include "bridge/control/control_server.h"
 #include "bridge/pubsub/memory_broker.h"
 #include "bridge/pubsub/redis_broker.h"
-#include "bridge/upstream/channel_feeds.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/auth_client.h"
+#include "bridge/upstream/channel_feeds.h"
 #include "bridge/upstream/grpc_upstream.h"
 #include "bridge/upstream/reflection_client.h"
 
@@ -18,8 +18,8 @@ std::string RenderNodeMetrics(const pubsub::Node& node) {
   const pubsub::Node::Counts c = node.counts();
   std::string out;
   auto gauge = [&out](const char* name, const char* help, uint64_t value, const char* type) {
-    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name,
-                    " ", value, "\n");
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                    value, "\n");
   };
   gauge("bridge_channel_sessions", "Sessions known to channels (attached or waiting for a resume).",
         c.sessions, "gauge");

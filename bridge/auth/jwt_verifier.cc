@@ -98,9 +98,9 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const v1::JwtCo
     EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
     BIO_free(bio);
     if (key == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config field auth.jwt.public_key_file: ", config.public_key_file(),
-          " is not a PEM public key"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config field auth.jwt.public_key_file: ", config.public_key_file(),
+                       " is not a PEM public key"));
     }
     const int type = EVP_PKEY_get_base_id(key);
     const int bits = EVP_PKEY_get_bits(key);
@@ -126,8 +126,8 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const v1::JwtCo
     return absl::InvalidArgumentError(
         "config field auth.jwt: the HS256 secret must have at least 32 bytes");
   }
-  return std::unique_ptr<JwtVerifier>(new JwtVerifier(config, std::move(secret),
-                                                      Algorithm::kHs256));
+  return std::unique_ptr<JwtVerifier>(
+      new JwtVerifier(config, std::move(secret), Algorithm::kHs256));
 }
 
 JwtVerifier::JwtVerifier(const v1::JwtConfig& config, std::string key, Algorithm algorithm)

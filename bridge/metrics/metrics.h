@@ -75,20 +75,22 @@ class Metrics {
   Counter connection_limit_refusals{0};  // 1013: too many connections, in all or per IP
   Counter memory_guard_refusals{0};      // 1013: over max_memory_bytes
   Counter rate_limited_messages{0};
-  Counter rate_limit_closes{0};     // 4029
-  Counter slow_consumer_closes{0};  // 4002
-  Counter auth_failures{0};         // bad, missing or expired tokens (4500), bad refreshes
-  Counter permission_denials{0};    // calls the user's token does not allow
-  Counter drains_requested{0};      // GET or POST /drain on the admin port
-  Counter auth_unavailable{0};      // 1013: the authentication service did not answer
-  Counter tls_reloads{0};           // certificate files changed and loaded
-  Counter tls_reload_failures{0};   // changed files that did not load (the old pair stays)
+  Counter rate_limit_closes{0};      // 4029
+  Counter slow_consumer_closes{0};   // 4002
+  Counter auth_failures{0};          // bad, missing or expired tokens (4500), bad refreshes
+  Counter permission_denials{0};     // calls the user's token does not allow
+  Counter drains_requested{0};       // GET or POST /drain on the admin port
+  Counter auth_unavailable{0};       // 1013: the authentication service did not answer
+  Counter tls_reloads{0};            // certificate files changed and loaded
+  Counter tls_reload_failures{0};    // changed files that did not load (the old pair stays)
   Counter subscriptions_refused{0};  // subscribe answered with an error
   Counter user_limit_closes{0};      // 4503: one connection too many for the user
   Counter disconnects_ordered{0};    // sessions closed by BridgeControl.Disconnect
   Counter channel_gaps{0};
   Counter batches_sent{0};
-  Counter control_requests_refused{0};  // BridgeControl requests answered INVALID_ARGUMENT           // outbound `batch` frames (each of several frames)           // publications that arrived after a missing offset
+  Counter control_requests_refused{
+      0};  // BridgeControl requests answered INVALID_ARGUMENT           // outbound `batch` frames
+           // (each of several frames)           // publications that arrived after a missing offset
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

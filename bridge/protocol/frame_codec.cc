@@ -6,11 +6,11 @@
 #include <limits>
 #include <string>
 
-#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/common/strings.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -37,9 +37,7 @@ bool IsRawJson(const FieldDescriptor* field) {
          field->options().GetExtension(v1::raw_json);
 }
 
-bool IsTimestamp(const Descriptor* d) {
-  return d == ::google::protobuf::Timestamp::descriptor();
-}
+bool IsTimestamp(const Descriptor* d) { return d == ::google::protobuf::Timestamp::descriptor(); }
 
 bool IsFrame(const Descriptor* d) { return d == Frame::descriptor(); }
 
@@ -178,8 +176,8 @@ class JsonDecoder {
     return true;
   }
 
-  bool DecodeField(dom::element v, Message* msg, const FieldDescriptor* f,
-                   const std::string& path, int depth) {
+  bool DecodeField(dom::element v, Message* msg, const FieldDescriptor* f, const std::string& path,
+                   int depth) {
     if (v.is_null() && !IsRawJson(f)) return true;  // null means the default
     if (f->is_map()) return DecodeMap(v, msg, f, path, depth);
     if (f->is_repeated()) {
@@ -331,8 +329,8 @@ class JsonDecoder {
   }
 
   // Decodes one (non-repeated, or one element of a repeated) value into field `f` of `msg`.
-  bool DecodeValue(dom::element v, Message* msg, const FieldDescriptor* f,
-                   const std::string& path, int depth) {
+  bool DecodeValue(dom::element v, Message* msg, const FieldDescriptor* f, const std::string& path,
+                   int depth) {
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
     switch (f->cpp_type()) {
@@ -743,7 +741,8 @@ std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frame
   constexpr uint32_t kBatchTag = (Frame::kBatchFieldNumber << 3) | 2;
   constexpr uint32_t kFramesTag = (v1::Batch::kFramesFieldNumber << 3) | 2;
   size_t inner = 0;
-  for (const std::string& f : frames) inner += VarintSize(kFramesTag) + VarintSize(f.size()) + f.size();
+  for (const std::string& f : frames)
+    inner += VarintSize(kFramesTag) + VarintSize(f.size()) + f.size();
   out.reserve(inner + 8);
   AppendVarint(kBatchTag, &out);
   AppendVarint(inner, &out);

@@ -150,8 +150,7 @@ class Broker {
   // A user's connections, across nodes. AddUserConnection records `client` (its user_id set)
   // and answers how many connections the user has now, this one included.
   virtual void AddUserConnection(const ClientInfo& client, Done<size_t> done) = 0;
-  virtual void RemoveUserConnection(const std::string& user_id,
-                                    const std::string& session_id) = 0;
+  virtual void RemoveUserConnection(const std::string& user_id, const std::string& session_id) = 0;
   // The user's connections now, on every node (none: the user is offline).
   virtual void UserConnections(const std::string& user_id, Done<std::vector<ClientInfo>> done) = 0;
 };

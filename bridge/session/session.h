@@ -363,8 +363,7 @@ class Session {
   void HandleSubscribe(const v1::Subscribe& subscribe);
   void HandleUnsubscribe(const v1::Unsubscribe& unsubscribe);
   void OnSubscribed(const std::string& channel, absl::StatusOr<pubsub::HistoryResult> result);
-  void RefuseSubscribe(const std::string& channel, v1::ErrorCategory category,
-                       std::string message);
+  void RefuseSubscribe(const std::string& channel, v1::ErrorCategory category, std::string message);
   void SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,
                         std::optional<bool> recovered);
   // A publication the client does not have yet (by offset) goes out.

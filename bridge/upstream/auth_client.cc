@@ -62,8 +62,7 @@ class AuthServiceChecker final : public auth::Checker {
         out.identity.all_methods = p->response.methods().empty();
         out.identity.methods.assign(p->response.methods().begin(), p->response.methods().end());
         out.identity.all_channels = p->response.channels().empty();
-        out.identity.channels.assign(p->response.channels().begin(),
-                                     p->response.channels().end());
+        out.identity.channels.assign(p->response.channels().begin(), p->response.channels().end());
         if (p->response.expires_in_ms() > 0) {
           out.valid_for = absl::Milliseconds(static_cast<int64_t>(p->response.expires_in_ms()));
         }

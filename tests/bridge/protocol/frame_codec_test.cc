@@ -1054,8 +1054,8 @@ TEST(BatchTest, EncodeBatchIsTheBatchOfTheFramesInEitherEncoding) {
   Frame expected;
   *expected.mutable_batch()->add_frames() = pong;
   *expected.mutable_batch()->add_frames() = publication;
-  const std::string binary = EncodeBatch(
-      Encoding::kBinary, {EncodeBinaryFrame(pong), EncodeBinaryFrame(publication)});
+  const std::string binary =
+      EncodeBatch(Encoding::kBinary, {EncodeBinaryFrame(pong), EncodeBinaryFrame(publication)});
   EXPECT_EQ(binary, expected.SerializeAsString());
 
   const std::string json =
