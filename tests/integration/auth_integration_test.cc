@@ -14,9 +14,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
-#include "jwt.h"
 #include "proto/demo/v1/echo.pb.h"
 #include "tests/support/test_bridge.h"
+#include "tests/support/test_tokens.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -29,22 +29,11 @@ using ::testing::Contains;
 using ::testing::Pair;
 using v1::Frame;
 
-constexpr char kSecret[] = "an-hs256-secret-of-at-least-32-bytes!!";
+constexpr const char* kSecret = bridge::testing::kTestHs256Secret;
 
 std::string Token(const std::string& user, absl::Duration valid_for,
                   const std::string& methods_json = "") {
-  jwt_t* jwt = nullptr;
-  jwt_new(&jwt);
-  jwt_add_grant(jwt, "sub", user.c_str());
-  jwt_add_grant_int(jwt, "exp", absl::ToUnixSeconds(absl::Now() + valid_for));
-  if (!methods_json.empty()) jwt_add_grants_json(jwt, methods_json.c_str());
-  jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kSecret),
-              sizeof(kSecret) - 1);
-  char* out = jwt_encode_str(jwt);
-  std::string token = out;
-  free(out);
-  jwt_free(jwt);
-  return token;
+  return bridge::testing::Hs256Token(user, valid_for, methods_json);
 }
 
 class AuthTest : public ::testing::Test {

@@ -14,10 +14,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "jwt.h"
 #include "proto/bridge/v1/control.grpc.pb.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_bridge.h"
+#include "tests/support/test_tokens.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -28,21 +28,9 @@ using ::bridge::testing::kTestTimeout;
 using ::bridge::testing::WsTestClient;
 using v1::Frame;
 
-constexpr char kSecret[] = "an-hs256-secret-of-at-least-32-bytes!!";
+constexpr const char* kSecret = bridge::testing::kTestHs256Secret;
 
-std::string Token(const std::string& user) {
-  jwt_t* jwt = nullptr;
-  jwt_new(&jwt);
-  jwt_add_grant(jwt, "sub", user.c_str());
-  jwt_add_grant_int(jwt, "exp", absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
-  jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kSecret),
-              sizeof(kSecret) - 1);
-  char* out = jwt_encode_str(jwt);
-  std::string token = out;
-  free(out);
-  jwt_free(jwt);
-  return token;
-}
+std::string Token(const std::string& user) { return bridge::testing::Hs256Token(user); }
 
 struct Instance {
   std::unique_ptr<bridge::testing::TestBridge> bridge;
