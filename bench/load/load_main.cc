@@ -124,11 +124,15 @@ bool Spawn(const std::string& command, Spawned* out) {
   return false;
 }
 
-void Stop(const Spawned& s) {
-  if (s.pid <= 0) return;
+// Stops the spawned server with SIGTERM (it drains and exits). Returns its exit status, 128 +
+// the signal if a signal ended it, or -1 if nothing was spawned.
+int Stop(const Spawned& s) {
+  if (s.pid <= 0) return -1;
   kill(s.pid, SIGTERM);
   int status = 0;
-  waitpid(s.pid, &status, 0);
+  if (waitpid(s.pid, &status, 0) != s.pid) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
 double Us(uint64_t ns) { return ns / 1000.0; }
@@ -190,7 +194,7 @@ int main(int argc, char** argv) {
     const bool ok = bench::load::RunIdleConnections(spec, absl::GetFlag(FLAGS_setup_concurrency),
                                                     absl::GetFlag(FLAGS_per_source),
                                                     absl::GetFlag(FLAGS_hold), pid, &r);
-    Stop(spawned);
+    const int spawned_exit = Stop(spawned);
     const double per_conn = r.established > 0 && r.rss_before >= 0 && r.rss_after >= 0
                                 ? static_cast<double>(r.rss_after - r.rss_before) / r.established
                                 : -1;
@@ -199,11 +203,12 @@ int main(int argc, char** argv) {
       std::printf(
           "{\"mode\":\"idle\",\"connections\":%d,\"threads\":%d,\"established\":%llu,"
           "\"failures\":%llu,\"setup_s\":%.4f,\"setup_per_s\":%.0f,\"rss_before\":%lld,"
-          "\"rss_after\":%lld,\"rss_per_connection\":%.1f,\"first_error\":\"%s\"}\n",
+          "\"rss_after\":%lld,\"rss_per_connection\":%.1f,\"spawned_exit\":%d,"
+          "\"first_error\":\"%s\"}\n",
           spec.connections, spec.threads, static_cast<unsigned long long>(r.established),
           static_cast<unsigned long long>(r.failures), r.setup_seconds, rate,
           static_cast<long long>(r.rss_before), static_cast<long long>(r.rss_after), per_conn,
-          absl::CEscape(r.first_error).c_str());
+          spawned_exit, absl::CEscape(r.first_error).c_str());
     } else {
       std::printf("idle: %llu of %d sessions established (%llu failed) in %.3f s: %.0f/s\n",
                   static_cast<unsigned long long>(r.established), spec.connections,
@@ -211,8 +216,9 @@ int main(int argc, char** argv) {
       std::printf("bridge RSS: %.1f MB before, %.1f MB after: %.0f bytes per connection\n",
                   r.rss_before / 1e6, r.rss_after / 1e6, per_conn);
       if (!r.first_error.empty()) std::printf("first error: %s\n", r.first_error.c_str());
+      if (spawned_exit > 0) std::printf("spawned server exited with %d\n", spawned_exit);
     }
-    return ok && r.failures == 0 ? 0 : 1;
+    return ok && r.failures == 0 && spawned_exit <= 0 ? 0 : 1;
   }
 
   double cpu_start = -1, cpu_end = -1;
@@ -222,7 +228,7 @@ int main(int argc, char** argv) {
   LoadResult r;
   const bool ok = target.grpc ? bench::load::RunGrpcLoad(spec, on_window, &r)
                               : bench::load::RunWebSocketLoad(spec, on_window, &r);
-  Stop(spawned);
+  const int spawned_exit = Stop(spawned);
   const double rps = r.seconds > 0 ? r.round_trips / r.seconds : 0;
   const double bridge_cpu = cpu_start >= 0 && cpu_end >= 0 ? cpu_end - cpu_start : -1;
   const double cpu_per_rt = bridge_cpu >= 0 && r.round_trips > 0
@@ -236,7 +242,7 @@ int main(int argc, char** argv) {
         "\"replies\":%llu,\"errors\":%llu,\"late\":%llu,\"connect_failures\":%llu,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
         "\"mean_us\":%.1f,\"bridge_cpu_s\":%.3f,\"bridge_cpu_us_per_rt\":%.2f,"
-        "\"client_cpu_s\":%.3f,\"ok\":%s,\"first_error\":\"%s\"}\n",
+        "\"client_cpu_s\":%.3f,\"ok\":%s,\"spawned_exit\":%d,\"first_error\":\"%s\"}\n",
         target.grpc ? "grpc" : "ws", kind.c_str(), spec.connections, spec.inflight, spec.rate,
         spec.payload, spec.threads, r.seconds, static_cast<unsigned long long>(r.round_trips), rps,
         static_cast<unsigned long long>(r.replies), static_cast<unsigned long long>(r.errors),
@@ -244,7 +250,7 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.connect_failures), Us(h.Percentile(0.5)),
         Us(h.Percentile(0.9)), Us(h.Percentile(0.99)), Us(h.Percentile(0.999)), Us(h.max()),
         h.mean() / 1000, bridge_cpu, cpu_per_rt, r.client_cpu_s, ok ? "true" : "false",
-        absl::CEscape(r.first_error).c_str());
+        spawned_exit, absl::CEscape(r.first_error).c_str());
   } else {
     std::printf("%s %s: %d connections x %d in flight%s, %zu B, %.2f s measured\n",
                 target.grpc ? "grpc" : "ws", kind.c_str(), spec.connections, spec.inflight,
@@ -262,6 +268,7 @@ int main(int argc, char** argv) {
     }
     std::printf("load generator CPU: %.3f s\n", r.client_cpu_s);
     if (!r.first_error.empty()) std::printf("first error: %s\n", r.first_error.c_str());
+    if (spawned_exit > 0) std::printf("spawned server exited with %d\n", spawned_exit);
   }
-  return ok ? 0 : 1;
+  return ok && spawned_exit <= 0 ? 0 : 1;
 }

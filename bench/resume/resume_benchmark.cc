@@ -34,7 +34,8 @@ void BM_ReconnectToResumed(benchmark::State& state) {
   auto backend = harness::backend::StartBackend("127.0.0.1:0");
   auto config = config::ParseConfigText(
       absl::StrCat("listen: \"127.0.0.1:0\" io_threads: 2 routes { service: \"demo.v1.Echo\" "
-                   "target: \"", backend->target(), "\" }"),
+                   "target: \"",
+                   backend->target(), "\" }"),
       "bench");
   config::ApplyDefaults(&*config);
   auto registry = std::make_unique<transcode::DescriptorRegistry>();
@@ -56,8 +57,8 @@ void BM_ReconnectToResumed(benchmark::State& state) {
     client->reset();
     client = WsTestClient::Connect(port);
     (void)(*client)->SendText(absl::StrCat(R"({"type":"connect","clientId":"b","resume":{)",
-                                           R"("conversationId":")", conversation,
-                                           R"(","lastSeq":)", last_seq, "}}"));
+                                           R"("conversationId":")", conversation, R"(","lastSeq":)",
+                                           last_seq, "}}"));
     (void)protocol::DecodeJsonFrame(*(*client)->ReceiveText(), &frame);
     if (!frame.connect_confirm().resumed()) {
       state.SkipWithError("not resumed");
@@ -90,6 +91,7 @@ class NullTransport final : public session::Transport {
   void CancelTimer(session::SessionTimer) override {}
   std::shared_ptr<session::Executor> executor() override { return nullptr; }
   size_t buffered_bytes() override { return 0; }
+  void MeasureBuffered(std::function<void(size_t)> done) override { done(0); }
   void Release() override {}
 };
 

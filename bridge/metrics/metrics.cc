@@ -167,6 +167,9 @@ std::string Metrics::RenderPrometheus() const {
                 get(rate_limit_closes));
   AppendCounter(&out, "bridge_slow_consumer_closes_total", "Connections closed with 4002.",
                 get(slow_consumer_closes));
+  AppendCounter(&out, "bridge_accept_errors_total",
+                "Accepts that failed (the accept loop tries again after 50 ms).",
+                get(accept_errors));
   AppendCounter(&out, "bridge_auth_failures_total",
                 "Bad, missing or expired tokens, and refused refreshes.", get(auth_failures));
   AppendCounter(&out, "bridge_subscriptions_refused_total", "Subscribes answered with an error.",

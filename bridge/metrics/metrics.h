@@ -86,11 +86,14 @@ class Metrics {
   Counter subscriptions_refused{0};  // subscribe answered with an error
   Counter user_limit_closes{0};      // 4503: one connection too many for the user
   Counter disconnects_ordered{0};    // sessions closed by BridgeControl.Disconnect
+  // Publications that arrived after a missing offset.
   Counter channel_gaps{0};
+  // Outbound `batch` frames (each of several frames).
   Counter batches_sent{0};
-  Counter control_requests_refused{
-      0};  // BridgeControl requests answered INVALID_ARGUMENT           // outbound `batch` frames
-           // (each of several frames)           // publications that arrived after a missing offset
+  // BridgeControl requests answered INVALID_ARGUMENT.
+  Counter control_requests_refused{0};
+  // Accepts that failed (out of descriptors, for one); the loop tries again shortly.
+  Counter accept_errors{0};
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);

@@ -125,6 +125,118 @@ struct ServerGate {
   bool open ABSL_GUARDED_BY(mu) = true;
 };
 
+// The connection a session writes to. A websocketpp connection is safe only on its own strand,
+// where its handlers run: terminate() there writes its state without the lock that send() and
+// close() read it under, and get_buffered_amount() reads the send queue's size without its
+// lock. So every call the session makes on it runs on that strand. Messages queue here, in
+// order, and one task on the strand hands all that are waiting to websocketpp, which writes
+// them with one gathered write.
+template <typename Config>
+class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
+ public:
+  using WsServer = websocketpp::server<Config>;
+  using WsConnection = typename WsServer::connection_type;
+  using WsConnectionPtr = typename WsServer::connection_ptr;
+  using MessagePtr = typename WsConnection::message_ptr;
+
+  explicit Outlet(WsConnectionPtr con)
+      : con_(std::move(con)),
+        strand_(con_->get_strand()),
+        rfc6455_(Rfc6455(*con_)),
+        deflating_(absl::StrContains(con_->get_response_header("Sec-WebSocket-Extensions"),
+                                     "permessage-deflate")) {}
+
+  WsConnection* connection() const { return con_.get(); }
+
+  // --- On the session's strand.
+  void Send(std::string data, bool text) {
+    const auto opcode =
+        text ? websocketpp::frame::opcode::text : websocketpp::frame::opcode::binary;
+    const size_t bytes = data.size();
+    MessagePtr msg = con_->get_message(opcode, 0);
+    if (msg == nullptr) return;
+    if (!rfc6455_ || deflating_) {
+      // websocketpp frames (and compresses) it; text that is not UTF-8 is dropped there.
+      msg->get_raw_payload() = std::move(data);
+      msg->set_compressed(deflating_);
+    } else {
+      // Framed here: websocketpp's framing checks a text frame's UTF-8 one byte at a time and
+      // copies the payload twice, most of the cost of a 16 KiB reply. The check runs eight
+      // ASCII bytes at a time and the payload moves into the message. Text that is not UTF-8
+      // is dropped, as websocketpp's send does.
+      if (text && !transcode::IsValidUtf8(data)) return;
+      msg->set_header(FrameHeader(opcode, bytes));
+      msg->get_raw_payload() = std::move(data);
+      msg->set_prepared(true);
+    }
+    queued_.fetch_add(bytes, std::memory_order_relaxed);
+    bool post;
+    {
+      absl::MutexLock lock(&mu_);
+      waiting_.push_back({std::move(msg), bytes});
+      post = !flush_posted_;
+      flush_posted_ = true;
+    }
+    if (post) asio::post(*strand_, [self = this->shared_from_this()] { self->Flush(); });
+  }
+
+  // After the messages already sent.
+  void Close(int code, std::string reason) {
+    asio::post(*strand_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
+      std::error_code ec;
+      self->con_->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
+      if (ec) self->con_->terminate(ec);
+    });
+  }
+
+  // Bytes waiting here plus those websocketpp held when last looked at (see
+  // session::Transport::buffered_bytes).
+  size_t buffered_bytes() const {
+    return queued_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed);
+  }
+
+  // `done` runs on the connection's strand, with the figure as it is there.
+  void Measure(std::function<void(size_t)> done) {
+    asio::post(*strand_, [self = this->shared_from_this(), done = std::move(done)] {
+      self->held_.store(self->con_->get_buffered_amount(), std::memory_order_relaxed);
+      done(self->buffered_bytes());
+    });
+  }
+
+ private:
+  struct Waiting {
+    MessagePtr msg;
+    size_t bytes;
+  };
+
+  // On the connection's strand.
+  void Flush() {
+    std::vector<Waiting> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      batch.swap(waiting_);
+      flush_posted_ = false;
+    }
+    size_t bytes = 0;
+    for (Waiting& w : batch) {
+      (void)con_->send(w.msg);
+      bytes += w.bytes;
+    }
+    held_.store(con_->get_buffered_amount(), std::memory_order_relaxed);
+    queued_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
+  const WsConnectionPtr con_;
+  const typename WsConnection::strand_ptr strand_;
+  const bool rfc6455_;    // RFC 6455 framing, which Send can do itself
+  const bool deflating_;  // permessage-deflate was negotiated
+  absl::Mutex mu_;
+  std::vector<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  bool flush_posted_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<size_t> queued_{0};  // bytes in waiting_ and in the task handing them over
+  std::atomic<size_t> held_{0};    // websocketpp's buffered amount, when last read
+};
+
 // What a SessionCore needs of the server.
 template <typename Config>
 class SessionHost {
@@ -150,6 +262,7 @@ class SessionCore final : public session::Transport,
   using WsServer = websocketpp::server<Config>;
   using WsConnection = typename WsServer::connection_type;
   using WsConnectionPtr = typename WsServer::connection_ptr;
+  using ConnectionOutlet = Outlet<Config>;
 
   SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost<Config>* host,
               protocol::Encoding encoding)
@@ -200,8 +313,7 @@ class SessionCore final : public session::Transport,
   // resume, late events of the old connection are ignored and those of a connection handed to
   // another session are passed on.
   void AttachNew(WsConnectionPtr con, bool draining) {
-    con_ = std::move(con);
-    deflating_ = NegotiatedDeflate(*con_);
+    out_ = std::make_shared<ConnectionOutlet>(std::move(con));
     session_->Start();
     if (draining) session_->Shutdown();
   }
@@ -213,7 +325,7 @@ class SessionCore final : public session::Transport,
       });
       return;
     }
-    if (con_.get() != from) return;
+    if (!AttachedTo(from)) return;
     session_->OnMessage(payload, binary);
   }
 
@@ -222,7 +334,7 @@ class SessionCore final : public session::Transport,
       forward_->Post([next = forward_, from] { next->OnConnectionPing(from); });
       return;
     }
-    if (con_.get() == from) session_->OnControlPing();
+    if (AttachedTo(from)) session_->OnControlPing();
   }
 
   void OnConnectionClosed(WsConnection* from, bool client_ended) {
@@ -231,8 +343,8 @@ class SessionCore final : public session::Transport,
           [next = forward_, from, client_ended] { next->OnConnectionClosed(from, client_ended); });
       return;
     }
-    if (con_.get() != from) return;
-    con_.reset();
+    if (!AttachedTo(from)) return;
+    out_.reset();
     session_->OnClosed(client_ended);
   }
 
@@ -240,29 +352,27 @@ class SessionCore final : public session::Transport,
   void Drain() { session_->Drain(); }
 
   // A new connection resumes this session (claimed with Session::TryClaim).
-  void AttachResumed(WsConnectionPtr con, const v1::Connect& connect,
+  void AttachResumed(std::shared_ptr<ConnectionOutlet> out, const v1::Connect& connect,
                      std::optional<auth::Identity> identity) {
-    if (con_ != nullptr && con_ != con) {
+    if (out_ != nullptr && out_ != out) {
       // The client came back before the old connection was seen to drop.
-      std::error_code ec;
-      con_->close(websocketpp::close::status::normal, "session_resumed", ec);
+      out_->Close(websocketpp::close::status::normal, "session_resumed");
     }
-    con_ = std::move(con);
-    deflating_ = con_ != nullptr && NegotiatedDeflate(*con_);
+    out_ = std::move(out);
     session_->Reattach(connect, std::move(identity));
   }
 
   // This session's connection goes to `to`; events still queued here follow it.
-  WsConnectionPtr HandOver(std::shared_ptr<SessionCore> to) {
+  std::shared_ptr<ConnectionOutlet> HandOver(std::shared_ptr<SessionCore> to) {
     forward_ = std::move(to);
-    return std::move(con_);
+    return std::move(out_);
   }
 
   // Server teardown, with the io threads stopped and the gate closed: break the cycles, end
   // the session, and let go of everything tied to the io_context before it goes (a core may
   // be released later, by a gRPC thread).
   void Teardown() {
-    con_.reset();
+    out_.reset();
     forward_.reset();
     session_.reset();
     for (auto& slot : timers_) slot.reset();
@@ -271,33 +381,11 @@ class SessionCore final : public session::Transport,
 
   // --- session::Transport
   void Send(std::string data, protocol::Encoding encoding) override {
-    if (con_ == nullptr) return;
-    const bool text = encoding == protocol::Encoding::kJson;
-    const auto opcode =
-        text ? websocketpp::frame::opcode::text : websocketpp::frame::opcode::binary;
-    // websocketpp's send is thread-safe: it queues and writes on the connection's strand.
-    if (!Rfc6455(*con_) || Deflating()) {
-      (void)con_->send(data, opcode);  // websocketpp frames (and compresses) it
-      return;
-    }
-    // Framed here: websocketpp's framing checks a text frame's UTF-8 one byte at a time and
-    // copies the payload twice, most of the cost of a 16 KiB reply. The check runs eight ASCII
-    // bytes at a time and the payload moves into the message. Text that is not UTF-8 is
-    // dropped, as websocketpp's send does.
-    if (text && !transcode::IsValidUtf8(data)) return;
-    auto msg = con_->get_message(opcode, 0);
-    if (msg == nullptr) return;
-    msg->set_header(FrameHeader(opcode, data.size()));
-    msg->get_raw_payload() = std::move(data);
-    msg->set_prepared(true);
-    (void)con_->send(msg);
+    if (out_ != nullptr) out_->Send(std::move(data), encoding == protocol::Encoding::kJson);
   }
 
   void Close(int code, std::string_view reason) override {
-    if (con_ == nullptr) return;
-    std::error_code ec;
-    con_->close(static_cast<websocketpp::close::status::value>(code), std::string(reason), ec);
-    if (ec) con_->terminate(ec);
+    if (out_ != nullptr) out_->Close(code, std::string(reason));
   }
 
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
@@ -324,7 +412,17 @@ class SessionCore final : public session::Transport,
 
   std::shared_ptr<session::Executor> executor() override { return executor_; }
 
-  size_t buffered_bytes() override { return con_ != nullptr ? con_->get_buffered_amount() : 0; }
+  size_t buffered_bytes() override { return out_ != nullptr ? out_->buffered_bytes() : 0; }
+
+  void MeasureBuffered(std::function<void(size_t)> done) override {
+    if (out_ == nullptr) {
+      Post([done = std::move(done)] { done(0); });
+      return;
+    }
+    out_->Measure([self = this->shared_from_this(), done = std::move(done)](size_t bytes) {
+      self->Post([done, bytes] { done(bytes); });
+    });
+  }
 
   void Release() override { host_->Forget(this); }
 
@@ -355,12 +453,9 @@ class SessionCore final : public session::Transport,
   std::shared_ptr<Executor> executor_;
   std::unique_ptr<session::Session> session_;
   std::shared_ptr<session::SessionStats> stats_;
-  WsConnectionPtr con_;     // the attached connection, if any
-  bool deflating_ = false;  // con_ negotiated permessage-deflate
-  bool Deflating() const { return deflating_; }
-  static bool NegotiatedDeflate(WsConnection& con) {
-    return absl::StrContains(con.get_response_header("Sec-WebSocket-Extensions"),
-                             "permessage-deflate");
+  std::shared_ptr<ConnectionOutlet> out_;  // the attached connection, if any
+  bool AttachedTo(const WsConnection* con) const {
+    return out_ != nullptr && out_->connection() == con;
   }
   std::shared_ptr<SessionCore> forward_;  // set once this session's connection moved on
   bool registered_ = false;
@@ -441,8 +536,6 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     if (ec) return absl::InternalError(absl::StrCat("cannot start Asio: ", ec.message()));
     drain_strand_ = std::make_unique<asio::strand<asio::io_context::executor_type>>(
         asio::make_strand(endpoint_.get_io_service()));
-    endpoint_.set_reuse_addr(true);
-    endpoint_.set_listen_backlog(1024);
     endpoint_.set_max_message_size(config_.max_frame_bytes());
     endpoint_.set_max_http_body_size(64 * 1024);
 
@@ -466,16 +559,10 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       endpoint_.set_tls_init_handler([this](connection_hdl) { return tls_base_; });
     }
 
-    endpoint_.listen(host_port->host, std::to_string(host_port->port), ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", config_.listen(), ": ", ec.message()));
+    if (absl::Status listening = Listen(host_port->host, host_port->port); !listening.ok()) {
+      return listening;
     }
-    auto local = endpoint_.get_local_endpoint(ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot read the bound port: ", ec.message()));
-    port_ = local.port();
-    endpoint_.start_accept(ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot accept: ", ec.message()));
+    asio::post(*drain_strand_, [this] { AcceptNext(); });
     if (absl::Status admin = StartAdmin(); !admin.ok()) return admin;
 
     const int threads = static_cast<int>(std::max<uint32_t>(1, config_.io_threads()));
@@ -565,14 +652,14 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       return false;
     }
     // On the claimant's strand: take its connection and point the connection at the target.
-    WsConnectionPtr con = claimant->HandOver(target);
-    if (con != nullptr) con->SetCore(target);
+    std::shared_ptr<typename Core::ConnectionOutlet> out = claimant->HandOver(target);
+    if (out != nullptr) out->connection()->SetCore(target);
     {
       absl::MutexLock lock(&mu_);
       cores_.erase(claimant);
     }
     target->Post(
-        [target, con, connect, identity] { target->AttachResumed(con, connect, identity); });
+        [target, out, connect, identity] { target->AttachResumed(out, connect, identity); });
     return true;
   }
 
@@ -584,7 +671,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
         .Int("drain_timeout_ms", config_.drain_timeout_ms())
         .Int("retry_after_ms", config_.drain_retry_after_ms());
     std::error_code ec;
-    endpoint_.stop_listening(ec);
+    acceptor_->close(ec);  // the pending accept ends with operation_aborted
 
     std::vector<std::shared_ptr<Core>> cores;
     bool idle;
@@ -618,6 +705,60 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
         StopIfDrained();
       });
     });
+  }
+
+  // Binds the listening socket. The accept loop is the bridge's own rather than websocketpp's:
+  // websocketpp runs each accept's handler on the new connection's strand, where nothing else
+  // can stop the loop without racing it. This one runs on drain_strand_, with BeginDrain.
+  absl::Status Listen(const std::string& host, uint16_t port) {
+    const std::string where = absl::StrCat("cannot listen on ", config_.listen(), ": ");
+    asio::io_context& io = endpoint_.get_io_service();
+    std::error_code ec;
+    asio::ip::tcp::resolver resolver(io);
+    auto resolved = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || resolved.empty()) {
+      return absl::UnavailableError(absl::StrCat(where, ec ? ec.message() : "no address"));
+    }
+    const asio::ip::tcp::endpoint at = resolved.begin()->endpoint();
+    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io);
+    acceptor_->open(at.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(at, ec);
+    if (!ec) acceptor_->listen(kListenBacklog, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat(where, ec.message()));
+    const auto local = acceptor_->local_endpoint(ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot read the bound port: ", ec.message()));
+    port_ = local.port();
+    return absl::OkStatus();
+  }
+
+  // On drain_strand_: accepts the next connection, until BeginDrain closes the acceptor.
+  void AcceptNext() {
+    if (!acceptor_->is_open()) return;
+    WsConnectionPtr con = endpoint_.get_connection();
+    if (con == nullptr) {
+      log::Error("accept_failed").Str("reason", "cannot make a connection");
+      return;
+    }
+    acceptor_->async_accept(
+        con->get_raw_socket(),
+        asio::bind_executor(*drain_strand_, [this, con](const std::error_code& ec) {
+          if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+          if (ec) {
+            // Out of descriptors, for one: try again shortly rather than spin.
+            metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+            log::Warn("accept_failed").Str("reason", ec.message());
+            accept_retry_ = std::make_unique<asio::steady_timer>(*drain_strand_, kAcceptRetryDelay);
+            accept_retry_->async_wait([this](const std::error_code& ec) {
+              if (!ec) AcceptNext();
+            });
+            return;
+          }
+          // From here on the connection lives on its own strand, as websocketpp's accept
+          // loop would have started it.
+          asio::post(*con->get_strand(), [con] { con->start(); });
+          AcceptNext();
+        }));
   }
 
   // The io threads stop once a drain is over, when Shutdown asked for it (a drain begun through
@@ -1033,6 +1174,11 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   // at a time: an Asio timer must not be used from two threads at once.
   std::unique_ptr<asio::strand<asio::io_context::executor_type>> drain_strand_;
   std::unique_ptr<asio::steady_timer> grace_;
+  // The listening socket and the accept loop's retry timer, on drain_strand_.
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::steady_timer> accept_retry_;
+  static constexpr int kListenBacklog = 1024;
+  static constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);

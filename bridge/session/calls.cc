@@ -407,17 +407,22 @@ void Session::RequestReadWhenRoom(ActiveCall& call) {
 void Session::OnDrainTimer() {
   bool waiting = false;
   for (auto& [id, call] : calls_) waiting = waiting || call.read_wanted;
-  if (!waiting) return;
-  if (transport_->buffered_bytes() >= options_.max_outbound_buffer) {
-    drain_armed_ = true;
-    transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
-    return;
-  }
-  for (auto& [id, call] : calls_) {
-    if (!call.read_wanted) continue;
-    call.read_wanted = false;
-    call.call->RequestRead();
-  }
+  if (!waiting || drain_armed_) return;
+  drain_armed_ = true;  // until the figure is in
+  transport_->MeasureBuffered([this](size_t buffered) {
+    drain_armed_ = false;
+    if (state_ != State::kConfirmed) return;  // a resume looks again
+    if (buffered >= options_.max_outbound_buffer) {
+      drain_armed_ = true;
+      transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
+      return;
+    }
+    for (auto& [id, call] : calls_) {
+      if (!call.read_wanted) continue;
+      call.read_wanted = false;
+      call.call->RequestRead();
+    }
+  });
 }
 
 void Session::CancelAllCalls() {

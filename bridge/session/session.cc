@@ -711,15 +711,19 @@ void Session::FlushBatch() {
 }
 
 void Session::CheckOutboundQueue() {
-  if (!slow_consumer_posted_ && transport_->buffered_bytes() > options_.max_outbound_queue) {
-    // Closed from a task of its own: callers may be in the middle of a call's bookkeeping.
-    slow_consumer_posted_ = true;
-    transport_->executor()->Post([this] {
-      if (state_ != State::kConfirmed && state_ != State::kPending) return;
-      metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
-      CloseWith(cc::kSlowConsumer, "slow_consumer");
-    });
-  }
+  if (slow_consumer_posted_ || transport_->buffered_bytes() <= options_.max_outbound_queue) return;
+  // Confirmed by a fresh figure, and closed from a task of its own: callers may be in the
+  // middle of a call's bookkeeping.
+  slow_consumer_posted_ = true;
+  transport_->MeasureBuffered([this](size_t buffered) {
+    if (state_ != State::kConfirmed && state_ != State::kPending) return;
+    if (buffered <= options_.max_outbound_queue) {
+      slow_consumer_posted_ = false;  // the socket caught up meanwhile
+      return;
+    }
+    metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+    CloseWith(cc::kSlowConsumer, "slow_consumer");
+  });
 }
 
 void Session::SendError(v1::ErrorCategory category, std::string message, std::string field,

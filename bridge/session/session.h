@@ -99,8 +99,14 @@ class Transport {
   virtual void CancelTimer(SessionTimer timer) = 0;
   // The executor of this connection's strand, for work arriving from other threads.
   virtual std::shared_ptr<Executor> executor() = 0;
-  // Bytes handed to Send that are not yet written to the socket.
+  // Bytes handed to Send that are not yet written to the socket, as last seen from here: it
+  // may still count bytes written since, never fewer than are waiting. Cheap; for "is there
+  // room?".
   virtual size_t buffered_bytes() = 0;
+  // The same, read where the socket is written: `done` gets the figure later, on the session's
+  // strand. For decisions a stale (high) figure must not make: a slow-consumer close, resuming
+  // reads paused for room.
+  virtual void MeasureBuffered(std::function<void(size_t)> done) = 0;
   // The session is over for good (closed, or its grace period ran out): the host lets go of
   // it. Called once, last.
   virtual void Release() = 0;

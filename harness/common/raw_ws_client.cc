@@ -201,6 +201,13 @@ absl::StatusOr<std::pair<int, std::string>> RawWsClient::HttpGet(uint16_t port,
   return std::make_pair(StatusCode(*head), body);
 }
 
+absl::Status RawWsClient::SetReceiveBuffer(int bytes) {
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0) {
+    return absl::InternalError(absl::StrCat("setsockopt(SO_RCVBUF): ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 RawWsClient::~RawWsClient() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -65,6 +65,10 @@ class RawWsClient {
   // end).
   ~RawWsClient();
 
+  // Fixes the socket's receive buffer at about `bytes` (the kernel no longer grows it): a
+  // reader that stops reading then holds little on its side of the connection.
+  absl::Status SetReceiveBuffer(int bytes);
+
   // The subprotocol the server selected ("" when none).
   const std::string &subprotocol() const { return subprotocol_; }
 

@@ -2,14 +2,15 @@
 # The load generator works end to end (no timing asserted): about a second of load with two
 # connections on each path - echo_bridge, the full bridge in front of the demo backend, direct
 # gRPC - and a few idle sessions; each must complete round trips with no errors and print
-# JSON that parses. Every server binds port 0; ports are read from the banners.
+# JSON that parses, and every server the tool starts must exit 0 on SIGTERM (under a sanitizer,
+# a report makes it exit otherwise). Every server binds port 0; ports are read from the banners.
 set -euo pipefail
 R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 LOAD="$R/bench/load/load"
 CONFIG="$R/bench/load/bridge_load.textproto"  # the call and message-rate limits raised
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 
-check() {  # check NAME JSON-LINE: round trips > 0 (unless idle), errors 0
+check() {  # check NAME JSON-LINE: round trips > 0 (unless idle), errors 0, spawned exit 0
   /usr/bin/python3 - "$1" "$2" <<'PY'
 import json, sys
 name, line = sys.argv[1], sys.argv[2]
@@ -18,6 +19,7 @@ if r["mode"] == "idle":
     ok = r["established"] > 0 and r["failures"] == 0 and r["rss_after"] > 0
 else:
     ok = r["round_trips"] > 0 and r["errors"] == 0 and r["ok"] and r["p50_us"] > 0
+ok = ok and r["spawned_exit"] in (-1, 0)  # -1: nothing spawned
 print(("PASS " if ok else "FAIL ") + name + ": " + line)
 sys.exit(0 if ok else 1)
 PY
@@ -34,11 +36,26 @@ PORT="${BANNER##*:}"
 
 COMMON=(--connections=2 --inflight=2 --warmup=0.1 --duration=1 --json)
 
-check echo "$("$LOAD" "${COMMON[@]}" --spawn="$R/bench/load/echo_bridge --config=$CONFIG")"
-check echo_chat "$("$LOAD" "${COMMON[@]}" --kind=chat --spawn="$R/bench/load/echo_bridge --config=$CONFIG")"
-check grpc "$("$LOAD" "${COMMON[@]}" --target="grpc://127.0.0.1:$PORT")"
+run() {  # run NAME LOAD-FLAGS...: the load tool itself must also exit 0
+  local name="$1" line
+  shift
+  line="$("$LOAD" "$@")" || { echo "FAIL $name: load exited $? ($line)"; exit 1; }
+  check "$name" "$line"
+}
+
+run echo "${COMMON[@]}" --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
+run echo_chat "${COMMON[@]}" --kind=chat --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
+run grpc "${COMMON[@]}" --target="grpc://127.0.0.1:$PORT"
 BRIDGE="$R/bridge/bridge --config=$CONFIG --routes=demo.v1.Echo=127.0.0.1:$PORT --reflect"
-check bridge "$("$LOAD" "${COMMON[@]}" --spawn="$BRIDGE")"
-check bridge_open_loop "$("$LOAD" "${COMMON[@]}" --rate=200 --spawn="$BRIDGE")"
-check bridge_repeat "$("$LOAD" "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE")"
-check idle "$("$LOAD" --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE")"
+run bridge "${COMMON[@]}" --spawn="$BRIDGE"
+run bridge_open_loop "${COMMON[@]}" --rate=200 --spawn="$BRIDGE"
+run bridge_repeat "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE"
+run idle --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE"
+
+# The backend, too, must exit 0 on SIGTERM.
+trap - EXIT
+kill -TERM "$BACKEND"
+status=0
+wait "$BACKEND" || status=$?
+[ "$status" -eq 0 ] || { echo "FAIL demo_backend exited $status"; exit 1; }
+echo "PASS demo_backend exited 0"

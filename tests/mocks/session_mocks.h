@@ -24,6 +24,7 @@ class MockTransport : public session::Transport {
   MOCK_METHOD(void, CancelTimer, (session::SessionTimer timer), (override));
   MOCK_METHOD(std::shared_ptr<session::Executor>, executor, (), (override));
   MOCK_METHOD(size_t, buffered_bytes, (), (override));
+  MOCK_METHOD(void, MeasureBuffered, (std::function<void(size_t)> done), (override));
   MOCK_METHOD(void, Release, (), (override));
 };
 
@@ -62,6 +63,10 @@ class FakeTransport : public session::Transport {
   void CancelTimer(session::SessionTimer timer) override { armed.erase(timer); }
   std::shared_ptr<session::Executor> executor() override { return fake_executor; }
   size_t buffered_bytes() override { return buffered; }
+  // The figure as it is when the posted task runs.
+  void MeasureBuffered(std::function<void(size_t)> done) override {
+    fake_executor->Post([this, done = std::move(done)] { done(buffered); });
+  }
   void Release() override { ++released; }
 
   std::shared_ptr<FakeExecutor> fake_executor = std::make_shared<FakeExecutor>();

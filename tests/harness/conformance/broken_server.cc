@@ -19,10 +19,12 @@ using Endpoint = websocketpp::server<websocketpp::config::asio>;
 class BrokenServerImpl : public BrokenServer {
  public:
   ~BrokenServerImpl() override {
-    std::error_code ec;
-    endpoint_.stop_listening(ec);
+    // The io thread first: websocketpp's accept loop runs on connection strands, so closing
+    // its acceptor while that thread runs would race it.
     endpoint_.stop();
     if (thread_.joinable()) thread_.join();
+    std::error_code ec;
+    endpoint_.stop_listening(ec);
   }
 
   absl::Status Listen() {

@@ -118,10 +118,8 @@ class FaultProxyTest : public ::testing::Test {
     auto backend = harness::backend::StartBackend("127.0.0.1:0");
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = std::make_unique<harness::backend::RunningBackend>(*std::move(backend));
-    // One io thread: the bridge's Shutdown calls websocketpp's stop_listening off the
-    // acceptor's strand, which races an accept completing on a second io thread.
     auto config = bridge::config::ParseConfigText(
-        absl::StrCat("listen: \"127.0.0.1:0\" io_threads: 1 routes { service: \"demo.v1.Echo\" "
+        absl::StrCat("listen: \"127.0.0.1:0\" routes { service: \"demo.v1.Echo\" "
                      "target: \"",
                      backend_->target(), "\" }"),
         "test");
