@@ -91,7 +91,7 @@ class NullTransport final : public session::Transport {
   void CancelTimer(session::SessionTimer) override {}
   std::shared_ptr<session::Executor> executor() override { return nullptr; }
   size_t buffered_bytes() override { return 0; }
-  void MeasureBuffered(std::function<void(size_t)> done) override { done(0); }
+  void MeasureBuffered(std::function<void(size_t, size_t)> done) override { done(0, 0); }
   void Release() override {}
 };
 

@@ -195,11 +195,13 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
     return queued_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed);
   }
 
-  // `done` runs on the connection's strand, with the figure as it is there.
-  void Measure(std::function<void(size_t)> done) {
+  // `done` runs on the connection's strand, with the bytes waiting now and the most that
+  // waited right after a send (see session::Transport::MeasureBuffered).
+  void Measure(std::function<void(size_t, size_t)> done) {
     asio::post(*strand_, [self = this->shared_from_this(), done = std::move(done)] {
       self->held_.store(self->con_->get_buffered_amount(), std::memory_order_relaxed);
-      done(self->buffered_bytes());
+      const size_t now = self->buffered_bytes();
+      done(now, std::max(now, self->peak_));
     });
   }
 
@@ -224,6 +226,7 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
     }
     held_.store(con_->get_buffered_amount(), std::memory_order_relaxed);
     queued_.fetch_sub(bytes, std::memory_order_relaxed);
+    peak_ = std::max(peak_, buffered_bytes());
   }
 
   const WsConnectionPtr con_;
@@ -235,6 +238,7 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
   bool flush_posted_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<size_t> queued_{0};  // bytes in waiting_ and in the task handing them over
   std::atomic<size_t> held_{0};    // websocketpp's buffered amount, when last read
+  size_t peak_ = 0;                // the most waiting right after a Flush (on the strand)
 };
 
 // What a SessionCore needs of the server.
@@ -414,14 +418,15 @@ class SessionCore final : public session::Transport,
 
   size_t buffered_bytes() override { return out_ != nullptr ? out_->buffered_bytes() : 0; }
 
-  void MeasureBuffered(std::function<void(size_t)> done) override {
+  void MeasureBuffered(std::function<void(size_t, size_t)> done) override {
     if (out_ == nullptr) {
-      Post([done = std::move(done)] { done(0); });
+      Post([done = std::move(done)] { done(0, 0); });
       return;
     }
-    out_->Measure([self = this->shared_from_this(), done = std::move(done)](size_t bytes) {
-      self->Post([done, bytes] { done(bytes); });
-    });
+    out_->Measure(
+        [self = this->shared_from_this(), done = std::move(done)](size_t now, size_t peak) {
+          self->Post([done, now, peak] { done(now, peak); });
+        });
   }
 
   void Release() override { host_->Forget(this); }

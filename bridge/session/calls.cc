@@ -409,7 +409,7 @@ void Session::OnDrainTimer() {
   for (auto& [id, call] : calls_) waiting = waiting || call.read_wanted;
   if (!waiting || drain_armed_) return;
   drain_armed_ = true;  // until the figure is in
-  transport_->MeasureBuffered([this](size_t buffered) {
+  transport_->MeasureBuffered([this](size_t buffered, size_t /*peak*/) {
     drain_armed_ = false;
     if (state_ != State::kConfirmed) return;  // a resume looks again
     if (buffered >= options_.max_outbound_buffer) {

@@ -715,10 +715,10 @@ void Session::CheckOutboundQueue() {
   // Confirmed by a fresh figure, and closed from a task of its own: callers may be in the
   // middle of a call's bookkeeping.
   slow_consumer_posted_ = true;
-  transport_->MeasureBuffered([this](size_t buffered) {
+  transport_->MeasureBuffered([this](size_t /*now*/, size_t peak) {
     if (state_ != State::kConfirmed && state_ != State::kPending) return;
-    if (buffered <= options_.max_outbound_queue) {
-      slow_consumer_posted_ = false;  // the socket caught up meanwhile
+    if (peak <= options_.max_outbound_queue) {
+      slow_consumer_posted_ = false;  // only the estimate was over
       return;
     }
     metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);

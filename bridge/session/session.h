@@ -103,10 +103,11 @@ class Transport {
   // may still count bytes written since, never fewer than are waiting. Cheap; for "is there
   // room?".
   virtual size_t buffered_bytes() = 0;
-  // The same, read where the socket is written: `done` gets the figure later, on the session's
-  // strand. For decisions a stale (high) figure must not make: a slow-consumer close, resuming
-  // reads paused for room.
-  virtual void MeasureBuffered(std::function<void(size_t)> done) = 0;
+  // The same, read where the socket is written: `done` gets, later and on the session's strand,
+  // the bytes waiting now and the most that waited right after any send on this connection.
+  // For decisions a stale (high) estimate must not make: a slow-consumer close (on the peak),
+  // resuming reads paused for room (on the bytes waiting now).
+  virtual void MeasureBuffered(std::function<void(size_t now, size_t peak)> done) = 0;
   // The session is over for good (closed, or its grace period ran out): the host lets go of
   // it. Called once, last.
   virtual void Release() = 0;

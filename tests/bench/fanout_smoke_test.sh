@@ -3,7 +3,8 @@
 # bridge with the in-memory broker, publishes through BridgeControl for about a second at a
 # fixed rate and then in bursts; every publication must reach every subscriber once (no
 # missing, duplicate or out-of-order offsets, no errors) and the JSON must parse. The bridge
-# binds port 0 for both listeners; the ports are read from its banner.
+# binds port 0 for both listeners; the ports are read from its banner. The tool and the bridge
+# must exit 0 (under a sanitizer, a report makes them exit otherwise).
 set -euo pipefail
 R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 FANOUT="$R/bench/load/fanout"
@@ -42,5 +43,18 @@ cat <&3 > /dev/null &  # keep draining its stdout
 
 COMMON=(--targets="$WS" --control="$CONTROL" --pids="$BRIDGE" --subscribers=50 --per_source=20
         --threads=2 --json)
-check fixed_rate "$("$FANOUT" "${COMMON[@]}" --rate=200 --warmup=0.2 --duration=1)"
-check burst "$("$FANOUT" "${COMMON[@]}" --burst=20 --rounds=3 --channel_prefix=burst)"
+run() {  # run NAME FANOUT-FLAGS...
+  local name="$1" line
+  shift
+  line="$("$FANOUT" "${COMMON[@]}" "$@")" || { echo "FAIL $name: fanout exited $? ($line)"; exit 1; }
+  check "$name" "$line"
+}
+run fixed_rate --rate=200 --warmup=0.2 --duration=1
+run burst --burst=20 --rounds=3 --channel_prefix=burst
+
+trap - EXIT
+kill -TERM "$BRIDGE"
+status=0
+wait "$BRIDGE" || status=$?
+[ "$status" -eq 0 ] || { echo "FAIL: the bridge exited $status"; cat "$TMP/bridge.err"; exit 1; }
+echo "PASS the bridge exited 0"

@@ -238,7 +238,7 @@ def main():
         asyncio.run(scenario(bridge_port, found["proxy"], FaultProxy(found["api"])))
     finally:
         proxy_proc.send_signal(signal.SIGTERM)
-        proxy_proc.wait(timeout=DEADLINE)
+        check("fault proxy exits 0 on SIGTERM", proxy_proc.wait(timeout=DEADLINE) == 0)
         demo.send_signal(signal.SIGTERM)
         check("demo exits 0 on SIGTERM", demo.wait(timeout=DEADLINE) == 0)
     return summary()

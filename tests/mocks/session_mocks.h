@@ -3,6 +3,7 @@
 #ifndef TESTS_MOCKS_SESSION_MOCKS_H_
 #define TESTS_MOCKS_SESSION_MOCKS_H_
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,7 +25,7 @@ class MockTransport : public session::Transport {
   MOCK_METHOD(void, CancelTimer, (session::SessionTimer timer), (override));
   MOCK_METHOD(std::shared_ptr<session::Executor>, executor, (), (override));
   MOCK_METHOD(size_t, buffered_bytes, (), (override));
-  MOCK_METHOD(void, MeasureBuffered, (std::function<void(size_t)> done), (override));
+  MOCK_METHOD(void, MeasureBuffered, (std::function<void(size_t, size_t)> done), (override));
   MOCK_METHOD(void, Release, (), (override));
 };
 
@@ -63,14 +64,16 @@ class FakeTransport : public session::Transport {
   void CancelTimer(session::SessionTimer timer) override { armed.erase(timer); }
   std::shared_ptr<session::Executor> executor() override { return fake_executor; }
   size_t buffered_bytes() override { return buffered; }
-  // The figure as it is when the posted task runs.
-  void MeasureBuffered(std::function<void(size_t)> done) override {
-    fake_executor->Post([this, done = std::move(done)] { done(buffered); });
+  // The figures as they are when the posted task runs.
+  void MeasureBuffered(std::function<void(size_t, size_t)> done) override {
+    fake_executor->Post(
+        [this, done = std::move(done)] { done(buffered, std::max(buffered, peak)); });
   }
   void Release() override { ++released; }
 
   std::shared_ptr<FakeExecutor> fake_executor = std::make_shared<FakeExecutor>();
   size_t buffered = 0;
+  size_t peak = 0;
   int released = 0;
 
   std::vector<std::string> sent;
