@@ -49,19 +49,21 @@ grpc_call_error grpc_server_request_call(grpc_server* server, grpc_call** call,
                                          grpc_metadata_array* request_metadata,
                                          grpc_completion_queue* cq_bound_to_call,
                                          grpc_completion_queue* cq_for_notification, void* tag) {
-  using Fn = grpc_call_error (*)(grpc_server*, grpc_call**, grpc_call_details*,
-                                 grpc_metadata_array*, grpc_completion_queue*,
-                                 grpc_completion_queue*, void*);
+  using Fn =
+      grpc_call_error (*)(grpc_server*, grpc_call**, grpc_call_details*, grpc_metadata_array*,
+                          grpc_completion_queue*, grpc_completion_queue*, void*);
   static const Fn real = Real<Fn>("grpc_server_request_call");
   __tsan_release(tag);
   return real(server, call, details, request_metadata, cq_bound_to_call, cq_for_notification, tag);
 }
 
-grpc_call_error grpc_server_request_registered_call(
-    grpc_server* server, void* registered_method, grpc_call** call, gpr_timespec* deadline,
-    grpc_metadata_array* request_metadata, grpc_byte_buffer** optional_payload,
-    grpc_completion_queue* cq_bound_to_call, grpc_completion_queue* cq_for_notification,
-    void* tag) {
+grpc_call_error grpc_server_request_registered_call(grpc_server* server, void* registered_method,
+                                                    grpc_call** call, gpr_timespec* deadline,
+                                                    grpc_metadata_array* request_metadata,
+                                                    grpc_byte_buffer** optional_payload,
+                                                    grpc_completion_queue* cq_bound_to_call,
+                                                    grpc_completion_queue* cq_for_notification,
+                                                    void* tag) {
   using Fn = grpc_call_error (*)(grpc_server*, void*, grpc_call**, gpr_timespec*,
                                  grpc_metadata_array*, grpc_byte_buffer**, grpc_completion_queue*,
                                  grpc_completion_queue*, void*);
@@ -78,8 +80,8 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
   return Acquired(real(cq, deadline, reserved));
 }
 
-grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag,
-                                       gpr_timespec deadline, void* reserved) {
+grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag, gpr_timespec deadline,
+                                       void* reserved) {
   using Fn = grpc_event (*)(grpc_completion_queue*, void*, gpr_timespec, void*);
   static const Fn real = Real<Fn>("grpc_completion_queue_pluck");
   return Acquired(real(cq, tag, deadline, reserved));
