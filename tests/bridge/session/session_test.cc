@@ -1,6 +1,7 @@
 // Session logic without sockets: a fake transport and a clock the test moves.
 #include "bridge/session/session.h"
 
+#include "absl/strings/str_cat.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "gmock/gmock.h"
@@ -200,6 +201,34 @@ TEST_F(SessionTest, CallFramesWithoutAnUpstreamGetNotFoundForTheirMessageId) {
   EXPECT_EQ(metrics_.error_frames(v1::ERROR_CATEGORY_NOT_FOUND), 2u);
 }
 
+// The estimate (buffered_bytes) may only overstate, so it only asks for a measurement; the
+// peak measured where the socket is written decides.
+TEST_F(SessionTest, ASlowConsumerIsClosedWhenTheMeasuredPeakIsOverTheBound) {
+  options_.max_outbound_queue = 1000;
+  Create();
+  Confirm();
+  auto send_one = [&](const char* id) {
+    session_->OnMessage(absl::StrCat(R"({"type":"cancel","messageId":")", id, R"("})"), false);
+  };
+  transport_.buffered = 5000;  // the estimate is over: a measurement is asked for, once
+  send_one("m-1");
+  send_one("m-2");
+  ASSERT_EQ(transport_.fake_executor->tasks.size(), 1u);
+  transport_.buffered = 10;  // by the time it is read, the socket caught up
+  transport_.peak = 900;     // and never held more than the bound
+  transport_.fake_executor->RunAll();
+  EXPECT_FALSE(transport_.close_code.has_value());
+  EXPECT_EQ(metrics_.slow_consumer_closes.load(), 0u);
+
+  transport_.buffered = 5000;
+  send_one("m-3");  // asked again
+  transport_.peak = 2000;
+  transport_.fake_executor->RunAll();
+  EXPECT_EQ(transport_.close_code, cc::kSlowConsumer);
+  EXPECT_EQ(transport_.close_reason, "slow_consumer");
+  EXPECT_EQ(metrics_.slow_consumer_closes.load(), 1u);
+}
+
 TEST_F(SessionTest, ShutdownClosesWith1001AndClosedSessionsIgnoreEverything) {
   Create();
   Confirm();
@@ -256,7 +285,7 @@ TEST_F(SessionTest, AClientThatClosesOnPurposeEndsItsSession) {
 
 TEST_F(SessionTest, ClaimsNeedTheSameEncodingAndEveryFrameAfterLastSeq) {
   Create();
-  Confirm();                                          // seq 1
+  Confirm();                                         // seq 1
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 3
   EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kBinary, 1, ""));
@@ -270,7 +299,7 @@ TEST_F(SessionTest, ClaimsNeedTheSameEncodingAndEveryFrameAfterLastSeq) {
 
 TEST_F(SessionTest, ReattachReplaysAfterLastSeqThenConfirmsResumed) {
   Create();
-  Confirm();                                          // seq 1
+  Confirm();                                         // seq 1
   session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
   session_->OnClosed(/*client_ended=*/false);
   ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
