@@ -222,6 +222,7 @@ TEST_F(SessionTest, ASlowConsumerIsClosedWhenTheMeasuredPeakIsOverTheBound) {
 
   transport_.buffered = 5000;
   send_one("m-3");  // asked again
+  transport_.buffered = 10;  // caught up again, but only after holding more than the bound
   transport_.peak = 2000;
   transport_.fake_executor->RunAll();
   EXPECT_EQ(transport_.close_code, cc::kSlowConsumer);
