@@ -237,10 +237,13 @@ def main():
     try:
         asyncio.run(scenario(bridge_port, found["proxy"], FaultProxy(found["api"])))
     finally:
-        proxy_proc.send_signal(signal.SIGTERM)
-        check("fault proxy exits 0 on SIGTERM", proxy_proc.wait(timeout=DEADLINE) == 0)
-        demo.send_signal(signal.SIGTERM)
-        check("demo exits 0 on SIGTERM", demo.wait(timeout=DEADLINE) == 0)
+        for name, proc in (("fault proxy", proxy_proc), ("demo", demo)):
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=DEADLINE)
+            check(f"{name} exits 0 on SIGTERM", code == 0, f"exit {code}")
+            if code != 0:  # its stderr says why (a sanitizer's report, for one)
+                with open(os.path.join(TMP, os.path.basename(proc.args[0]) + ".log")) as f:
+                    print(f.read()[-20000:])
     return summary()
 
 
