@@ -221,7 +221,7 @@ TEST_F(SessionTest, ASlowConsumerIsClosedWhenTheMeasuredPeakIsOverTheBound) {
   EXPECT_EQ(metrics_.slow_consumer_closes.load(), 0u);
 
   transport_.buffered = 5000;
-  send_one("m-3");  // asked again
+  send_one("m-3");           // asked again
   transport_.buffered = 10;  // caught up again, but only after holding more than the bound
   transport_.peak = 2000;
   transport_.fake_executor->RunAll();
