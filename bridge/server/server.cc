@@ -742,7 +742,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     if (!acceptor_->is_open()) return;
     WsConnectionPtr con = endpoint_.get_connection();
     if (con == nullptr) {
-      log::Error("accept_failed").Str("reason", "cannot make a connection");
+      RetryAcceptSoon("cannot make a connection");
       return;
     }
     acceptor_->async_accept(
@@ -750,13 +750,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
         asio::bind_executor(*drain_strand_, [this, con](const std::error_code& ec) {
           if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
           if (ec) {
-            // Out of descriptors, for one: try again shortly rather than spin.
-            metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-            log::Warn("accept_failed").Str("reason", ec.message());
-            accept_retry_ = std::make_unique<asio::steady_timer>(*drain_strand_, kAcceptRetryDelay);
-            accept_retry_->async_wait([this](const std::error_code& ec) {
-              if (!ec) AcceptNext();
-            });
+            RetryAcceptSoon(ec.message());
             return;
           }
           // From here on the connection lives on its own strand, as websocketpp's accept
@@ -764,6 +758,17 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
           asio::post(*con->get_strand(), [con] { con->start(); });
           AcceptNext();
         }));
+  }
+
+  // On drain_strand_: a failed accept (out of descriptors, for one) is counted and tried again
+  // shortly, rather than in a spin or never.
+  void RetryAcceptSoon(const std::string& reason) {
+    metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+    log::Warn("accept_failed").Str("reason", reason);
+    accept_retry_ = std::make_unique<asio::steady_timer>(*drain_strand_, kAcceptRetryDelay);
+    accept_retry_->async_wait([this](const std::error_code& ec) {
+      if (!ec) AcceptNext();
+    });
   }
 
   // The io threads stop once a drain is over, when Shutdown asked for it (a drain begun through
