@@ -10,6 +10,8 @@ R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 FANOUT="$R/bench/load/fanout"
 CONFIG="$R/bench/load/bridge_load.textproto"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
+# shellcheck source=tests/bench/smoke_lib.sh
+source "$R/tests/bench/smoke_lib.sh"
 
 check() {  # check NAME JSON-LINE
   /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -43,18 +45,8 @@ cat <&3 > /dev/null &  # keep draining its stdout
 
 COMMON=(--targets="$WS" --control="$CONTROL" --pids="$BRIDGE" --subscribers=50 --per_source=20
         --threads=2 --json)
-run() {  # run NAME FANOUT-FLAGS...
-  local name="$1" line
-  shift
-  line="$("$FANOUT" "${COMMON[@]}" "$@")" || { echo "FAIL $name: fanout exited $? ($line)"; exit 1; }
-  check "$name" "$line"
-}
-run fixed_rate --rate=200 --warmup=0.2 --duration=1
-run burst --burst=20 --rounds=3 --channel_prefix=burst
+run_json fixed_rate "$FANOUT" "${COMMON[@]}" --rate=200 --warmup=0.2 --duration=1
+run_json burst "$FANOUT" "${COMMON[@]}" --burst=20 --rounds=3 --channel_prefix=burst
 
 trap - EXIT
-kill -TERM "$BRIDGE"
-status=0
-wait "$BRIDGE" || status=$?
-[ "$status" -eq 0 ] || { echo "FAIL: the bridge exited $status"; cat "$TMP/bridge.err"; exit 1; }
-echo "PASS the bridge exited 0"
+stop_and_check bridge "$BRIDGE" "$TMP/bridge.err"

@@ -9,6 +9,8 @@ R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 LOAD="$R/bench/load/load"
 CONFIG="$R/bench/load/bridge_load.textproto"  # the call and message-rate limits raised
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
+# shellcheck source=tests/bench/smoke_lib.sh
+source "$R/tests/bench/smoke_lib.sh"
 
 check() {  # check NAME JSON-LINE: round trips > 0 (unless idle), errors 0, spawned exit 0
   /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -36,26 +38,15 @@ PORT="${BANNER##*:}"
 
 COMMON=(--connections=2 --inflight=2 --warmup=0.1 --duration=1 --json)
 
-run() {  # run NAME LOAD-FLAGS...: the load tool itself must also exit 0
-  local name="$1" line
-  shift
-  line="$("$LOAD" "$@")" || { echo "FAIL $name: load exited $? ($line)"; exit 1; }
-  check "$name" "$line"
-}
-
-run echo "${COMMON[@]}" --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
-run echo_chat "${COMMON[@]}" --kind=chat --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
-run grpc "${COMMON[@]}" --target="grpc://127.0.0.1:$PORT"
+run_json echo "$LOAD" "${COMMON[@]}" --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
+run_json echo_chat "$LOAD" "${COMMON[@]}" --kind=chat --spawn="$R/bench/load/echo_bridge --config=$CONFIG"
+run_json grpc "$LOAD" "${COMMON[@]}" --target="grpc://127.0.0.1:$PORT"
 BRIDGE="$R/bridge/bridge --config=$CONFIG --routes=demo.v1.Echo=127.0.0.1:$PORT --reflect"
-run bridge "${COMMON[@]}" --spawn="$BRIDGE"
-run bridge_open_loop "${COMMON[@]}" --rate=200 --spawn="$BRIDGE"
-run bridge_repeat "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE"
-run idle --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE"
+run_json bridge "$LOAD" "${COMMON[@]}" --spawn="$BRIDGE"
+run_json bridge_open_loop "$LOAD" "${COMMON[@]}" --rate=200 --spawn="$BRIDGE"
+run_json bridge_repeat "$LOAD" "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE"
+run_json idle "$LOAD" --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE"
 
 # The backend, too, must exit 0 on SIGTERM.
 trap - EXIT
-kill -TERM "$BACKEND"
-status=0
-wait "$BACKEND" || status=$?
-[ "$status" -eq 0 ] || { echo "FAIL demo_backend exited $status"; exit 1; }
-echo "PASS demo_backend exited 0"
+stop_and_check demo_backend "$BACKEND"
