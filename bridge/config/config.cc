@@ -131,6 +131,7 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->max_outbound_queue_bytes() == 0) c->set_max_outbound_queue_bytes(8 << 20);
   if (c->drain_timeout_ms() == 0) c->set_drain_timeout_ms(10000);
   if (c->drain_retry_after_ms() == 0) c->set_drain_retry_after_ms(1000);
+  if (c->max_request_metadata_bytes() == 0) c->set_max_request_metadata_bytes(8192);
   if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
   if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
   if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);

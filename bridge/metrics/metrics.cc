@@ -136,6 +136,16 @@ std::string Metrics::RenderPrometheus() const {
                 get(calls_cancelled_by_close));
   AppendCounter(&out, "bridge_bad_payloads_total", "Request payloads refused (invalid_argument).",
                 get(bad_payloads));
+  AppendCounter(&out, "bridge_bad_metadata_total",
+                "Calls refused for their metadata: a key, a value or the size gRPC would refuse "
+                "(invalid_argument).",
+                get(bad_metadata));
+  AppendCounter(&out, "bridge_bad_client_ids_total",
+                "connect frames refused for their clientId (control characters, too long).",
+                get(bad_client_ids));
+  AppendCounter(&out, "bridge_resumes_gapped_total",
+                "Resumes refused at replay because the held frames no longer followed lastSeq.",
+                get(resumes_gapped));
   AppendCounter(&out, "bridge_flow_control_pauses_total",
                 "Upstream reads deferred until the outbound buffer drained.",
                 get(flow_control_pauses));

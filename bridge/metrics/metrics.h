@@ -64,8 +64,11 @@ class Metrics {
   Counter calls_cancelled_by_client{0};
   Counter calls_cancelled_by_close{0};  // the session ended first
   Counter bad_payloads{0};              // request payloads that did not transcode
-  Counter flow_control_pauses{0};       // reads deferred for a full outbound buffer
-  Counter sessions_detached{0};         // kept after their connection dropped
+  Counter bad_metadata{0};              // calls refused for their metadata (rules, size)
+  Counter bad_client_ids{0};            // connects refused for their clientId
+  Counter resumes_gapped{0};       // resumes refused at replay: the first held frame was not next
+  Counter flow_control_pauses{0};  // reads deferred for a full outbound buffer
+  Counter sessions_detached{0};    // kept after their connection dropped
   Counter sessions_resumed{0};
   Counter resumes_refused{0};   // a resume asked for and a fresh session given
   Counter sessions_expired{0};  // detached sessions whose grace period ran out

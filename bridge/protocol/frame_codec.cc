@@ -759,4 +759,19 @@ std::string_view FrameTypeName(const Frame& frame) {
   return kind != nullptr ? std::string_view(kind->name()) : std::string_view();
 }
 
+std::string_view MessageIdOf(const Frame& frame) {
+  switch (frame.kind_case()) {
+    case Frame::kMessage:
+      return frame.message().message_id();
+    case Frame::kStreamSend:
+      return frame.stream_send().message_id();
+    case Frame::kStreamEnd:
+      return frame.stream_end().message_id();
+    case Frame::kCancel:
+      return frame.cancel().message_id();
+    default:
+      return {};
+  }
+}
+
 }  // namespace bridge::protocol

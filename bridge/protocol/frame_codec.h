@@ -33,6 +33,9 @@ enum class Encoding {
 inline constexpr std::string_view kJsonSubprotocol = "bridge.v1.json";
 inline constexpr std::string_view kBinarySubprotocol = "bridge.v1.proto";
 
+// The longest clientId a `connect` may carry, in bytes (docs/protocol.md, "connect").
+inline constexpr size_t kMaxClientIdBytes = 256;
+
 // Why a frame was refused; each is counted separately.
 enum class DecodeFailure {
   kNone,
@@ -84,6 +87,10 @@ void AppendJsonString(std::string_view s, std::string* out);
 
 // The protocol's name of the kind of `frame` ("connect_confirm"), or "" when none is set.
 std::string_view FrameTypeName(const Frame& frame);
+
+// The messageId of a client frame about a call (message, stream_send, stream_end, cancel), or ""
+// for any other frame.
+std::string_view MessageIdOf(const Frame& frame);
 
 }  // namespace bridge::protocol
 

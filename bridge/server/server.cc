@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,6 +31,7 @@
 #include "bridge/server/admin.h"
 #include "bridge/server/upgrade.h"
 #include "bridge/transcode/json_text.h"
+#include "bridge/upstream/metadata.h"
 #include "bridge/web/assets.h"
 #include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
@@ -144,7 +147,8 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
         strand_(con_->get_strand()),
         rfc6455_(Rfc6455(*con_)),
         deflating_(absl::StrContains(con_->get_response_header("Sec-WebSocket-Extensions"),
-                                     "permessage-deflate")) {}
+                                     "permessage-deflate")),
+        pump_(con_->get_raw_socket().get_executor()) {}
 
   WsConnection* connection() const { return con_.get(); }
 
@@ -183,9 +187,26 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
   // After the messages already sent.
   void Close(int code, std::string reason) {
     asio::post(*strand_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
-      std::error_code ec;
-      self->con_->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
-      if (ec) self->con_->terminate(ec);
+      self->TakeWaiting();
+      self->HandOver(SIZE_MAX);  // everything before the close goes first
+      self->CloseNow(code, reason);
+    });
+  }
+
+  // Ahead of the messages not yet handed to websocketpp, which are dropped: `farewell`, then the
+  // close. What websocketpp already holds (at most kWindow) still goes first.
+  void CloseAhead(std::string farewell, bool text, int code, std::string reason) {
+    asio::post(*strand_, [self = this->shared_from_this(), farewell = std::move(farewell), text,
+                          code, reason = std::move(reason)]() mutable {
+      self->TakeWaiting();
+      size_t dropped = 0;
+      for (const Waiting& w : self->backlog_) dropped += w.bytes;
+      self->backlog_.clear();
+      self->queued_.fetch_sub(dropped, std::memory_order_relaxed);
+      self->Send(std::move(farewell), text);
+      self->TakeWaiting();
+      self->HandOver(SIZE_MAX);
+      self->CloseNow(code, reason);
     });
   }
 
@@ -211,22 +232,61 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
     size_t bytes;
   };
 
+  // websocketpp writes everything it holds in one gathered write and queues a close behind it,
+  // so it is given at most this much at a time: the rest waits here, where a slow consumer's
+  // close can drop it and go first.
+  static constexpr size_t kWindow = 1 << 20;
+  // How soon a backlog is looked at again when nothing new is sent.
+  static constexpr std::chrono::milliseconds kPumpInterval{1};
+
   // On the connection's strand.
   void Flush() {
+    TakeWaiting();
+    HandOver(kWindow);
+  }
+
+  // Moves what Send queued into the backlog.
+  void TakeWaiting() {
     std::vector<Waiting> batch;
     {
       absl::MutexLock lock(&mu_);
       batch.swap(waiting_);
       flush_posted_ = false;
     }
+    for (Waiting& w : batch) backlog_.push_back(std::move(w));
+  }
+
+  // Hands messages to websocketpp, oldest first, while it holds less than `window` bytes.
+  void HandOver(size_t window) {
     size_t bytes = 0;
-    for (Waiting& w : batch) {
+    size_t held = con_->get_buffered_amount();
+    while (!backlog_.empty() && held < window) {
+      Waiting& w = backlog_.front();
       (void)con_->send(w.msg);
       bytes += w.bytes;
+      held += w.bytes;
+      backlog_.pop_front();
     }
     held_.store(con_->get_buffered_amount(), std::memory_order_relaxed);
     queued_.fetch_sub(bytes, std::memory_order_relaxed);
     peak_ = std::max(peak_, buffered_bytes());
+    if (!backlog_.empty() && !pump_armed_ && !closed_) {
+      pump_armed_ = true;
+      pump_.expires_after(kPumpInterval);
+      pump_.async_wait(asio::bind_executor(
+          *strand_, [self = this->shared_from_this()](const std::error_code& ec) {
+            self->pump_armed_ = false;
+            if (!ec && !self->closed_) self->HandOver(kWindow);
+          }));
+    }
+  }
+
+  void CloseNow(int code, const std::string& reason) {
+    closed_ = true;
+    pump_.cancel();
+    std::error_code ec;
+    con_->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
+    if (ec) con_->terminate(ec);
   }
 
   const WsConnectionPtr con_;
@@ -236,9 +296,14 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
   absl::Mutex mu_;
   std::vector<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   bool flush_posted_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<size_t> queued_{0};  // bytes in waiting_ and in the task handing them over
+  std::atomic<size_t> queued_{0};  // bytes in waiting_, in backlog_ and in the task moving them
   std::atomic<size_t> held_{0};    // websocketpp's buffered amount, when last read
-  size_t peak_ = 0;                // the most waiting right after a Flush (on the strand)
+  // On the strand: messages not yet handed to websocketpp, and what hands them over later.
+  std::deque<Waiting> backlog_;
+  asio::steady_timer pump_;
+  bool pump_armed_ = false;
+  bool closed_ = false;
+  size_t peak_ = 0;  // the most waiting right after a hand-over (on the strand)
 };
 
 // What a SessionCore needs of the server.
@@ -390,6 +455,14 @@ class SessionCore final : public session::Transport,
 
   void Close(int code, std::string_view reason) override {
     if (out_ != nullptr) out_->Close(code, std::string(reason));
+  }
+
+  void CloseAhead(std::string farewell, protocol::Encoding encoding, int code,
+                  std::string_view reason) override {
+    if (out_ != nullptr) {
+      out_->CloseAhead(std::move(farewell), encoding == protocol::Encoding::kJson, code,
+                       std::string(reason));
+    }
   }
 
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
@@ -851,7 +924,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
         const bool prefix = !pattern.empty() && pattern.back() == '*';
         if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(0, pattern.size() - 1))
                    : key == pattern) {
-          forwarded.emplace_back(key, value);
+          // Header values may hold bytes gRPC refuses (obs-text, a tab): percent-encoded.
+          forwarded.emplace_back(key, upstream::PercentEncodeMetadataValue(value));
           break;
         }
       }

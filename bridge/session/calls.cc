@@ -10,6 +10,8 @@
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/session/session.h"
+#include "bridge/transcode/json_text.h"
+#include "bridge/upstream/metadata.h"
 #include "google/protobuf/dynamic_message.h"
 
 namespace bridge::session {
@@ -60,18 +62,6 @@ bool Matches(const std::vector<std::string>& patterns, const std::string& key) {
     }
   }
   return false;
-}
-
-// A metadata key a client may set: lower-case token characters, not reserved.
-bool ValidClientMetadataKey(const std::string& key) {
-  if (key.empty()) return false;
-  for (char c : key) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.')) {
-      return false;
-    }
-  }
-  return !absl::StartsWith(key, "grpc-") && !absl::StartsWith(key, "x-bridge-") && key != "te" &&
-         key != "content-type" && key != "user-agent" && key != "host";
 }
 
 // The first string field of `type`: where `content` goes in, and comes from.
@@ -204,19 +194,30 @@ void Session::StartCall(const v1::Message& m) {
     spec.timeout = options_.default_call_timeout;
   }
   spec.metadata = upgrade_metadata_;
-  for (const auto& [key, value] : m.metadata()) {
-    if (!ValidClientMetadataKey(key)) {
-      SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
-                absl::StrCat("metadata key \"", absl::CHexEscape(key),
-                             "\" is not allowed (lower-case token, not grpc-* or x-bridge-*)"),
-                absl::StrCat("metadata[\"", absl::CHexEscape(key), "\"]"), m.message_id());
-      return;
-    }
-    spec.metadata.emplace_back(key, value);
+  if (std::optional<Refusal> bad = AddClientMetadata(m, &spec.metadata)) {
+    metrics_->bad_metadata.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::move(bad->message), std::move(bad->field),
+              m.message_id());
+    return;
   }
-  spec.metadata.emplace_back("x-bridge-client-id", client_id_);
+  spec.metadata.emplace_back("x-bridge-client-id",
+                             upstream::PercentEncodeMetadataValue(client_id_));
   spec.metadata.emplace_back("x-bridge-session-id", conversation_id_);
-  if (identity_.has_value()) spec.metadata.emplace_back("x-bridge-user-id", identity_->user_id);
+  if (identity_.has_value()) {
+    spec.metadata.emplace_back("x-bridge-user-id",
+                               upstream::PercentEncodeMetadataValue(identity_->user_id));
+  }
+  if (const size_t size = upstream::MetadataListSize(spec.metadata);
+      size > options_.max_request_metadata_bytes) {
+    metrics_->bad_metadata.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
+              absl::StrCat("the call's metadata is ", size,
+                           " bytes (HTTP/2 count, with the "
+                           "bridge's own entries); at most ",
+                           options_.max_request_metadata_bytes),
+              "metadata", m.message_id());
+    return;
+  }
 
   const uint64_t call_id = ++next_call_id_;
   ActiveCall& call = calls_[m.message_id()];
@@ -233,6 +234,36 @@ void Session::StartCall(const v1::Message& m) {
   if (first.has_value()) call.call->Write(*std::move(first));
   if (!method->client_streaming) call.call->WritesDone();
   call.call->RequestRead();
+}
+
+std::optional<Session::Refusal> Session::AddClientMetadata(const v1::Message& m,
+                                                           upstream::Metadata* to) const {
+  for (const auto& [key, value] : m.metadata()) {
+    const std::string field = absl::StrCat("metadata[\"", absl::CHexEscape(key), "\"]");
+    if (!upstream::IsLegalMetadataKey(key) || upstream::IsReservedMetadataKey(key)) {
+      return Refusal{
+          absl::StrCat("metadata key \"", absl::CHexEscape(key),
+                       "\" is not allowed (lower-case [0-9a-z_.-], not grpc-* or x-bridge-*)"),
+          field};
+    }
+    if (upstream::IsBinaryMetadataKey(key)) {
+      // Bytes travel in frames as base64, as gRPC-Web and grpc-gateway carry them.
+      std::string bytes;
+      if (!transcode::Base64Decode(value, &bytes)) {
+        return Refusal{absl::StrCat("the value of ", key, " (a -bin key) must be base64"), field};
+      }
+      to->emplace_back(key, std::move(bytes));
+      continue;
+    }
+    if (!upstream::IsLegalMetadataValue(key, value)) {
+      return Refusal{absl::StrCat("the value of ", key,
+                                  " must be printable ASCII (0x20-0x7E); send other bytes "
+                                  "base64-encoded under a key ending in -bin"),
+                     field};
+    }
+    to->emplace_back(key, value);
+  }
+  return std::nullopt;
 }
 
 void Session::SendToCall(const v1::StreamSend& m) {
@@ -336,7 +367,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     e->set_category(category);
     e->set_retryable(protocol::IsRetryable(category));
     e->set_grpc_code(result.code);
-    e->set_message(result.message);
+    e->set_message(transcode::ToValidUtf8(result.message));  // the upstream's words: any bytes
     if (result.retry_pushback_ms >= 0) {
       e->set_retry_after_ms(
           static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff)));
@@ -352,7 +383,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     v1::StreamEnd* end = frame.mutable_stream_end();
     end->set_message_id(message_id);
     end->mutable_status()->set_code(0);
-    end->mutable_status()->set_message(result.message);
+    end->mutable_status()->set_message(transcode::ToValidUtf8(result.message));
     FillMetadata(result.trailers, end->mutable_trailers());
     metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
     RememberOutcome(message_id, frame);
@@ -454,7 +485,9 @@ absl::StatusOr<std::string> Session::ReplyPayload(const transcode::MethodInfo& m
 void Session::FillMetadata(const upstream::Metadata& from,
                            google::protobuf::Map<std::string, std::string>* to) const {
   for (const auto& [key, value] : from) {
-    if (Matches(options_.forward_response_metadata, key)) (*to)[key] = value;
+    if (!Matches(options_.forward_response_metadata, key)) continue;
+    // Bytes of -bin keys go to clients as base64, as they come from them (AddClientMetadata).
+    (*to)[key] = upstream::IsBinaryMetadataKey(key) ? absl::Base64Escape(value) : value;
   }
 }
 

@@ -138,7 +138,9 @@ void Session::HandleSubscribe(const v1::Subscribe& subscribe) {
   if (subscribe.has_since() && !subscribe.since().epoch().empty()) {
     since = pubsub::Position{subscribe.since().offset(), subscribe.since().epoch()};
   }
-  channels_[channel].since_asked = since.has_value();
+  // A `since` without an epoch names no position that can be honoured: a plain subscribe,
+  // answered with recovered: false so the client knows to refetch.
+  channels_[channel].since_asked = subscribe.has_since();
   std::shared_ptr<Executor> executor = transport_->executor();
   options_.node->Subscribe(conversation_id_, channel,
                            subscribe.params().empty() ? "{}" : subscribe.params(), since,

@@ -19,6 +19,19 @@ using v1::Frame;
 
 constexpr std::string_view kProtocolVersion = "1";
 
+// Why `client_id` cannot name a client (docs/protocol.md, "connect"), or "" when it can.
+std::string ClientIdProblem(std::string_view client_id) {
+  if (client_id.size() > protocol::kMaxClientIdBytes) {
+    return absl::StrCat("clientId is ", client_id.size(), " bytes; at most ",
+                        protocol::kMaxClientIdBytes);
+  }
+  for (char c : client_id) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) return "clientId holds a control character";
+  }
+  return "";
+}
+
 }  // namespace
 
 SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
@@ -31,6 +44,7 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.max_call_timeout = absl::Milliseconds(config.max_call_timeout_ms());
   o.max_calls = config.max_calls_per_session();
   o.max_outbound_buffer = config.max_outbound_buffer_bytes();
+  o.max_request_metadata_bytes = config.max_request_metadata_bytes();
   o.forward_response_metadata.assign(config.forward_response_metadata().begin(),
                                      config.forward_response_metadata().end());
   o.session_grace = config.disable_resume() ? absl::ZeroDuration()
@@ -85,11 +99,11 @@ void Session::OnMessage(std::string_view data, bool binary) {
   metrics_->frames_received.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_received.fetch_add(data.size(), std::memory_order_relaxed);
   stats_->frames_in.fetch_add(1, std::memory_order_relaxed);
-  if (!TakeToken()) return;
 
   const protocol::Encoding frame_encoding =
       binary ? protocol::Encoding::kBinary : protocol::Encoding::kJson;
   if (frame_encoding != encoding_) {
+    if (!Admit(nullptr)) return;
     metrics_->wrong_encoding_frames.fetch_add(1, std::memory_order_relaxed);
     const bool pending = state_ == State::kPending;
     SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR,
@@ -101,6 +115,7 @@ void Session::OnMessage(std::string_view data, bool binary) {
 
   protocol::DecodeError error = protocol::DecodeFrame(encoding_, data, &scratch_);
   if (!error.ok()) {
+    if (!Admit(nullptr)) return;
     metrics_->CountBadFrame(error.failure);
     const bool pending = state_ == State::kPending;
     SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR, std::move(error.message), std::move(error.field));
@@ -114,6 +129,10 @@ void Session::OnMessage(std::string_view data, bool binary) {
 }
 
 void Session::Dispatch(Frame& frame) {
+  // The rate limit counts frames, not WebSocket messages: each frame of a batch is one.
+  if (frame.kind_case() != Frame::kBatch || frame.batch().frames().empty()) {
+    if (!Admit(&frame)) return;
+  }
   metrics_->CountFrameIn(frame.kind_case());
   if (state_ == State::kPending) {
     if (frame.kind_case() != Frame::kConnect || checking_auth_) {
@@ -192,6 +211,12 @@ void Session::HandleConnect(const v1::Connect& connect) {
                            "\"; supported: 1"),
               "version");
     CloseWith(cc::kUnsupportedVersion, "unsupported_version");
+    return;
+  }
+  if (std::string problem = ClientIdProblem(connect.client_id()); !problem.empty()) {
+    metrics_->bad_client_ids.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::move(problem), "clientId");
+    CloseWith(cc::kProtocolError, "invalid_client_id");
     return;
   }
   transport_->CancelTimer(SessionTimer::kHandshake);
@@ -342,13 +367,21 @@ void Session::SendConfirm(bool resumed) {
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_timeout)));
   c->set_resumed(resumed);
   SendFrame(confirm);
+  absl::MutexLock lock(&claim_mu_);
+  last_confirm_seq_ = seq_;
 }
 
 bool Session::TryClaim(protocol::Encoding encoding, uint64_t last_seq, const std::string& user_id) {
   absl::MutexLock lock(&claim_mu_);
   if (!claimable_ || claimed_ || encoding != encoding_ || user_id != claim_user_) return false;
-  // Everything after last_seq must still be held: frames first_held_seq_..last_sent_seq_.
-  if (last_seq > last_sent_seq_ || last_seq + 1 < first_held_seq_) return false;
+  // Everything after last_seq must still be held (frames first_held_seq_..last_sent_seq_), and
+  // none of it may be a connect_confirm: a client that did not see the last confirm gets a
+  // fresh session rather than an old confirm replayed before the new one.
+  if (last_seq > last_sent_seq_ || last_seq + 1 < first_held_seq_ || last_seq < last_confirm_seq_) {
+    return false;
+  }
+  // From here until Reattach the held frames after last_seq stay, whatever the buffer's
+  // bounds or acks on the old connection say (HoldForResume, TrimResumeBuffer).
   claimed_ = true;
   claim_last_seq_ = last_seq;
   return true;
@@ -361,7 +394,38 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
     claimed_ = false;
     last_seq = claim_last_seq_;
   }
+  if (state_ == State::kClosed) {
+    // The session ended between the claim and now (its old connection closed it): nothing to
+    // resume. The client connects again and gets a fresh session.
+    metrics_->resumes_gapped.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE,
+              "the session ended before it could be resumed; connect again", "", "",
+              static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+    transport_->Close(cc::kTryAgainLater, "resume_failed");
+    return;
+  }
+  // The replay must start right after last_seq: the claim pinned those frames.
+  const bool exact = resume_buffer_.empty() ? last_seq == seq_
+                                            : resume_buffer_.front().seq <= last_seq + 1 &&
+                                                  resume_buffer_.back().seq == seq_;
+  if (!exact) {
+    // Not reachable while the claim pins the frames; never confirm a gap if it were.
+    metrics_->resumes_gapped.fetch_add(1, std::memory_order_relaxed);
+    log::Event(log::Level::kWarn, "resume_gap")
+        .Str("conversation", conversation_id_)
+        .Int("last_seq", static_cast<int64_t>(last_seq))
+        .Int("first_held",
+             static_cast<int64_t>(resume_buffer_.empty() ? seq_ + 1 : resume_buffer_.front().seq));
+    state_ = State::kClosing;
+    metrics_->CountCloseSent(cc::kInternalError);
+    transport_->Close(cc::kInternalError, "resume_failed");
+    End();
+    return;
+  }
   transport_->CancelTimer(SessionTimer::kGrace);
+  // Frames waiting for a batch are held already and go out in the replay.
+  transport_->CancelTimer(SessionTimer::kBatch);
+  batch_.clear();
   if (!connect.client_id().empty()) client_id_ = connect.client_id();
   state_ = State::kConfirmed;
   last_seen_ = clock_->Monotonic();
@@ -414,7 +478,7 @@ void Session::HandleCallFrame(const Frame& frame) {
   }
 }
 
-bool Session::TakeToken() {
+bool Session::Admit(const Frame* frame) {
   const absl::Duration now = clock_->Monotonic();
   if (tokens_ < 0) {
     tokens_ = options_.message_burst;
@@ -435,10 +499,22 @@ bool Session::TakeToken() {
     return false;
   }
   const double wait_s = (1 - tokens_) / std::max(options_.max_messages_per_second, 1e-9);
-  SendError(v1::ERROR_CATEGORY_RATE_LIMITED,
-            absl::StrCat("over ", options_.max_messages_per_second,
-                         " messages per second; this one was dropped"),
-            "", "", static_cast<uint32_t>(std::ceil(wait_s * 1000)));
+  const auto retry_after_ms = static_cast<uint32_t>(std::ceil(wait_s * 1000));
+  std::string what = absl::StrCat(
+      "over ", options_.max_messages_per_second, " frames per second; this ",
+      frame != nullptr ? Sv(protocol::FrameTypeName(*frame)) : "frame", " was dropped");
+  // The refusal names what it refuses: the call's messageId, or the channel.
+  std::string message_id = frame != nullptr ? std::string(protocol::MessageIdOf(*frame)) : "";
+  if (frame != nullptr && frame->kind_case() == Frame::kSubscribe) {
+    metrics_->subscriptions_refused.fetch_add(1, std::memory_order_relaxed);
+    const std::string& channel = frame->subscribe().channel();
+    SendError(v1::ERROR_CATEGORY_RATE_LIMITED, absl::StrCat("channel ", channel, ": ", what),
+              "channel", "", retry_after_ms);
+    SendChannelState(channel, /*subscribed=*/false, nullptr, std::nullopt);
+    return false;
+  }
+  SendError(v1::ERROR_CATEGORY_RATE_LIMITED, std::move(what), "", std::move(message_id),
+            retry_after_ms);
   return false;
 }
 
@@ -623,8 +699,11 @@ void Session::HoldForResume(uint64_t seq, const std::string& data) {
   const absl::Duration now = clock_->Monotonic();
   resume_buffer_.push_back(HeldFrame{seq, data, now});
   resume_bytes_ += data.size();
+  absl::MutexLock lock(&claim_mu_);
+  // A claim pins the frames after its lastSeq until Reattach replays them.
+  const uint64_t keep_after = claimed_ ? claim_last_seq_ : UINT64_MAX;
   bool dropped = false;
-  while (!resume_buffer_.empty() &&
+  while (!resume_buffer_.empty() && resume_buffer_.front().seq <= keep_after &&
          (resume_buffer_.size() > options_.resume_buffer_frames ||
           resume_bytes_ > options_.resume_buffer_bytes ||
           now - resume_buffer_.front().sent_at > options_.resume_buffer_age)) {
@@ -632,7 +711,6 @@ void Session::HoldForResume(uint64_t seq, const std::string& data) {
     resume_buffer_.pop_front();
     dropped = true;
   }
-  absl::MutexLock lock(&claim_mu_);
   last_sent_seq_ = seq;
   first_held_seq_ = resume_buffer_.empty() ? seq + 1 : resume_buffer_.front().seq;
   // Unacknowledged frames dropped while no connection could receive them: the session can no
@@ -644,11 +722,13 @@ void Session::HoldForResume(uint64_t seq, const std::string& data) {
 }
 
 void Session::TrimResumeBuffer(uint64_t acked_seq) {
+  absl::MutexLock lock(&claim_mu_);
+  // An ack (from the old connection, after a claim) never takes what the claim will replay.
+  if (claimed_) acked_seq = std::min(acked_seq, claim_last_seq_);
   while (!resume_buffer_.empty() && resume_buffer_.front().seq <= acked_seq) {
     resume_bytes_ -= resume_buffer_.front().data.size();
     resume_buffer_.pop_front();
   }
-  absl::MutexLock lock(&claim_mu_);
   first_held_seq_ = resume_buffer_.empty() ? last_sent_seq_ + 1 : resume_buffer_.front().seq;
 }
 
@@ -664,13 +744,13 @@ void Session::RememberOutcome(const std::string& message_id, const Frame& frame)
   }
 }
 
-void Session::SendFrame(Frame& frame) {
+std::optional<std::string> Session::Seal(Frame& frame) {
   const bool numbered = state_ == State::kConfirmed || state_ == State::kDetached ||
                         (state_ == State::kClosing && !conversation_id_.empty());
   if (numbered) frame.set_seq(++seq_);
   std::string data = protocol::EncodeFrame(encoding_, frame);
   if (numbered) HoldForResume(seq_, data);
-  if (state_ == State::kDetached) return;  // held until a resume
+  if (state_ == State::kDetached) return std::nullopt;  // held until a resume
   metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
   metrics_->bytes_sent.fetch_add(data.size(), std::memory_order_relaxed);
   metrics_->CountFrameOut(frame.kind_case());
@@ -681,10 +761,16 @@ void Session::SendFrame(Frame& frame) {
                                       frame.error().message());
     stats_->last_error_at = clock_->Now();
   }
+  return data;
+}
+
+void Session::SendFrame(Frame& frame) {
+  std::optional<std::string> data = Seal(frame);
+  if (!data.has_value()) return;
   // connect_confirm goes out at once: the client waits for it before anything else.
   if (options_.batch_max_frames > 1 && state_ == State::kConfirmed &&
       !frame.has_connect_confirm()) {
-    batch_.push_back(std::move(data));
+    batch_.push_back(*std::move(data));
     if (batch_.size() >= options_.batch_max_frames) {
       FlushBatch();
     } else if (batch_.size() == 1) {
@@ -693,7 +779,7 @@ void Session::SendFrame(Frame& frame) {
     return;
   }
   FlushBatch();  // frames already waiting go first
-  transport_->Send(std::move(data), encoding_);
+  transport_->Send(*std::move(data), encoding_);
   CheckOutboundQueue();
 }
 
@@ -721,14 +807,23 @@ void Session::CheckOutboundQueue() {
       slow_consumer_posted_ = false;  // only the estimate was over
       return;
     }
-    metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
-    CloseWith(cc::kSlowConsumer, "slow_consumer");
+    CloseAsSlowConsumer(peak);
   });
 }
 
-void Session::SendError(v1::ErrorCategory category, std::string message, std::string field,
-                        std::string message_id, uint32_t retry_after_ms) {
-  metrics_->CountErrorFrame(category);
+void Session::CloseAsSlowConsumer(size_t waiting) {
+  metrics_->slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+  metrics_->CountErrorFrame(v1::ERROR_CATEGORY_SLOW_CONSUMER);
+  Frame frame = ErrorFrame(v1::ERROR_CATEGORY_SLOW_CONSUMER,
+                           absl::StrCat("the client did not read what it was sent: ", waiting,
+                                        " bytes waiting, at most ", options_.max_outbound_queue,
+                                        "; frames not yet written were dropped"));
+  std::optional<std::string> farewell = Seal(frame);
+  CloseWith(cc::kSlowConsumer, "slow_consumer", std::move(farewell));
+}
+
+Frame Session::ErrorFrame(v1::ErrorCategory category, std::string message, std::string field,
+                          std::string message_id, uint32_t retry_after_ms) {
   Frame frame;
   v1::Error* e = frame.mutable_error();
   e->set_message_id(std::move(message_id));
@@ -738,11 +833,25 @@ void Session::SendError(v1::ErrorCategory category, std::string message, std::st
   e->set_field(std::move(field));
   e->set_retry_after_ms(retry_after_ms);
   SetNow(e->mutable_timestamp());
+  return frame;
+}
+
+void Session::SendError(v1::ErrorCategory category, std::string message, std::string field,
+                        std::string message_id, uint32_t retry_after_ms) {
+  metrics_->CountErrorFrame(category);
+  Frame frame = ErrorFrame(category, std::move(message), std::move(field), std::move(message_id),
+                           retry_after_ms);
   SendFrame(frame);
 }
 
-void Session::CloseWith(int code, std::string_view reason) {
-  FlushBatch();  // what was said before the close goes out before it
+void Session::CloseWith(int code, std::string_view reason, std::optional<std::string> farewell) {
+  if (farewell.has_value()) {
+    // What waits for a batch is dropped with the rest.
+    transport_->CancelTimer(SessionTimer::kBatch);
+    batch_.clear();
+  } else {
+    FlushBatch();  // what was said before the close goes out before it
+  }
   const bool was_confirmed = state_ == State::kConfirmed;
   state_ = State::kClosing;
   // A client closed for silence may come back and resume; anything else ends the session.
@@ -760,7 +869,11 @@ void Session::CloseWith(int code, std::string_view reason) {
       .Str("conversation", conversation_id_)
       .Str("client", client_id_)
       .Str("user", identity_.has_value() ? identity_->user_id : "");
-  transport_->Close(code, reason);
+  if (farewell.has_value()) {
+    transport_->CloseAhead(*std::move(farewell), encoding_, code, reason);
+  } else {
+    transport_->Close(code, reason);
+  }
 }
 
 void Session::SetNow(google::protobuf::Timestamp* ts) {

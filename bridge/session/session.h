@@ -92,8 +92,17 @@ class Transport {
   virtual ~Transport() = default;
   // Sends one WebSocket message: text for kJson, binary for kBinary.
   virtual void Send(std::string data, protocol::Encoding encoding) = 0;
-  // Starts the close handshake with `code` and a short machine-readable `reason`.
+  // Starts the close handshake with `code` and a short machine-readable `reason`, after every
+  // message already sent.
   virtual void Close(int code, std::string_view reason) = 0;
+  // Closes ahead of the messages still waiting: those not yet handed to the socket are dropped,
+  // `farewell` (an encoded frame) goes out, then the close. For a client too slow to read what
+  // it was sent (4002), which would otherwise see the close only after all of it.
+  virtual void CloseAhead(std::string farewell, protocol::Encoding encoding, int code,
+                          std::string_view reason) {
+    Send(std::move(farewell), encoding);
+    Close(code, reason);
+  }
   // (Re)arms `timer` to call Session::OnTimer after `after`; re-arming replaces the old one.
   virtual void ArmTimer(SessionTimer timer, absl::Duration after) = 0;
   virtual void CancelTimer(SessionTimer timer) = 0;
@@ -123,6 +132,8 @@ struct SessionOptions {
   absl::Duration max_call_timeout = absl::Minutes(5);
   size_t max_calls = 100;
   size_t max_outbound_buffer = 1 << 20;
+  // Request metadata of one call, as HTTP/2 counts it (max_request_metadata_bytes).
+  size_t max_request_metadata_bytes = 8192;
   std::vector<std::string> forward_response_metadata;  // exact keys, or prefixes ending in '*'
   // How long a session whose connection dropped waits to be resumed (zero: not at all).
   absl::Duration session_grace = absl::Seconds(30);
@@ -273,6 +284,15 @@ class Session {
     absl::Duration before_upstream;    // from its message frame to that start
   };
 
+  // Why a client's input was refused: for its error frame.
+  struct Refusal {
+    std::string message;
+    std::string field;  // JSON path of the offending field
+  };
+  // Appends the `metadata` of `m` to `to` as gRPC takes it (-bin values base64-decoded), or
+  // says which entry breaks the rules of bridge/upstream/metadata.h.
+  std::optional<Refusal> AddClientMetadata(const v1::Message& m, upstream::Metadata* to) const;
+
   void Dispatch(v1::Frame& frame);
   void HandleConnect(const v1::Connect& connect);
   // The rest of the handshake once the client is known (or anonymous).
@@ -294,6 +314,14 @@ class Session {
                     google::protobuf::Map<std::string, std::string>* to) const;
 
   void SendFrame(v1::Frame& frame);
+  // Numbers `frame` (once confirmed), encodes it, holds it for a resume and counts it: the
+  // bytes to send, or nothing while detached (held until a resume).
+  std::optional<std::string> Seal(v1::Frame& frame);
+  v1::Frame ErrorFrame(v1::ErrorCategory category, std::string message, std::string field = "",
+                       std::string message_id = "", uint32_t retry_after_ms = 0);
+  // Closes a client too slow to read (4002): error slow_consumer, then the close, ahead of
+  // what is still waiting.
+  void CloseAsSlowConsumer(size_t waiting);
   // Keeps a sent frame for a resume, within the buffer's bounds.
   void HoldForResume(uint64_t seq, const std::string& data);
   void TrimResumeBuffer(uint64_t acked_seq);
@@ -304,7 +332,10 @@ class Session {
   void RememberOutcome(const std::string& message_id, const v1::Frame& frame);
   void SendError(v1::ErrorCategory category, std::string message, std::string field = "",
                  std::string message_id = "", uint32_t retry_after_ms = 0);
-  void CloseWith(int code, std::string_view reason);
+  // Closes with `code`; `farewell` (an encoded frame), when given, goes ahead of what is still
+  // waiting to be written, which is dropped (Transport::CloseAhead).
+  void CloseWith(int code, std::string_view reason,
+                 std::optional<std::string> farewell = std::nullopt);
   void SetNow(google::protobuf::Timestamp* ts);
 
   const SessionOptions& options_;
@@ -342,6 +373,7 @@ class Session {
   std::string claim_user_ ABSL_GUARDED_BY(claim_mu_);
   uint64_t first_held_seq_ ABSL_GUARDED_BY(claim_mu_) = 1;  // seq of the oldest held frame
   uint64_t last_sent_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
+  uint64_t last_confirm_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;  // of the last connect_confirm
   // Final frames of finished calls, by messageId, oldest first (bounded).
   absl::flat_hash_map<std::string, v1::Frame> outcomes_;
   std::deque<std::string> outcome_order_;
@@ -393,8 +425,11 @@ class Session {
   void CheckOutboundQueue();
   std::vector<std::string> batch_;
   void HandleRefresh(const v1::Refresh& refresh);
-  // False (and a rate_limited error sent, or 4029) when the message must be dropped.
-  bool TakeToken();
+  // The per-connection rate limit, one token per frame (`frame` null: one that did not decode).
+  // False when the frame must be dropped: a rate_limited error carrying its messageId (or, for
+  // a subscribe, its channel, with `unsubscribed`) went out, or close 4029 after
+  // rate_limit_strikes refusals in a row.
+  bool Admit(const v1::Frame* frame);
   bool released_ = false;
   std::shared_ptr<SessionStats> stats_ = std::make_shared<SessionStats>();
 };

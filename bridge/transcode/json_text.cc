@@ -615,6 +615,34 @@ bool Base64Decode(std::string_view text, std::string* out) {
   return true;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at p (1 to 4), or 0 when there is none.
+size_t Utf8SequenceAt(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = *p;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    return end - p >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+  }
+  if (c >= 0xe0 && c <= 0xef) {
+    if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
+    if (c == 0xe0 && p[1] < 0xa0) return 0;   // overlong
+    if (c == 0xed && p[1] >= 0xa0) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) {
+      return 0;
+    }
+    if (c == 0xf0 && p[1] < 0x90) return 0;   // overlong
+    if (c == 0xf4 && p[1] >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
@@ -627,31 +655,30 @@ bool IsValidUtf8(std::string_view s) {
       p += 8;
     }
     if (p == end) break;
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      if (end - p < 2 || (p[1] & 0xc0) != 0x80) return false;
-      p += 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return false;
-      if (c == 0xe0 && p[1] < 0xa0) return false;   // overlong
-      if (c == 0xed && p[1] >= 0xa0) return false;  // surrogate
-      p += 3;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) {
-        return false;
-      }
-      if (c == 0xf0 && p[1] < 0x90) return false;   // overlong
-      if (c == 0xf4 && p[1] >= 0x90) return false;  // above U+10FFFF
-      p += 4;
-    } else {
-      return false;
-    }
+    const size_t n = Utf8SequenceAt(p, end);
+    if (n == 0) return false;
+    p += n;
   }
   return true;
+}
+
+std::string ToValidUtf8(std::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const size_t n = Utf8SequenceAt(p, end);
+    if (n == 0) {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  return out;
 }
 
 bool ParseTimestamp(std::string_view text, int64_t* seconds, int32_t* nanos) {

@@ -95,6 +95,9 @@ bool Base64DecodeTo(std::string_view text, char* out);
 
 // Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
 bool IsValidUtf8(std::string_view s);
+// `s` with every byte that does not start a valid sequence replaced by U+FFFD: for text a
+// backend controls (a status message) on its way into a frame, which must be UTF-8.
+std::string ToValidUtf8(std::string_view s);
 
 // google.protobuf.Timestamp: RFC 3339 text and seconds/nanos.
 // Parses like protobuf 3.21: "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", digits beyond

@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/common/log.h"
 #include "bridge/common/strings.h"
+#include "bridge/upstream/metadata.h"
 
 namespace bridge::upstream {
 namespace {
@@ -108,7 +109,7 @@ absl::StatusOr<std::unique_ptr<pubsub::ChannelFeeds::Feed>> UpstreamFeeds::Open(
                                                  channel, std::move(on_message), std::move(on_end));
   CallSpec spec;
   spec.method = *info;
-  spec.metadata.emplace_back("x-bridge-channel", channel);
+  spec.metadata.emplace_back("x-bridge-channel", PercentEncodeMetadataValue(channel));
   std::shared_ptr<Call> call = upstream_->StartCall(spec, listener);
   listener->set_call(call);
   call->Write(*std::move(request));

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/upstream/metadata.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/create_channel.h"
@@ -408,6 +409,38 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
   Metadata headers_ ABSL_GUARDED_BY(mu_);
 };
 
+// A call that never reaches gRPC: its metadata breaks gRPC's rules (bridge/upstream/metadata.h),
+// and gRPC would refuse it by aborting the process. It ends with INVALID_ARGUMENT at its first
+// read (or cancel), as a call gRPC refused at once would.
+class RefusedCall final : public Call {
+ public:
+  RefusedCall(std::shared_ptr<CallListener> listener, absl::Status why)
+      : listener_(std::move(listener)), why_(std::move(why)) {}
+
+  bool Write(std::string) override { return true; }
+  void WritesDone() override {}
+  void RequestRead() override { Finish(); }
+  void Cancel() override { Finish(); }
+
+ private:
+  void Finish() {
+    std::shared_ptr<CallListener> listener;
+    {
+      absl::MutexLock lock(&mu_);
+      listener = std::move(listener_);
+    }
+    if (listener == nullptr) return;
+    CallResult result;
+    result.code = static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT);
+    result.message = std::string(why_.message());
+    listener->OnFinish(std::move(result));
+  }
+
+  absl::Mutex mu_;
+  std::shared_ptr<CallListener> listener_ ABSL_GUARDED_BY(mu_);
+  const absl::Status why_;
+};
+
 }  // namespace
 
 // A call under a retry policy (gRFC A6): attempts are GrpcCalls; until the call commits
@@ -776,6 +809,9 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
 
 std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
                                               std::shared_ptr<CallListener> listener) {
+  if (absl::Status legal = CheckMetadata(spec.metadata); !legal.ok()) {
+    return std::make_shared<RefusedCall>(std::move(listener), std::move(legal));
+  }
   Target* target = TargetFor(spec.method.service);
   if (const RetryRule* rule = policies_.Find(spec.method.service, spec.method.descriptor->name())) {
     auto call = std::make_shared<RetryingCall>(this, target, rule, spec, std::move(listener));
