@@ -109,6 +109,15 @@ TEST_F(AuthTest, ATokenInTheAuthorizationHeaderIdentifiesTheUserUpstream) {
   EXPECT_THAT(backend_->service->last_metadata(), Contains(Pair("x-bridge-user-id", "alice")));
 }
 
+TEST_F(AuthTest, ASubjectOfAnyTextReachesTheUpstreamPercentEncoded) {
+  StartBridge(/*required=*/true);
+  auto client = Open({{"Authorization", "Bearer " + Token("j\xc3\xbcrgen\n%", absl::Hours(1))}});
+  ASSERT_EQ(Connect(*client).kind_case(), Frame::kConnectConfirm) << last_;
+  ASSERT_EQ(Say(*client).kind_case(), Frame::kResponse) << last_;
+  EXPECT_THAT(backend_->service->last_metadata(),
+              Contains(Pair("x-bridge-user-id", "j%C3%BCrgen%0A%25")));
+}
+
 TEST_F(AuthTest, BrowsersPassTheTokenAsTheBearerSubprotocolPair) {
   StartBridge(/*required=*/true);
   auto client = Open({}, {"bridge.v1.json", "bearer", Token("bob", absl::Hours(1))});

@@ -2,10 +2,12 @@
 // WebSocket client: every call kind, cancellation both ways, deadlines, every status code,
 // retries, metadata both ways, bad requests, and flow control against a slow reader.
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "bridge/app/bridge_app.h"
@@ -609,6 +611,120 @@ TEST_F(CallsTest, ReservedOrMalformedMetadataKeysAreRefused) {
     EXPECT_THAT(f.error().field(), HasSubstr("metadata"));
   }
   EXPECT_EQ(backend_->service->calls("Say"), 0);
+}
+
+// Strings a client controls that gRPC refuses as metadata values (grpc++ aborts the process
+// on that refusal): each is encoded by the protocol's rule or refused with invalid_argument,
+// and the bridge carries on.
+TEST_F(CallsTest, ClientStringsGrpcWouldRefuseNeverReachIt) {
+  StartBridge(R"(forward_request_headers: "x-tenant")");
+  auto client = WsTestClient::Connect(app_->server().port(), "/ws", {}, kTestTimeout,
+                                      {{"X-Tenant", "m\xc3\xbcnchen\t1"}});
+  ASSERT_TRUE(client.ok()) << client.status();
+  Send(**client, R"({"type":"connect","clientId":"J\u00fcrgen","version":"1"})");
+  ASSERT_EQ(Next(**client).kind_case(), Frame::kConnectConfirm) << last_;
+
+  for (const char* value : {R"(gr\u00fc\u00dfe)", R"(a\nb)", R"(tab\there)", R"(nul\u0000)"}) {
+    SCOPED_TRACE(value);
+    Frame f = Say(**client, "bad", absl::StrCat(R"({"x-note":")", value, R"("})"));
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+    EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+    EXPECT_EQ(f.error().message_id(), "bad");
+    EXPECT_EQ(f.error().field(), R"(metadata["x-note"])");
+    EXPECT_FALSE(f.error().retryable());
+  }
+  Frame not_base64 = Say(**client, "b64", R"({"x-blob-bin":"not base64!"})");
+  ASSERT_EQ(not_base64.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(not_base64.error().field(), R"(metadata["x-blob-bin"])");
+  EXPECT_EQ(backend_->service->calls("Say"), 0);
+
+  // Bytes under a -bin key travel as base64 both ways; identifiers and forwarded headers
+  // arrive percent-encoded.
+  const std::string bytes("\x00\xff\xc3\xbc", 4);
+  Frame ok = Say(**client, "ok",
+                 absl::StrCat(R"({"x-blob-bin":")", absl::Base64Escape(bytes),
+                              R"(","x-echo-blob-bin":")", absl::Base64Escape(bytes), R"("})"));
+  ASSERT_EQ(ok.kind_case(), Frame::kResponse) << last_;
+  EXPECT_THAT(ok.response().metadata(),
+              Contains(Pair("x-echo-blob-bin", absl::Base64Escape(bytes))));
+  const auto md = backend_->service->last_metadata();
+  EXPECT_THAT(md, Contains(Pair("x-blob-bin", bytes)));
+  EXPECT_THAT(md, Contains(Pair("x-bridge-client-id", "J%C3%BCrgen")));
+  EXPECT_THAT(md, Contains(Pair("x-tenant", "m%C3%BCnchen%091")));
+  EXPECT_EQ(app_->server().metrics().bad_metadata.load(), 5u);
+}
+
+TEST_F(CallsTest, AClientIdWithAControlCharacterIsRefusedAtConnect) {
+  StartBridge();
+  for (const std::string& id :
+       {std::string(R"(a\u0001b)"), std::string(R"(line\nbreak)"), std::string(257, 'x')}) {
+    auto client = WsTestClient::Connect(app_->server().port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    Send(**client, absl::StrCat(R"({"type":"connect","clientId":")", id, R"(","version":"1"})"));
+    Frame f = Next(**client);
+    ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+    EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+    EXPECT_EQ(f.error().field(), "clientId");
+    auto code = (*client)->WaitForClose();
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, protocol::close_code::kProtocolError);
+    EXPECT_EQ((*client)->close_reason(), "invalid_client_id");
+  }
+  EXPECT_EQ(app_->server().metrics().bad_client_ids.load(), 3u);
+  // The bridge is still there for everyone else.
+  auto other = OpenConfirmed();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(Say(*other, "m", "{}").kind_case(), Frame::kResponse) << last_;
+}
+
+TEST_F(CallsTest, MetadataOverTheSizeLimitIsInvalidArgumentNotARateLimit) {
+  StartBridge();
+  auto client = OpenConfirmed();
+  Frame f = Say(*client, "big", absl::StrCat(R"({"x-big":")", std::string(9000, 'a'), R"("})"));
+  ASSERT_EQ(f.kind_case(), Frame::kError) << last_;
+  EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+  EXPECT_FALSE(f.error().retryable());
+  EXPECT_EQ(f.error().field(), "metadata");
+  EXPECT_EQ(f.error().message_id(), "big");
+  EXPECT_EQ(backend_->service->calls("Say"), 0);
+  // Just under the limit goes through.
+  EXPECT_EQ(Say(*client, "fits", absl::StrCat(R"({"x-big":")", std::string(7000, 'a'), R"("})"))
+                .kind_case(),
+            Frame::kResponse)
+      << last_;
+}
+
+TEST_F(CallsTest, TheRateLimitCountsEveryFrameOfABatchAndRefusalsCarryTheirIds) {
+  // Three frames of burst, one more per second: connect takes one.
+  StartBridge("max_messages_per_second: 1 message_burst: 3 rate_limit_strikes: 100");
+  auto client = OpenConfirmed();
+  constexpr int kCalls = 10;
+  std::string batch = R"({"type":"batch","frames":[)";
+  for (int i = 0; i < kCalls; ++i) {
+    absl::StrAppend(&batch, i == 0 ? "" : ",", R"({"type":"message","messageId":"m)", i,
+                    R"(","method":"demo.v1.Echo/Say","payload":{"text":"hi"}})");
+  }
+  batch += "]}";
+  Send(*client, batch);
+  std::map<std::string, Frame> answers;
+  int refused = 0;
+  while (answers.size() < kCalls) {
+    Frame f = Next(*client);
+    std::string id = f.has_response() ? f.response().message_id() : f.error().message_id();
+    ASSERT_FALSE(id.empty()) << "an answer without its messageId: " << last_;
+    ASSERT_TRUE(answers.emplace(id, f).second) << "two answers for " << id;
+    if (f.has_error()) {
+      ++refused;
+      EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_RATE_LIMITED) << last_;
+      EXPECT_TRUE(f.error().retryable());
+      EXPECT_GT(f.error().retry_after_ms(), 0u);
+    }
+  }
+  // At most the burst's two tokens left and one per second since: most were refused.
+  const int admitted = kCalls - refused;
+  EXPECT_GE(refused, kCalls - 2 - 2);
+  EXPECT_EQ(backend_->service->calls("Say"), admitted);
+  EXPECT_EQ(app_->server().metrics().rate_limited_messages.load(), static_cast<uint64_t>(refused));
 }
 
 TEST_F(CallsTest, StreamSendToAUnaryCallOrAnUnknownCallIsRefused) {

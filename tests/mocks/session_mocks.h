@@ -58,6 +58,13 @@ class FakeTransport : public session::Transport {
     close_code = code;
     close_reason = std::string(reason);
   }
+  // Records that the close went ahead of what was waiting; `farewell` is the last frame sent.
+  void CloseAhead(std::string farewell, protocol::Encoding encoding, int code,
+                  std::string_view reason) override {
+    closed_ahead = true;
+    Send(std::move(farewell), encoding);
+    Close(code, reason);
+  }
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
     armed[timer] = after;
   }
@@ -80,6 +87,7 @@ class FakeTransport : public session::Transport {
   std::vector<protocol::Encoding> encodings;
   std::optional<int> close_code;
   std::string close_reason;
+  bool closed_ahead = false;
   std::map<session::SessionTimer, absl::Duration> armed;  // delay of each armed timer
 };
 

@@ -190,6 +190,21 @@ TEST_F(SessionChannelsTest, PublicationsArrivingWhileTheSubscribeIsAnsweredGoOut
   EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(4));
 }
 
+TEST_F(SessionChannelsTest, SinceWithoutAnEpochIsAPositionThatCannotBeHonoured) {
+  Create();
+  Publish("c", "1");
+  Drain();
+  Send(R"({"type":"subscribe","channel":"c","since":{"offset":0}})");
+  broker_->ReleaseHistory();
+  transport_.fake_executor->RunAll();
+  std::vector<Frame> frames = Drain();
+  ASSERT_FALSE(frames.empty());
+  ASSERT_TRUE(frames[0].has_subscribed());
+  ASSERT_TRUE(frames[0].subscribed().has_recovered()) << "recovered must be said, and false";
+  EXPECT_FALSE(frames[0].subscribed().recovered());
+  EXPECT_THAT(Offsets(frames), ::testing::IsEmpty());  // nothing replayed
+}
+
 TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
   Create();
   Send(R"({"type":"subscribe","channel":"c"})");

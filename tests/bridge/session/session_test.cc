@@ -318,6 +318,101 @@ TEST_F(SessionTest, ReattachReplaysAfterLastSeqThenConfirmsResumed) {
   EXPECT_EQ(transport_.armed.count(SessionTimer::kGrace), 0u);
 }
 
+TEST_F(SessionTest, AResumeNeverReplaysAConnectConfirm) {
+  Create();
+  Confirm();                                         // seq 1: connect_confirm
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
+  session_->OnClosed(/*client_ended=*/false);
+  // lastSeq 0 would replay the first confirm (resumed: false) before the new one.
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 0, ""));
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+  v1::Connect connect;
+  session_->Reattach(connect, std::nullopt);  // seq 3: the resumed confirm
+  EXPECT_EQ(Last().seq(), 3u);
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 4
+  session_->OnClosed(/*client_ended=*/false);
+  // A client that did not see confirm 3 gets a fresh session, not confirm 3 again.
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 2, ""));
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 3, ""));
+}
+
+TEST_F(SessionTest, AClaimKeepsWhatItWillReplayWhileTheOldConnectionGoesOn) {
+  options_.resume_buffer_frames = 2;
+  Create();
+  Confirm();                                          // seq 1
+  for (int i = 0; i < 3; ++i) session_->OnPush("1");  // seq 2..4; the buffer holds 3..4
+  // A new connection claims while the old one is still open and busy.
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 3, ""));
+  for (int i = 0; i < 5; ++i) session_->OnPush("1");        // seq 5..9: over the bound, all kept
+  session_->OnMessage(R"({"type":"ack","seq":8})", false);  // the old connection's ack
+  transport_.sent.clear();
+  v1::Connect connect;
+  session_->Reattach(connect, std::nullopt);
+  ASSERT_EQ(transport_.sent.size(), 7u);
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(Sent(i).seq(), 4 + i);
+  EXPECT_TRUE(Sent(6).connect_confirm().resumed());
+  // The claim is over: the bound applies again.
+  EXPECT_LE(session_->resume_buffer_frames(), 2u);
+}
+
+TEST_F(SessionTest, ReattachingASessionThatEndedMeanwhileDoesNotConfirm) {
+  Create();
+  Confirm();
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+  session_->OnClosed(/*client_ended=*/true);  // the old connection closed it on purpose
+  transport_.sent.clear();
+  v1::Connect connect;
+  session_->Reattach(connect, std::nullopt);
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  EXPECT_EQ(Sent(0).error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(transport_.close_code, cc::kTryAgainLater);
+  EXPECT_EQ(transport_.close_reason, "resume_failed");
+}
+
+TEST_F(SessionTest, RateLimitRefusalsNameTheirCallAndABatchCountsEachFrame) {
+  options_.max_messages_per_second = 1;
+  options_.message_burst = 3;
+  options_.rate_limit_strikes = 4;
+  Create();
+  Confirm();  // one token
+  // Two tokens left: two pings pass, the message, the cancel and the subscribe are refused.
+  session_->OnMessage(R"({"type":"batch","frames":[{"type":"ping"},{"type":"ping"},)"
+                      R"({"type":"message","messageId":"m1","method":"x.Y/Z"},)"
+                      R"({"type":"cancel","messageId":"m2"},)"
+                      R"({"type":"subscribe","channel":"news"}]})",
+                      false);
+  ASSERT_EQ(transport_.sent.size(), 1u + 2u + 1u + 1u + 2u);
+  EXPECT_TRUE(Sent(1).has_pong());
+  EXPECT_TRUE(Sent(2).has_pong());
+  EXPECT_EQ(Sent(3).error().category(), v1::ERROR_CATEGORY_RATE_LIMITED);
+  EXPECT_EQ(Sent(3).error().message_id(), "m1");
+  EXPECT_GT(Sent(3).error().retry_after_ms(), 0u);
+  EXPECT_EQ(Sent(4).error().message_id(), "m2");
+  EXPECT_EQ(Sent(5).error().field(), "channel");
+  EXPECT_THAT(Sent(5).error().message(), HasSubstr("news"));
+  EXPECT_EQ(Sent(6).unsubscribed().channel(), "news");
+  EXPECT_FALSE(transport_.close_code.has_value());
+  // The fourth refusal in a row closes with 4029.
+  session_->OnMessage(R"({"type":"ping"})", false);
+  EXPECT_EQ(transport_.close_code, cc::kRateLimited);
+}
+
+TEST_F(SessionTest, ASlowConsumerIsToldWhyAheadOfWhatIsStillWaiting) {
+  options_.max_outbound_queue = 100;
+  Create();
+  Confirm();
+  transport_.buffered = 1000;
+  transport_.peak = 1000;
+  session_->OnPush("1");
+  transport_.fake_executor->RunAll();
+  EXPECT_EQ(metrics_.slow_consumer_closes.load(), 1u);
+  EXPECT_EQ(transport_.close_code, cc::kSlowConsumer);
+  EXPECT_EQ(transport_.close_reason, "slow_consumer");
+  ASSERT_TRUE(transport_.closed_ahead);
+  EXPECT_EQ(Last().error().category(), v1::ERROR_CATEGORY_SLOW_CONSUMER);
+  EXPECT_EQ(Last().error().message_id(), "");
+}
+
 TEST_F(SessionTest, TheResumeBufferKeepsWithinItsBounds) {
   options_.resume_buffer_frames = 3;
   Create();

@@ -194,6 +194,19 @@ TEST(Utf8Test, AcceptsOnlyWellFormedText) {
   }
 }
 
+TEST(Utf8Test, ToValidUtf8ReplacesEachBadByteAndKeepsTheRest) {
+  EXPECT_EQ(ToValidUtf8("plain"), "plain");
+  EXPECT_EQ(ToValidUtf8("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(ToValidUtf8("a\xff"
+                        "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(ToValidUtf8("ok\xe2\x82"), "ok\xef\xbf\xbd\xef\xbf\xbd");
+  for (const char* bad : {"\x80", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_TRUE(IsValidUtf8(ToValidUtf8(bad))) << bad;
+  }
+}
+
 std::string Timestamp(int64_t seconds, int32_t nanos) {
   char text[kTimeTextSize];
   const size_t size = FormatTimestamp(seconds, nanos, text);
