@@ -1,4 +1,4 @@
-// The bridge: serves the protocol of PROTOCOL.md on a WebSocket and stops cleanly on
+// The bridge: serves the protocol of docs/protocol.md on a WebSocket and stops cleanly on
 // SIGTERM/SIGINT (every client gets 1001, then exit 0).
 //
 // Configuration: --config=FILE (protobuf text format, proto/bridge/v1/config.proto), then the

@@ -1,4 +1,4 @@
-// Reconnect backoff of PROTOCOL.md, "Reconnection": the delay before attempt n (1, 2, ...) is
+// Reconnect backoff of docs/protocol.md, "Reconnection": the delay before attempt n (1, 2, ...) is
 // min(max, base * multiplier^(n-1)), jittered, and never below a floor (the server's
 // retryAfterMs, or the error table's least delay for the close code). Pure functions; any
 // thread.

@@ -1,4 +1,4 @@
-// A client of the bridge protocol (PROTOCOL.md), for C++ services that talk to the bridge over
+// A client of the bridge protocol (docs/protocol.md), for C++ services that talk to the bridge over
 // WebSocket, for the fault harness and for tests: the session life, calls of the four kinds,
 // channel subscriptions, the heartbeat, reconnection with backoff, and resume.
 //

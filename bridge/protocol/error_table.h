@@ -1,4 +1,4 @@
-// The error table of PROTOCOL.md, in one place for the bridge and every client: what each
+// The error table of docs/protocol.md, in one place for the bridge and every client: what each
 // failure category means, which gRPC status codes and close codes map to it, and whether a
 // call is retried or a session reconnected. Pure functions; any thread.
 #ifndef BRIDGE_PROTOCOL_ERROR_TABLE_H_
@@ -13,7 +13,7 @@ namespace bridge::protocol {
 
 using ::bridge::v1::ErrorCategory;
 
-// WebSocket close codes the bridge sends or interprets (PROTOCOL.md, "Close codes").
+// WebSocket close codes the bridge sends or interprets (docs/protocol.md, "Close codes").
 namespace close_code {
 inline constexpr int kNormal = 1000;
 inline constexpr int kGoingAway = 1001;

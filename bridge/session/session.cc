@@ -164,6 +164,7 @@ void Session::Dispatch(Frame& frame) {
       for (Frame& inner : *batch.mutable_frames()) {
         if (state_ != State::kConfirmed) return;
         if (inner.kind_case() == Frame::KIND_NOT_SET || inner.kind_case() == Frame::kBatch) {
+          if (!Admit(nullptr)) continue;  // a frame all the same: it costs its token
           metrics_->CountBadFrame(protocol::DecodeFailure::kMissingType);
           SendError(v1::ERROR_CATEGORY_PROTOCOL_ERROR, "batch frames must each have a type",
                     "frames");
@@ -877,7 +878,7 @@ void Session::CloseWith(int code, std::string_view reason, std::optional<std::st
 }
 
 void Session::SetNow(google::protobuf::Timestamp* ts) {
-  // Millisecond precision, as PROTOCOL.md writes timestamps.
+  // Millisecond precision, as docs/protocol.md writes timestamps.
   const int64_t millis = absl::ToUnixMillis(clock_->Now());
   ts->set_seconds(millis / 1000);
   ts->set_nanos(static_cast<int32_t>(millis % 1000) * 1000000);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/transcode/json_text.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -35,12 +36,14 @@ class AuthServiceChecker final : public auth::Checker {
                             std::chrono::milliseconds(timeout_ms_));
     for (auto& [name, value] : input.headers) {
       if (!forward_.empty() && forward_.count(name) == 0) continue;
-      (*p->request.mutable_headers())[name] = std::move(value);
+      // Header bytes are any bytes; a proto string must be UTF-8 (the service could not parse
+      // the request otherwise, and every such client would be told to try again).
+      (*p->request.mutable_headers())[transcode::ToValidUtf8(name)] = transcode::ToValidUtf8(value);
     }
     p->request.set_token(std::move(input.token));
     p->request.set_client_id(std::move(input.client_id));
     p->request.set_remote_ip(std::move(input.remote_ip));
-    p->request.set_resource(std::move(input.resource));
+    p->request.set_resource(transcode::ToValidUtf8(input.resource));
     stub_->async()->Check(&p->context, &p->request, &p->response, [p](grpc::Status status) {
       std::unique_ptr<Pending> own(p);
       auth::CheckOutcome out;

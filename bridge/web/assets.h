@@ -1,5 +1,5 @@
 // The pages and scripts the bridge serves itself on its WebSocket port (GET, same origin as the
-// WebSocket, so a page can connect without CORS): the JavaScript client of PROTOCOL.md and the
+// WebSocket, so a page can connect without CORS): the JavaScript client of docs/protocol.md and the
 // chat demo. They are the files of bridge/web/static, built into the binary.
 #ifndef BRIDGE_WEB_ASSETS_H_
 #define BRIDGE_WEB_ASSETS_H_

@@ -460,7 +460,7 @@ class Run {
         return;
       }
     }
-    // PROTOCOL.md: the backoff delay, never sooner than retryAfterMs.
+    // docs/protocol.md: the backoff delay, never sooner than retryAfterMs.
     const absl::Duration delay = bridge::client::BackoffDelay(
         backoff_, attempt, std::uniform_real_distribution<double>(0.0, 1.0)(rng_),
         outcome.retry_after);

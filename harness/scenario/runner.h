@@ -1,6 +1,6 @@
 // Runs fault scenarios (proto/harness/v1/scenario.proto): starts the parts, drives one client
 // of the bridge protocol (bridge/client) through the steps, and reports what it saw against
-// PROTOCOL.md: categories, retryable, each reconnect's delay against the backoff bounds, and
+// docs/protocol.md: categories, retryable, each reconnect's delay against the backoff bounds, and
 // every call and stream message lost or duplicated.
 //
 // Threading: RunScenario blocks the calling thread; the client, the parts and the call retry
@@ -29,7 +29,7 @@ struct StepReport {
   absl::Duration took;
 };
 
-// One reconnect attempt, against PROTOCOL.md's bounds.
+// One reconnect attempt, against docs/protocol.md's bounds.
 struct ReconnectReport {
   int attempt = 0;
   int after_close_code = 0;

@@ -159,7 +159,7 @@
 
   // ---- The error table ----
 
-  test('close codes map to categories and reconnect as PROTOCOL.md says', () => {
+  test('close codes map to categories and reconnect as docs/protocol.md says', () => {
     const want = {
       1000: ['normal_closure', false], 1001: ['server_shutdown', true],
       1002: ['protocol_error', false], 1003: ['protocol_error', false],

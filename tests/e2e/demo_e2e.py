@@ -1,7 +1,7 @@
 """The README's first command, checked by an independent client (python3-websockets).
 
 Starts //:demo (the bridge and the demo backend, embedded config) on port 0 and calls each
-demo method the way PROTOCOL.md shows, plus an unknown method. Every wait has a deadline.
+demo method the way docs/protocol.md shows, plus an unknown method. Every wait has a deadline.
 """
 import asyncio
 import json

@@ -116,7 +116,7 @@ TEST_F(BridgeServerTest, JsonHandshakeConfirmsWithHeartbeatSettingsAndSeq) {
   EXPECT_FALSE(confirm.connect_confirm().resumed());
   EXPECT_TRUE(confirm.connect_confirm().has_timestamp());
   EXPECT_EQ(confirm.seq(), 1u);
-  // The wire shape of PROTOCOL.md: flat, lowerCamelCase, numbers for the heartbeat settings.
+  // The wire shape of docs/protocol.md: flat, lowerCamelCase, numbers for the heartbeat settings.
   EXPECT_THAT(last_text_, StartsWith(R"({"type":"connect_confirm","clientId":"c-1",)"));
   EXPECT_THAT(last_text_, HasSubstr(R"("heartbeatIntervalMs":15000,"heartbeatTimeoutMs":30000)"));
   EXPECT_THAT(last_text_, HasSubstr(R"("resumed":false,"seq":1})"));

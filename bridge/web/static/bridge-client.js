@@ -1,5 +1,5 @@
 /*
- * bridge-client.js: a browser client of the bridge protocol, version 1 (PROTOCOL.md).
+ * bridge-client.js: a browser client of the bridge protocol, version 1 (docs/protocol.md).
  * No dependencies; ES2017. Load it with <script src="/bridge-client.js"></script> and use the
  * global BridgeClient:
  *
@@ -37,7 +37,7 @@
 (function (global) {
   'use strict';
 
-  // ---- The error table (PROTOCOL.md, "Errors and their categories") ----
+  // ---- The error table (docs/protocol.md, "Errors and their categories") ----
 
   // For each category: may a failed call be retried ('yes', 'idempotent', 'no', or null when
   // the category never describes a call), and does a client reconnect after a session ends
@@ -129,13 +129,13 @@
     return GRPC_CODES[code] || 'internal';
   }
 
-  // The `retryable` of PROTOCOL.md: true only where any client may retry the call.
+  // The `retryable` of docs/protocol.md: true only where any client may retry the call.
   function isRetryable(category) {
     const row = CATEGORIES[category];
     return row !== undefined && row.retryCall === 'yes';
   }
 
-  // ---- Backoff (PROTOCOL.md, "Reconnection") ----
+  // ---- Backoff (docs/protocol.md, "Reconnection") ----
 
   // min(maxMs, baseMs * multiplier^(attempt-1)): the delay before attempt `attempt` (1, 2, ...)
   // without jitter.

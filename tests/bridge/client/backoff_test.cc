@@ -1,4 +1,4 @@
-// The reconnect backoff of PROTOCOL.md: ceilings, both jitters with exact draws, floors.
+// The reconnect backoff of docs/protocol.md: ceilings, both jitters with exact draws, floors.
 #include "bridge/client/backoff.h"
 
 #include "gtest/gtest.h"

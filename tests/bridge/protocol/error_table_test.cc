@@ -1,5 +1,5 @@
 // Tests of bridge/protocol/error_table against the table "Errors and their categories" of
-// PROTOCOL.md: every gRPC status code, every close code, codes outside the table, category
+// docs/protocol.md: every gRPC status code, every close code, codes outside the table, category
 // names, and which categories are retryable.
 #include "bridge/protocol/error_table.h"
 

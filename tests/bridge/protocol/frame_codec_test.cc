@@ -1,5 +1,5 @@
 // Tests of bridge/protocol/frame_codec: every frame type of proto/bridge/v1/frame.proto in the
-// JSON shape of PROTOCOL.md, exact encodings, JSON and binary round trips, the JSON mapping
+// JSON shape of docs/protocol.md, exact encodings, JSON and binary round trips, the JSON mapping
 // choices (raw JSON payloads, integers as strings, enums by name or number, RFC 3339
 // timestamps, maps, original field names, unknown fields, nulls, batches) and every refusal.
 #include "bridge/protocol/frame_codec.h"
@@ -72,7 +72,7 @@ DecodeError DecodeBad(std::string_view json) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Every frame type: the JSON shape of PROTOCOL.md, decoded and compared field by field, then
+// Every frame type: the JSON shape of docs/protocol.md, decoded and compared field by field, then
 // encoded back. Each `json` is canonical (fields in field-number order, `seq` last, no spaces),
 // so encoding the decoded frame must give the same text.
 

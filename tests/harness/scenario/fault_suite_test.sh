@@ -34,7 +34,7 @@ for s in report["scenarios"]:
     for r in s["reconnects"]:
         assert r["floorMs"] <= r["plannedMs"] <= r["ceilingMs"], (s["name"], r)
 names = {s["name"]: s for s in report["scenarios"]}
-# What each fault must look like at the client (PROTOCOL.md's error table).
+# What each fault must look like at the client (docs/protocol.md's error table).
 first_close = lambda n: (names[n]["closes"][0]["code"], names[n]["closes"][0]["category"])
 assert first_close("reset_peer_1006") == (1006, "network_error")
 assert first_close("ws_close_1011") == (1011, "service_unavailable")
