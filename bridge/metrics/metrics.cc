@@ -143,6 +143,10 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_bad_client_ids_total",
                 "connect frames refused for their clientId (control characters, too long).",
                 get(bad_client_ids));
+  AppendCounter(&out, "bridge_headers_not_forwarded_total",
+                "Upgrade headers matching forward_request_headers that were not forwarded: a "
+                "name gRPC refuses, or one the bridge reserves (x-bridge-*, grpc-*).",
+                get(headers_not_forwarded));
   AppendCounter(&out, "bridge_resumes_gapped_total",
                 "Resumes refused at replay because the held frames no longer followed lastSeq.",
                 get(resumes_gapped));

@@ -66,6 +66,9 @@ class Metrics {
   Counter bad_payloads{0};              // request payloads that did not transcode
   Counter bad_metadata{0};              // calls refused for their metadata (rules, size)
   Counter bad_client_ids{0};            // connects refused for their clientId
+  // Upgrade headers matching forward_request_headers whose name gRPC refuses or the bridge
+  // reserves: not forwarded.
+  Counter headers_not_forwarded{0};
   Counter resumes_gapped{0};       // resumes refused at replay: the first held frame was not next
   Counter flow_control_pauses{0};  // reads deferred for a full outbound buffer
   Counter sessions_detached{0};    // kept after their connection dropped

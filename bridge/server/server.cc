@@ -916,19 +916,30 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     return true;
   }
 
+  bool ForwardPatternMatches(const std::string& key) const {
+    for (const std::string& pattern : config_.forward_request_headers()) {
+      const bool prefix = !pattern.empty() && pattern.back() == '*';
+      if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(0, pattern.size() - 1))
+                 : key == pattern) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   upstream::Metadata ForwardedHeaders(WsConnection& con) {
     upstream::Metadata forwarded;
     for (const auto& [name, value] : con.get_request().get_headers()) {
       const std::string key = absl::AsciiStrToLower(name);
-      for (const std::string& pattern : config_.forward_request_headers()) {
-        const bool prefix = !pattern.empty() && pattern.back() == '*';
-        if (prefix ? absl::StartsWith(key, absl::string_view(pattern).substr(0, pattern.size() - 1))
-                   : key == pattern) {
-          // Header values may hold bytes gRPC refuses (obs-text, a tab): percent-encoded.
-          forwarded.emplace_back(key, upstream::PercentEncodeMetadataValue(value));
-          break;
-        }
+      // A name gRPC refuses, or one of the bridge's own (a client's x-bridge-user-id would pass
+      // for the bridge's word on who it is), is never forwarded, whatever the patterns say.
+      if (!ForwardPatternMatches(key)) continue;
+      if (!upstream::IsLegalMetadataKey(key) || upstream::IsReservedMetadataKey(key)) {
+        metrics_.headers_not_forwarded.fetch_add(1, std::memory_order_relaxed);
+        continue;
       }
+      // Header values may hold bytes gRPC refuses (obs-text, a tab): percent-encoded.
+      forwarded.emplace_back(key, upstream::PercentEncodeMetadataValue(value));
     }
     return forwarded;
   }

@@ -486,8 +486,17 @@ void Session::FillMetadata(const upstream::Metadata& from,
                            google::protobuf::Map<std::string, std::string>* to) const {
   for (const auto& [key, value] : from) {
     if (!Matches(options_.forward_response_metadata, key)) continue;
+    if (!upstream::IsLegalMetadataKey(key)) continue;  // never from gRPC; it would break the frame
     // Bytes of -bin keys go to clients as base64, as they come from them (AddClientMetadata).
-    (*to)[key] = upstream::IsBinaryMetadataKey(key) ? absl::Base64Escape(value) : value;
+    // Other values are printable ASCII from a well-behaved server; any other byte (gRPC passes
+    // what it receives) would break the frame: such a value is percent-encoded.
+    if (upstream::IsBinaryMetadataKey(key)) {
+      (*to)[key] = absl::Base64Escape(value);
+    } else if (upstream::IsLegalMetadataValue(key, value)) {
+      (*to)[key] = value;
+    } else {
+      (*to)[key] = upstream::PercentEncodeMetadataValue(value);
+    }
   }
 }
 

@@ -654,6 +654,18 @@ TEST_F(CallsTest, ClientStringsGrpcWouldRefuseNeverReachIt) {
   EXPECT_EQ(app_->server().metrics().bad_metadata.load(), 5u);
 }
 
+TEST_F(CallsTest, AClientCannotForwardAHeaderThatPassesForTheBridgesOwn) {
+  StartBridge(R"(forward_request_headers: "x-*")");
+  auto client = OpenConfirmed({{"X-Bridge-User-Id", "admin"}, {"X-Tenant!", "t"}, {"X-Ok", "1"}});
+  ASSERT_NE(client, nullptr);
+  ASSERT_EQ(Say(*client, "m", "{}").kind_case(), Frame::kResponse) << last_;
+  const auto md = backend_->service->last_metadata();
+  EXPECT_EQ(md.count("x-bridge-user-id"), 0u);  // an anonymous session has none
+  EXPECT_EQ(md.count("x-tenant!"), 0u);
+  EXPECT_THAT(md, Contains(Pair("x-ok", "1")));
+  EXPECT_EQ(app_->server().metrics().headers_not_forwarded.load(), 2u);
+}
+
 TEST_F(CallsTest, AClientIdWithAControlCharacterIsRefusedAtConnect) {
   StartBridge();
   for (const std::string& id :
