@@ -1,14 +1,17 @@
 #!/bin/bash
 # Builds the libFuzzer targets with clang outside Bazel (AddressSanitizer and
-# UndefinedBehaviorSanitizer, Debian's libprotobuf, libsimdjson and Abseil) and runs each one
-# against its corpus in tests/fuzz/corpus: the transcoder's two (compared with protobuf's
-# json_util as they go), the frame decoder, the config loader and the upgrade checks.
+# UndefinedBehaviorSanitizer, Debian's libprotobuf, libsimdjson, Abseil, libjwt and gRPC) and
+# runs each one against its corpus in tests/fuzz/corpus: the transcoder's two (compared with
+# protobuf's json_util as they go), the frame decoder, the config loader, the upgrade checks,
+# and whole sessions over a fake upstream holding calls to gRPC's rules (session) and over the
+# real gRPC client (session_grpc).
 #
 #   tests/fuzz/run_fuzz.sh                    # the short pass CI runs: 15 s per target
 #   tests/fuzz/run_fuzz.sh --seconds 600      # longer, by hand
 #   tests/fuzz/run_fuzz.sh --update-corpus    # merge what the run found into tests/fuzz/corpus
 #   tests/fuzz/run_fuzz.sh --make-corpus      # regenerate the seed corpus
 #   tests/fuzz/run_fuzz.sh --seconds 60 json_to_binary   # one target
+#   tests/fuzz/run_fuzz.sh --seconds 60 session session_grpc
 #
 # Needs clang and libclang-rt-14-dev (bazel/install_deps.sh installs them). Builds in
 # $FUZZ_BUILD_DIR (default /tmp/bridge-fuzz); a crash or mismatch leaves the input there
@@ -27,11 +30,13 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --update-corpus) update_corpus=1; shift ;;
     --make-corpus) make_corpus=1; shift ;;
-    json_to_binary|binary_to_json|frame_decoder|config|upgrade) targets+=("$1"); shift ;;
+    json_to_binary|binary_to_json|frame_decoder|config|upgrade|session|session_grpc)
+      targets+=("$1"); shift ;;
     *) echo "run_fuzz: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(json_to_binary binary_to_json frame_decoder config upgrade)
+[ ${#targets[@]} -eq 0 ] &&
+  targets=(json_to_binary binary_to_json frame_decoder config upgrade session session_grpc)
 
 mkdir -p "$build/gen" "$build/obj" "$build/artifacts"
 cd "$root"
@@ -40,7 +45,17 @@ cd "$root"
 protos=(proto/demo/v1/echo.proto tests/bridge/transcode/transcode_test.proto
         tests/bridge/transcode/transcode_test_proto2.proto proto/bridge/v1/frame.proto
         proto/bridge/v1/config.proto)
-/usr/bin/protoc -I. -I/usr/include --cpp_out="$build/gen" "${protos[@]}"
+# Written aside first; only files that changed replace the old ones, so objects built from
+# them stay current.
+rm -rf "$build/gen.new"
+mkdir -p "$build/gen.new"
+/usr/bin/protoc -I. -I/usr/include --cpp_out="$build/gen.new" "${protos[@]}"
+(cd "$build/gen.new" && find . -type f) | while read -r f; do
+  if ! cmp -s "$build/gen.new/$f" "$build/gen/$f"; then
+    mkdir -p "$(dirname "$build/gen/$f")"
+    cp "$build/gen.new/$f" "$build/gen/$f"
+  fi
+done
 
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -I. -I"$build/gen"
        -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
@@ -61,17 +76,39 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
          "$build/gen/tests/bridge/transcode/transcode_test.pb.cc"
          "$build/gen/tests/bridge/transcode/transcode_test_proto2.pb.cc")
 
-# Objects shared by the targets, rebuilt when their source is newer.
+# The session targets add the session, its channels, metrics and token checks; session_grpc
+# adds the gRPC upstream.
+session_sources=(bridge/session/session.cc bridge/session/calls.cc bridge/session/channels.cc
+                 bridge/upstream/metadata.cc bridge/metrics/metrics.cc
+                 bridge/protocol/error_table.cc bridge/pubsub/node.cc
+                 bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc)
+grpc_sources=(bridge/upstream/grpc_upstream.cc bridge/upstream/retry.cc)
+session_libs=(-ljwt -lssl -lcrypto -labsl_random_internal_seed_material
+              -labsl_random_internal_pool_urbg -labsl_random_seed_sequences
+              -labsl_random_internal_randen -labsl_random_internal_randen_hwaes
+              -labsl_random_internal_randen_hwaes_impl -labsl_random_internal_randen_slow
+              -lgrpc -lgpr)
+
+# Compiles the sources given after the first argument (each one again when it, or any header,
+# is newer than its object) and appends their objects to the array the first argument names.
+compile() {
+  local -n into=$1
+  shift
+  local src obj
+  for src in "$@"; do
+    obj="$build/obj/$(echo "$src" | tr '/' '_').o"
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find bridge tests/bridge/transcode \
+        "$build/gen" -name '*.h' -newer "$obj" -print -quit)" ]; then
+      echo "run_fuzz: compiling $src" >&2
+      "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+    fi
+    into+=("$obj")
+  done
+}
+
+# Objects shared by the targets.
 objects=()
-for src in "${sources[@]}"; do
-  obj="$build/obj/$(echo "$src" | tr '/' '_').o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find bridge tests/fuzz \
-      tests/bridge/transcode -name '*.h' -newer "$obj" -print -quit)" ]; then
-    echo "run_fuzz: compiling $src" >&2
-    "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
-  fi
-  objects+=("$obj")
-done
+compile objects "${sources[@]}"
 
 if [ "$make_corpus" -eq 1 ]; then
   "$cxx" "${flags[@]}" tests/fuzz/make_corpus.cc "${objects[@]}" "${libs[@]}" \
@@ -82,16 +119,30 @@ if [ "$make_corpus" -eq 1 ]; then
     tests/fuzz/corpus/binary_to_json 24
   echo "run_fuzz: wrote $(ls tests/fuzz/corpus/json_to_binary | wc -l) JSON and" \
     "$(ls tests/fuzz/corpus/binary_to_json | wc -l) binary seeds" >&2
+  # The session targets' seeds are hand-written programs (their seed-* files are rewritten).
+  python3 tests/fuzz/make_session_corpus.py tests/fuzz/corpus/session \
+    tests/fuzz/corpus/session_grpc
 fi
 
 status=0
 for target in "${targets[@]}"; do
   binary="$build/${target}_fuzzer"
+  extra_objects=()
+  extra_libs=()
+  case "$target" in
+    session)
+      compile extra_objects "${session_sources[@]}"
+      extra_libs=("${session_libs[@]}") ;;
+    session_grpc)
+      compile extra_objects "${session_sources[@]}" "${grpc_sources[@]}"
+      extra_libs=(-lgrpc++ "${session_libs[@]}") ;;
+  esac
   echo "run_fuzz: building $target" >&2
   # RapidJSON 1.1 (json_to_binary's independent JSON check) offsets a null pointer in its
   # stack; that check is off for the target's own file.
   "$cxx" "${flags[@]}" -fno-sanitize=pointer-overflow -fsanitize=fuzzer \
-    "tests/fuzz/${target}_fuzzer.cc" "${objects[@]}" "${libs[@]}" -o "$binary"
+    "tests/fuzz/${target}_fuzzer.cc" "${objects[@]}" "${extra_objects[@]}" "${libs[@]}" \
+    "${extra_libs[@]}" -o "$binary"
   corpus="tests/fuzz/corpus/$target"
   # New inputs go to a scratch corpus; --update-corpus merges what adds coverage back.
   work="$build/corpus/$target"
@@ -107,7 +158,8 @@ for target in "${targets[@]}"; do
       "${dirs[@]}" 2> "$build/$target.log"; then
     status=1
     echo "run_fuzz: $target FAILED; log: $build/$target.log" >&2
-    grep -E "MISMATCH|ERROR: |SUMMARY|^input|^transcoder|^json_util|Test unit written" \
+    grep -E "MISMATCH|ERROR: |SUMMARY|^input|^transcoder|^json_util|Test unit written|\
+validate_metadata|API misuse|assertion failed" \
       "$build/$target.log" >&2 || true
   else
     grep -E "stat::number_of_executed_units|stat::new_units_added" "$build/$target.log" |
