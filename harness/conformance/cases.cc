@@ -1,14 +1,17 @@
-// The cases of the conformance suite, by group, each checking one rule of PROTOCOL.md from
+// The cases of the conformance suite, by group, each checking one rule of docs/protocol.md from
 // the wire. A case opens its own connections and leaves none behind.
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
@@ -17,6 +20,8 @@
 #include "harness/conformance/suite.h"
 #include "proto/bridge/v1/control.grpc.pb.h"
 #include "proto/bridge/v1/frame.pb.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace harness::conformance {
 namespace {
@@ -41,7 +46,7 @@ std::string DescribeEnd(const RawWsClient& ws, const absl::Status& status) {
   return absl::StrCat("no close (", status.message(), ")");
 }
 
-// PROTOCOL.md: "The close reason is a short machine-readable word (`heartbeat_timeout`),
+// docs/protocol.md: "The close reason is a short machine-readable word (`heartbeat_timeout`),
 // never internal detail." Empty is allowed.
 bool IsReasonWord(std::string_view reason) {
   if (reason.size() > 40) return false;
@@ -81,7 +86,7 @@ Verdict ExpectClose(RawWsClient& ws, int code, std::string_view reason, absl::Du
   return Pass(seen);
 }
 
-// Checks an error frame against the table of PROTOCOL.md.
+// Checks an error frame against the table of docs/protocol.md.
 struct ErrorSpec {
   std::string category;
   std::optional<bool> retryable;  // unset: either is allowed (idempotent-only categories)
@@ -514,7 +519,7 @@ Verdict TooBig(CaseContext& ctx) {
   if (m.ok()) {
     return NonStrict(absl::StrCat("a 2 MiB message was accepted and answered with ",
                                   Printable(m->payload, 200),
-                                  " (the server's limit is higher; PROTOCOL.md: 1009)"));
+                                  " (the server's limit is higher; docs/protocol.md: 1009)"));
   }
   if (s->ws->close_code().has_value()) {
     const int code = *s->ws->close_code();
@@ -1059,6 +1064,160 @@ Verdict ResumeUnknown(CaseContext& ctx) {
   return c.Result(Printable(s->confirm.text(), 300));
 }
 
+// The seqs of `frames`, for the report: "pong:2, response:3", or "none".
+std::string SeqList(const std::vector<JsonFrame>& frames) {
+  std::vector<std::string> parts;
+  for (const JsonFrame& f : frames) {
+    const std::optional<int64_t> seq = f.Int("seq");
+    parts.push_back(absl::StrCat(f.type(), ":", seq.has_value() ? absl::StrCat(*seq) : "none"));
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
+}
+
+// Checks that a resume of `old_conversation` was answered with a fresh session: nothing before
+// its connect_confirm, resumed false, a new conversationId, seq 1.
+void CheckFreshSession(Checks& c, const Session& again, const std::vector<JsonFrame>& replayed,
+                       std::string_view old_conversation) {
+  c.Require(replayed.empty(),
+            absl::StrCat(replayed.size(), " frames before the connect_confirm (", SeqList(replayed),
+                         "): frames of the old session ahead of a fresh one"));
+  const std::optional<bool> resumed = again.confirm.Bool("resumed");
+  c.Require(resumed != true, "resumed is true");
+  c.Prefer(resumed.has_value(), "resumed absent (should be written: false)");
+  const std::string id = again.confirm.String("conversationId").value_or("");
+  if (id == old_conversation) {
+    c.Require(false, absl::StrCat("the connect_confirm names the old conversation \"", id,
+                                  "\": the old session's connect_confirm replayed, or the "
+                                  "session resumed while saying resumed false"));
+  } else {
+    c.Require(!id.empty(), "conversationId empty or absent");
+  }
+  const std::optional<int64_t> seq = again.confirm.Int("seq");
+  c.Require(seq == 1,
+            absl::StrCat("connect_confirm seq ", seq.has_value() ? absl::StrCat(*seq) : "none",
+                         ", expected 1 (a fresh session)"));
+}
+
+// Checks that a resume replayed exactly the frames `first_seq`..`last_seq`, in order, then
+// confirmed with resumed true, the same conversation and the next seq.
+void CheckExactReplay(Checks& c, const Session& again, const std::vector<JsonFrame>& replayed,
+                      int64_t first_seq, int64_t last_seq, std::string_view conversation) {
+  std::vector<int64_t> want;
+  for (int64_t seq = first_seq; seq <= last_seq; ++seq) want.push_back(seq);
+  std::vector<int64_t> got;
+  for (const JsonFrame& f : replayed) got.push_back(f.Int("seq").value_or(-1));
+  c.Require(got == want,
+            absl::StrCat("replayed ", SeqList(replayed), ", expected seq ", first_seq,
+                         first_seq == last_seq ? "" : absl::StrCat(" to ", last_seq), " exactly"));
+  c.Require(again.confirm.Bool("resumed") == true,
+            absl::StrCat("resumed is not true: ", Printable(again.confirm.text(), 300)));
+  c.Require(again.confirm.String("conversationId") == std::string(conversation),
+            "the conversationId changed on a resume");
+  const std::optional<int64_t> seq = again.confirm.Int("seq");
+  c.Require(seq == last_seq + 1,
+            absl::StrCat("connect_confirm seq ", seq.has_value() ? absl::StrCat(*seq) : "none",
+                         ", expected ", last_seq + 1, " (after the replayed frames)"));
+}
+
+Verdict ResumeAtZero(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-7.6");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string conversation = s->confirm.String("conversationId").value_or("");
+  // A pong after the confirm: with the confirm, what the old session holds.
+  if (const std::string dead = ctx.ProbeAlive(*s->ws); !dead.empty()) {
+    return Fail(absl::StrCat("before the drop: ", dead));
+  }
+  s->ws.reset();  // the TCP connection drops without a close frame
+  // lastSeq 0: the client claims it never saw the connect_confirm (seq 1) of that session.
+  std::vector<JsonFrame> replayed;
+  absl::StatusOr<Session> again = Resume(ctx, "conf-7.6", conversation, 0, &replayed);
+  if (!again.ok()) return Fail(absl::StrCat("resume: ", again.status().message()));
+  Checks c;
+  CheckFreshSession(c, *again, replayed, conversation);
+  const std::string dead = ctx.ProbeAlive(*again->ws);
+  c.Require(dead.empty(), absl::StrCat("after the connect_confirm: ", dead));
+  return c.Result(absl::StrCat("before the connect_confirm: ", SeqList(replayed), "; then ",
+                               Printable(again->confirm.text(), 300)));
+}
+
+// A session left behind by a TCP drop after: pongs up to seq `acked`, `ack` {seq: acked}, and one
+// more pong (seq acked + 1, which shows the ack was read before it).
+struct AckedDrop {
+  std::string conversation;
+  int64_t acked = 0;
+};
+
+absl::StatusOr<AckedDrop> DropAfterAck(CaseContext& ctx, std::string_view client_id) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed(client_id);
+  if (!s.ok()) return s.status();
+  AckedDrop out;
+  out.conversation = s->confirm.String("conversationId").value_or("");
+  int64_t last = s->confirm.Int("seq").value_or(0);
+  const auto pong = [&]() -> absl::Status {
+    if (absl::Status st = s->ws->SendText(kPing); !st.ok()) return st;
+    absl::StatusOr<JsonFrame> f = ctx.Next(*s->ws);
+    if (!f.ok()) return f.status();
+    const std::optional<int64_t> seq = f->Int("seq");
+    if (f->type() != "pong" || seq != last + 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ping answered with ", Printable(f->text(), 200), ", expected a pong seq ", last + 1));
+    }
+    last = *seq;
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < 3; ++i) {
+    if (absl::Status st = pong(); !st.ok()) return st;
+  }
+  out.acked = last;
+  if (absl::Status st = s->ws->SendText(absl::StrCat(R"({"type":"ack","seq":)", last, "}"));
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = pong(); !st.ok()) return st;
+  s->ws.reset();  // the TCP connection drops without a close frame
+  return out;
+}
+
+Verdict ResumeBehindAck(CaseContext& ctx) {
+  absl::StatusOr<AckedDrop> d = DropAfterAck(ctx, "conf-7.7");
+  if (!d.ok()) return Fail(absl::StrCat("before the drop: ", d.status().message()));
+  // The client claims less than it acknowledged: frame `acked` is what it says it lacks.
+  const int64_t last_seq = d->acked - 1;
+  std::vector<JsonFrame> replayed;
+  absl::StatusOr<Session> again = Resume(ctx, "conf-7.7", d->conversation, last_seq, &replayed);
+  if (!again.ok()) return Fail(absl::StrCat("resume: ", again.status().message()));
+  Checks c;
+  std::string how;
+  if (again->confirm.Bool("resumed") == true) {
+    // The server may keep acknowledged frames ("may drop them"): then the replay starts right
+    // after lastSeq, with the acknowledged frame.
+    how = "resumed, the acknowledged frame kept";
+    CheckExactReplay(c, *again, replayed, last_seq + 1, d->acked + 1, d->conversation);
+  } else {
+    how = "a fresh session";
+    CheckFreshSession(c, *again, replayed, d->conversation);
+  }
+  const std::string dead = ctx.ProbeAlive(*again->ws);
+  c.Require(dead.empty(), absl::StrCat("after the connect_confirm: ", dead));
+  return c.Result(absl::StrCat("ack ", d->acked, ", resume lastSeq ", last_seq, ": ", how,
+                               "; replayed ", SeqList(replayed), " then ",
+                               Printable(again->confirm.text(), 300)));
+}
+
+Verdict ResumeAtAck(CaseContext& ctx) {
+  absl::StatusOr<AckedDrop> d = DropAfterAck(ctx, "conf-7.8");
+  if (!d.ok()) return Fail(absl::StrCat("before the drop: ", d.status().message()));
+  std::vector<JsonFrame> replayed;
+  absl::StatusOr<Session> again = Resume(ctx, "conf-7.8", d->conversation, d->acked, &replayed);
+  if (!again.ok()) return Fail(absl::StrCat("resume: ", again.status().message()));
+  Checks c;
+  CheckExactReplay(c, *again, replayed, d->acked + 1, d->acked + 1, d->conversation);
+  const std::string dead = ctx.ProbeAlive(*again->ws);
+  c.Require(dead.empty(), absl::StrCat("after the resume: ", dead));
+  return c.Result(absl::StrCat("ack ", d->acked, ", resume lastSeq ", d->acked, ": replayed ",
+                               SeqList(replayed), " then ", Printable(again->confirm.text(), 300)));
+}
+
 // --- 8. close codes
 
 Verdict NormalClose(CaseContext& ctx) {
@@ -1401,6 +1560,446 @@ Verdict SinceRecovers(CaseContext& ctx) {
   return c.Result(absl::StrCat(Texts(*frames), " ", Texts(publications)));
 }
 
+Verdict SinceWithoutEpoch(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-9.9");
+  if (!s.ok()) return NoSession(s.status());
+  const std::string channel = FreshChannel("noepoch");
+  absl::StatusOr<std::vector<JsonFrame>> frames =
+      Exchange(ctx, *s->ws, SubscribeFrame(channel, R"(,"since":{"offset":0})"), "subscribed", 4,
+               "unsubscribed");
+  if (!frames.ok()) return Fail(absl::StrCat("no answer: ", frames.status().message()));
+  Checks c;
+  CheckChannelState(c, frames->front(), "subscribed", channel);
+  if (frames->front().type() == "subscribed") {
+    // A position without its epoch cannot be honoured: the client must hear that nothing was
+    // recovered, so that it refetches.
+    const std::optional<bool> recovered = frames->front().Bool("recovered");
+    c.Require(recovered.has_value(), "recovered absent, expected false (since without an epoch)");
+    if (recovered.has_value()) c.Require(!*recovered, "recovered true without an epoch");
+  }
+  // Nothing replayed after it: a ping's pong comes next.
+  const std::string alive = ctx.ProbeAlive(*s->ws);
+  c.Require(alive.empty(), absl::StrCat("after subscribed: ", alive));
+  return c.Result(Texts(*frames));
+}
+
+// --- 10. client strings
+
+// `s` as a JSON string, quotes included: '"', '\' and control bytes escaped, every other byte
+// (UTF-8 included) as it is.
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (b < 0x20 || b == 0x7f) {
+      absl::StrAppendFormat(&out, "\\u%04x", b);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+// A fresh connection is confirmed and its ping answered: the server outlived what the case sent.
+void CheckServerUp(CaseContext& ctx, Checks& c) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-still-up");
+  if (!s.ok()) {
+    c.Require(false,
+              absl::StrCat("the server is gone: a fresh connection: ", s.status().message()));
+    return;
+  }
+  const std::string dead = ctx.ProbeAlive(*s->ws);
+  c.Require(dead.empty(), absl::StrCat("the server is gone: a fresh connection: ", dead));
+}
+
+// A Say on `ws` answered with its response: "" when so, else what came instead.
+std::string NextCallWorks(CaseContext& ctx, RawWsClient& ws, const std::string& id) {
+  absl::StatusOr<JsonFrame> f = Call(ctx, ws, id, SayMembers(ctx, "still-here", "{}"));
+  if (!f.ok()) return absl::StrCat("no answer to the next call: ", f.status().message());
+  if (f->type() != "response" || f->String("messageId") != id) {
+    return absl::StrCat("the next call answered ", Printable(f->text(), 300));
+  }
+  return "";
+}
+
+Verdict ClientIdNonAscii(CaseContext& ctx) {
+  // "Jürgen 東京 😀": two-, three- and four-byte UTF-8.
+  const std::string client_id =
+      "J\xc3\xbcrgen "
+      "\xe6\x9d\xb1\xe4\xba\xac "
+      "\xf0\x9f\x98\x80";
+  absl::StatusOr<Session> s = ctx.OpenConfirmed(client_id);
+  if (!s.ok()) return NoSession(s.status());
+  Checks c;
+  c.Require(s->confirm.String("clientId") == client_id,
+            absl::StrCat("clientId echoed as \"",
+                         Printable(s->confirm.String("clientId").value_or("")), "\""));
+  // The client id travels with every call: the call must still work.
+  const std::string call = NextCallWorks(ctx, *s->ws, "m-10.1");
+  c.Require(call.empty(), call);
+  CheckServerUp(ctx, c);
+  return c.Result(Printable(s->confirm.text(), 300));
+}
+
+// Connects with `client_id` (any bytes): error invalid_argument, field clientId, then close
+// 1002 "invalid_client_id". Returns what was seen.
+std::string CheckClientIdRefused(CaseContext& ctx, Checks& c, std::string_view client_id) {
+  absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
+  if (!ws.ok()) {
+    c.Require(false, absl::StrCat("open: ", ws.status().message()));
+    return "";
+  }
+  if (absl::Status st = (*ws)->SendText(absl::StrCat(R"({"type":"connect","clientId":)",
+                                                     JsonString(client_id), R"(,"version":"1"})"));
+      !st.ok()) {
+    c.Require(false, std::string(st.message()));
+    return "";
+  }
+  absl::StatusOr<JsonFrame> f = ctx.Next(**ws);
+  std::string seen;
+  if (f.ok()) {
+    seen = Printable(f->text(), 300);
+    if (f->type() == "connect_confirm") {
+      c.Require(false, "the clientId was confirmed");
+      return seen;
+    }
+    CheckError(c, *f, {"invalid_argument", false, "", std::nullopt, "clientId"});
+  } else {
+    c.Require(false, absl::StrCat("no error frame before the close (",
+                                  DescribeEnd(**ws, f.status()), ")"));
+  }
+  if ((*ws)->close_code().has_value() || (*ws)->connection_ended()) {
+    c.Require((*ws)->close_code() == 1002,
+              absl::StrCat(DescribeEnd(**ws, f.status()), ", expected close 1002"));
+    c.Prefer((*ws)->close_reason() == "invalid_client_id",
+             "the reason word should be \"invalid_client_id\"");
+    return absl::StrCat(seen, "; ", DescribeEnd(**ws, f.status()));
+  }
+  Verdict close = ExpectClose(**ws, 1002, "invalid_client_id", ctx.options().reply_timeout);
+  c.Require(close.outcome != Outcome::kFail, close.observed);
+  c.Prefer(close.outcome != Outcome::kNonStrict, close.observed);
+  return absl::StrCat(seen, seen.empty() ? "" : "; ", close.observed);
+}
+
+Verdict ClientIdRefused(CaseContext& ctx, std::string_view client_id) {
+  Checks c;
+  const std::string seen = CheckClientIdRefused(ctx, c, client_id);
+  CheckServerUp(ctx, c);
+  return c.Result(seen);
+}
+
+Verdict ClientIdTooLong(CaseContext& ctx) {
+  Checks c;
+  // 256 bytes is the most a clientId may hold.
+  absl::StatusOr<Session> longest = ctx.OpenConfirmed(std::string(256, 'x'));
+  c.Require(longest.ok(), absl::StrCat("a clientId of 256 bytes was not confirmed: ",
+                                       longest.ok() ? "" : longest.status().message()));
+  const std::string seen = CheckClientIdRefused(ctx, c, std::string(257, 'x'));
+  CheckServerUp(ctx, c);
+  return c.Result(absl::StrCat("257 bytes: ", seen));
+}
+
+// The `field` a refusal of metadata key `key` may name: metadata["key"], or with the key's
+// bytes C-escaped (metadata["cl\xc3\xa9"]), which keeps a key of any bytes readable.
+std::vector<std::string> MetadataFields(std::string_view key) {
+  std::vector<std::string> fields = {absl::StrCat("metadata[\"", std::string(key), "\"]")};
+  const std::string escaped = absl::StrCat(
+      "metadata[\"", absl::CHexEscape(absl::string_view(key.data(), key.size())), "\"]");
+  if (escaped != fields.front()) fields.push_back(escaped);
+  return fields;
+}
+
+// A Say carrying `metadata` (a JSON object) is refused: error invalid_argument with the call's
+// messageId and one of `fields`; then the session takes a next call, and the server is up.
+Verdict RefusedMetadata(CaseContext& ctx, const std::string& id, const std::string& metadata,
+                        const std::vector<std::string>& fields) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed();
+  if (!s.ok()) return NoSession(s.status());
+  absl::StatusOr<JsonFrame> f = Call(ctx, *s->ws, id, SayMembers(ctx, "x", metadata));
+  if (!f.ok()) return Fail(absl::StrCat("no answer: ", DescribeEnd(*s->ws, f.status())));
+  Checks c;
+  CheckError(c, *f, {"invalid_argument", false, id, std::nullopt, std::nullopt});
+  if (f->type() == "error") {
+    const std::string field = f->String("field").value_or("");
+    c.Prefer(std::find(fields.begin(), fields.end(), field) != fields.end(),
+             absl::StrCat("field \"", Printable(field), "\", expected \"",
+                          Printable(fields.front()), "\""));
+  }
+  const std::string next = NextCallWorks(ctx, *s->ws, absl::StrCat(id, "-next"));
+  c.Require(next.empty(), absl::StrCat("the session did not stay usable: ", next));
+  CheckServerUp(ctx, c);
+  return c.Result(Printable(f->text(), 300));
+}
+
+// Metadata {key: value}; `value_json` is the JSON string's content (escapes allowed).
+Verdict RefusedMetadataEntry(CaseContext& ctx, const std::string& id, std::string_view key,
+                             std::string_view value_json) {
+  return RefusedMetadata(ctx, id,
+                         absl::StrCat("{", JsonString(key), ":\"", std::string(value_json), "\"}"),
+                         MetadataFields(key));
+}
+
+Verdict BinaryMetadataBase64(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed();
+  if (!s.ok()) return NoSession(s.status());
+  // The bytes 00 ff c3 bc, base64-encoded.
+  absl::StatusOr<JsonFrame> f =
+      Call(ctx, *s->ws, "m-10.14", SayMembers(ctx, "bin", R"({"conf-blob-bin":"AP/DvA=="})"));
+  if (!f.ok()) return Fail(absl::StrCat("no answer: ", DescribeEnd(*s->ws, f.status())));
+  Checks c;
+  c.Require(f->type() == "response" && f->String("messageId") == "m-10.14",
+            absl::StrCat("answered ", Printable(f->text(), 300)));
+  CheckServerUp(ctx, c);
+  return c.Result(Printable(f->text(), 300));
+}
+
+Verdict MessageIdNonAscii(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed();
+  if (!s.ok()) return NoSession(s.status());
+  // "m-ü-✓-😀"
+  const std::string id =
+      "m-\xc3\xbc-"
+      "\xe2\x9c\x93-"
+      "\xf0\x9f\x98\x80";
+  absl::StatusOr<JsonFrame> f = Call(ctx, *s->ws, id, SayMembers(ctx, "id", "{}"));
+  if (!f.ok()) return Fail(absl::StrCat("no answer: ", DescribeEnd(*s->ws, f.status())));
+  Checks c;
+  c.Require(f->type() == "response", absl::StrCat("type \"", f->type(), "\", expected response"));
+  c.Require(
+      f->String("messageId") == id,
+      absl::StrCat("messageId echoed as \"", Printable(f->String("messageId").value_or("")), "\""));
+  CheckServerUp(ctx, c);
+  return c.Result(Printable(f->text(), 300));
+}
+
+Verdict MethodNonAscii(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed();
+  if (!s.ok()) return NoSession(s.status());
+  Checks c;
+  std::vector<std::string> seen;
+  // A method and a service name that exist nowhere, with non-ASCII letters.
+  const std::vector<std::pair<std::string, std::string>> calls = {
+      {"m-10.17a", ctx.DemoMethod("S\xc3\xa4y")}, {"m-10.17b", "d\xc3\xa9mo.v1.Echo/Say"}};
+  for (const auto& [id, method] : calls) {
+    absl::StatusOr<JsonFrame> f =
+        Call(ctx, *s->ws, id, absl::StrCat(R"("method":)", JsonString(method), R"(,"payload":{})"));
+    if (!f.ok()) {
+      c.Require(false,
+                absl::StrCat(Printable(method), ": no answer: ", DescribeEnd(*s->ws, f.status())));
+      break;
+    }
+    CheckError(c, *f, {"not_found", false, id, std::nullopt, std::nullopt});
+    seen.push_back(Printable(f->text(), 250));
+  }
+  if (!c.failed()) {
+    const std::string dead = ctx.ProbeAlive(*s->ws);
+    c.Require(dead.empty(), absl::StrCat("the session did not stay up: ", dead));
+  }
+  CheckServerUp(ctx, c);
+  return c.Result(absl::StrJoin(seen, " "));
+}
+
+Verdict ChannelNamesNonAscii(CaseContext& ctx) {
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-10.18");
+  if (!s.ok()) return NoSession(s.status());
+  Checks c;
+  std::vector<std::string> seen;
+  // Non-ASCII letters, then a control character.
+  const std::vector<std::string> channels = {FreshChannel("\xc3\xbcnic\xc3\xb8"
+                                                          "de-\xe6\x9d\xb1\xe4\xba\xac"),
+                                             FreshChannel("bell\x07")};
+  for (const std::string& channel : channels) {
+    absl::StatusOr<std::vector<JsonFrame>> frames = Exchange(
+        ctx, *s->ws, absl::StrCat(R"({"type":"subscribe","channel":)", JsonString(channel), "}"),
+        "subscribed", 4, "unsubscribed");
+    if (!frames.ok()) {
+      c.Require(false, absl::StrCat("subscribe ", Printable(channel), ": ",
+                                    DescribeEnd(*s->ws, frames.status())));
+      break;
+    }
+    seen.push_back(Texts(*frames));
+    const JsonFrame& first = frames->front();
+    if (first.type() == "subscribed") {
+      CheckChannelState(c, first, "subscribed", channel);
+    } else if (c.Require(first.type() == "error",
+                         absl::StrCat("subscribe ", Printable(channel), " answered ",
+                                      Printable(first.text(), 200)))) {
+      // Refused: with a category, naming the channel, then unsubscribed.
+      c.Require(!first.String("category").value_or("").empty(), "the refusal has no category");
+      c.Prefer(first.String("field") == "channel", "the refusal's field is not \"channel\"");
+      if (c.Require(frames->size() == 2, absl::StrCat(frames->size(),
+                                                      " frames, expected an error then "
+                                                      "unsubscribed"))) {
+        CheckChannelState(c, (*frames)[1], "unsubscribed", channel);
+      }
+    }
+    const std::string dead = ctx.ProbeAlive(*s->ws);
+    if (!c.Require(dead.empty(),
+                   absl::StrCat("after subscribe ", Printable(channel), ": ", dead))) {
+      break;
+    }
+  }
+  CheckServerUp(ctx, c);
+  return c.Result(absl::StrJoin(seen, "; "));
+}
+
+// --- 11. rate limit
+
+// The next server message as frames: the frame, or the frames of a server `batch` in order.
+absl::StatusOr<std::vector<JsonFrame>> NextFrames(CaseContext& ctx, RawWsClient& ws) {
+  absl::StatusOr<JsonFrame> f = ctx.Next(ws);
+  if (!f.ok()) return f.status();
+  std::vector<JsonFrame> out;
+  const rapidjson::Value* inner = f->type() == "batch" ? f->Get("frames") : nullptr;
+  if (inner == nullptr || !inner->IsArray()) {
+    out.push_back(*std::move(f));
+    return out;
+  }
+  for (const rapidjson::Value& v : inner->GetArray()) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    v.Accept(writer);
+    absl::StatusOr<JsonFrame> one =
+        JsonFrame::Parse(std::string(buffer.GetString(), buffer.GetSize()));
+    if (!one.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a server batch holds ", one.status().message(), ": ", Printable(f->text(), 300)));
+    }
+    out.push_back(*std::move(one));
+  }
+  return out;
+}
+
+// How many calls end the batch: where the bucket runs dry.
+constexpr int kBatchCalls = 12;
+// A burst the case cannot exceed in one message of reasonable size.
+constexpr int kMaxBurstChecked = 20000;
+
+Verdict BatchOverRateLimit(CaseContext& ctx) {
+  const int burst = ctx.options().message_burst;
+  const int strikes = ctx.options().rate_limit_strikes;
+  if (burst <= 0) return Skip("--message_burst=0: the server's rate limit is not known");
+  if (burst > kMaxBurstChecked) {
+    return Skip(absl::StrCat("--message_burst=", burst, " is over ", kMaxBurstChecked,
+                             ", more frames than one batch of this case holds"));
+  }
+  absl::StatusOr<Session> s = ctx.OpenConfirmed("conf-11.1");
+  if (!s.ok()) return NoSession(s.status());
+  // The connect took a token: at most `burst` are left, so `over` frames more than the burst see
+  // up to over + 1 refusals in a row, fewer when the bucket refills meanwhile. 8 over keeps them
+  // below the default strikes limit (10) and leaves room for a slow server's refill; with fewer
+  // strikes, 5 over, and the close 4029 may end the batch. Pings first, then the calls.
+  const int over = std::clamp(strikes - 2, 5, 8);
+  const int total = burst + over;
+  const int calls = std::min(total, kBatchCalls);
+  const int pings = total - calls;
+  std::string batch = R"({"type":"batch","frames":[)";
+  for (int i = 0; i < pings; ++i) absl::StrAppend(&batch, i == 0 ? "" : ",", kPing);
+  std::vector<std::string> ids;
+  for (int i = 0; i < calls; ++i) {
+    ids.push_back(absl::StrCat("m-11.1-", i));
+    absl::StrAppend(&batch, pings + i == 0 ? "" : ",", R"({"type":"message","messageId":")",
+                    ids.back(), R"(",)", SayMembers(ctx, "x", "{}"), "}");
+  }
+  batch += "]}";
+  if (absl::Status st = s->ws->SendText(batch); !st.ok()) return Fail(std::string(st.message()));
+
+  Checks c;
+  std::map<std::string, std::string> answers;  // messageId -> "response" or the error category
+  std::vector<std::string> refused_ids;
+  int pongs = 0;
+  int refused_pings = 0;
+  int64_t longest_retry_after = 0;
+  bool closed = false;
+  const auto check_refusal = [&](const JsonFrame& f, const std::string& id) {
+    CheckError(c, f, {"rate_limited", true, id, std::nullopt, std::nullopt});
+    const std::optional<int64_t> after = f.Int("retryAfterMs");
+    c.Require(after.has_value() && *after > 0,
+              absl::StrCat("refusal without a positive retryAfterMs: ", Printable(f.text(), 200)));
+    longest_retry_after = std::max(longest_retry_after, after.value_or(0));
+  };
+  while (!c.failed() &&
+         (static_cast<int>(answers.size()) < calls || pongs + refused_pings < pings)) {
+    absl::StatusOr<std::vector<JsonFrame>> got = NextFrames(ctx, *s->ws);
+    if (!got.ok()) {
+      if (s->ws->close_code().has_value() || s->ws->connection_ended()) {
+        closed = true;
+      } else {
+        c.Require(false, absl::StrCat(answers.size(), " of ", calls, " calls answered, ", pongs,
+                                      " pongs and ", refused_pings, " refused pings of ", pings,
+                                      ": ", got.status().message()));
+      }
+      break;
+    }
+    for (const JsonFrame& f : *got) {
+      const std::string type = f.type();
+      const std::string category = f.String("category").value_or("");
+      const std::string id = f.String("messageId").value_or("");
+      if (type == "pong") {
+        ++pongs;
+      } else if (id.empty()) {
+        if (c.Require(type == "error" && category == "rate_limited",
+                      absl::StrCat("unexpected ", Printable(f.text(), 200)))) {
+          ++refused_pings;
+          check_refusal(f, "");
+        }
+      } else if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+        c.Require(false, absl::StrCat("an answer for messageId \"", Printable(id),
+                                      "\", none of the batch's: ", Printable(f.text(), 200)));
+      } else if (!answers.emplace(id, type == "error" ? category : type).second) {
+        c.Require(false, absl::StrCat("a second answer for ", id, ": ", Printable(f.text(), 200)));
+      } else if (type == "error" && category == "rate_limited") {
+        refused_ids.push_back(id);
+        check_refusal(f, id);
+      } else {
+        c.Require(type == "response" || type == "error",
+                  absl::StrCat("the answer for ", id, " is ", Printable(f.text(), 200)));
+      }
+    }
+  }
+  const int refused = static_cast<int>(refused_ids.size()) + refused_pings;
+  std::string seen =
+      absl::StrCat(pings, " pings and ", calls, " calls in one batch (message_burst ", burst,
+                   "): ", pongs, " pongs, ", refused_pings, " pings refused, calls answered ",
+                   answers.size(), ", refused ", refused_ids.size(), " (",
+                   absl::StrJoin(refused_ids, ", "), "), retryAfterMs up to ", longest_retry_after);
+  if (closed) {
+    // The strikes limit ended the connection: what came before the close is checked above.
+    absl::StrAppend(&seen, "; then ", DescribeEnd(*s->ws, absl::OkStatus()));
+    c.Require(s->ws->close_code() == 4029,
+              absl::StrCat(DescribeEnd(*s->ws, absl::OkStatus()), ", expected close 4029 or none"));
+    c.Require(refused + 1 >= strikes,
+              absl::StrCat("closed after ", refused, " refusals; rate_limit_strikes is ", strikes,
+                           " (--rate_limit_strikes)"));
+    c.Prefer(IsReasonWord(s->ws->close_reason()),
+             "the close reason should be a short machine-readable word");
+    return c.Result(seen);
+  }
+  if (c.failed()) return c.Result(seen);
+  c.Require(refused > 0, absl::StrCat("no frame refused: ", total,
+                                      " frames in one batch fit the rate limit (is each frame of "
+                                      "a batch counted? is --message_burst the server's?)"));
+  // Nothing more for the batch while the bucket refills; then a ping gets its pong.
+  const absl::Duration refill =
+      std::min(absl::Milliseconds(longest_retry_after + 10), ctx.options().reply_timeout);
+  absl::StatusOr<RawWsClient::Message> extra = s->ws->Receive(refill);
+  if (extra.ok()) {
+    c.Require(false, absl::StrCat("after every frame was answered: ", Printable(extra->payload)));
+  } else if (!absl::IsDeadlineExceeded(extra.status())) {
+    c.Require(false, absl::StrCat("after every frame was answered: ",
+                                  DescribeEnd(*s->ws, extra.status())));
+  } else {
+    const std::string dead = ctx.ProbeAlive(*s->ws);
+    c.Require(dead.empty(),
+              absl::StrCat("after ", Ms(refill), " for the bucket to refill: ", dead));
+  }
+  return c.Result(seen);
+}
+
 std::vector<Case> MakeCases() {
   std::vector<Case> cases;
   const auto add = [&](std::string id, std::string group, std::string title, std::string expected,
@@ -1550,6 +2149,20 @@ std::vector<Case> MakeCases() {
       "no second call",
       true, ResendAfterResume);
 
+  add("7.6", "resume", "a resume at lastSeq 0 starts a fresh session",
+      "after a TCP drop, resume {conversationId, lastSeq 0}: the first frame is connect_confirm "
+      "resumed false, a new conversationId, seq 1 (no frame of the old session before it)",
+      false, ResumeAtZero);
+  add("7.7", "resume", "a resume behind the acknowledged frames never confirms a gap",
+      "pongs to seq N, ack N, one more pong, TCP drop, resume lastSeq N-1: a fresh session "
+      "(resumed false, nothing before its connect_confirm), or, if the server kept frame N, "
+      "exactly N and N+1 replayed, then resumed true",
+      false, ResumeBehindAck);
+  add("7.8", "resume", "a resume at the acknowledged edge replays from the next frame",
+      "pongs to seq N, ack N, one more pong, TCP drop, resume lastSeq N: exactly frame N+1 "
+      "replayed, then connect_confirm resumed true, same conversationId, seq N+2",
+      false, ResumeAtAck);
+
   add("8.1", "close codes", "a client close 1000 is answered with 1000", "close 1000", false,
       NormalClose);
 
@@ -1578,6 +2191,113 @@ std::vector<Case> MakeCases() {
       "subscribed recovered true at the top offset, then the 3 in order, nothing more (skipped "
       "without --control)",
       false, SinceRecovers);
+  add("9.9", "channels", "subscribe with since but no epoch recovers nothing, and says so",
+      "since {offset 0} without an epoch: subscribed with recovered false (not absent), nothing "
+      "after it",
+      false, SinceWithoutEpoch);
+
+  const std::string refused_connect =
+      "error invalid_argument, field \"clientId\", then close 1002 \"invalid_client_id\"; a "
+      "fresh connection is confirmed";
+  const auto metadata_refused = [](const std::string& field) {
+    return absl::StrCat("error invalid_argument, retryable false, the call's messageId, field ",
+                        field,
+                        "; the next call on the session succeeds; a fresh connection is "
+                        "confirmed");
+  };
+  add("10.1", "client strings", "a non-ASCII clientId is accepted and calls work",
+      "clientId \"J\u00fcrgen \u6771\u4eac \U0001F600\": connect_confirm echoes it exactly; a "
+      "call gets its response",
+      true, ClientIdNonAscii);
+  add("10.2", "client strings", "a clientId with a control character is refused",
+      absl::StrCat("clientId \"a\\u0001b\": ", refused_connect), false, [](CaseContext& ctx) {
+        return ClientIdRefused(ctx,
+                               "a\x01"
+                               "b");
+      });
+  add("10.3", "client strings", "a clientId with a newline is refused",
+      absl::StrCat("clientId \"line\\nbreak\": ", refused_connect), false,
+      [](CaseContext& ctx) { return ClientIdRefused(ctx, "line\nbreak"); });
+  add("10.4", "client strings", "a clientId over 256 bytes is refused",
+      absl::StrCat("256 bytes: confirmed; 257 bytes: ", refused_connect), false, ClientIdTooLong);
+  add("10.5", "client strings", "a non-ASCII metadata value is refused",
+      absl::StrCat("{\"conf-note\":\"gr\u00fc\u00dfe\"}: ",
+                   metadata_refused("metadata[\"conf-note\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.5", "conf-note",
+                                    "gr\xc3\xbc\xc3\x9f"
+                                    "e");
+      });
+  add("10.6", "client strings", "a metadata value with a newline is refused",
+      absl::StrCat("{\"conf-note\":\"a\\nb\"}: ", metadata_refused("metadata[\"conf-note\"]")),
+      true,
+      [](CaseContext& ctx) { return RefusedMetadataEntry(ctx, "m-10.6", "conf-note", "a\\nb"); });
+  add("10.7", "client strings", "a metadata value with a tab is refused",
+      absl::StrCat("{\"conf-note\":\"tab\\there\"}: ", metadata_refused("metadata[\"conf-note\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.7", "conf-note", "tab\\there");
+      });
+  add("10.8", "client strings", "a metadata value with a control character is refused",
+      absl::StrCat("{\"conf-note\":\"a\\u0001b\"}: ", metadata_refused("metadata[\"conf-note\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.8", "conf-note", "a\\u0001b");
+      });
+  add("10.9", "client strings", "an upper-case metadata key is refused",
+      absl::StrCat("{\"Conf-Key\":\"x\"}: ", metadata_refused("metadata[\"Conf-Key\"]")), true,
+      [](CaseContext& ctx) { return RefusedMetadataEntry(ctx, "m-10.9", "Conf-Key", "x"); });
+  add("10.10", "client strings", "a non-ASCII metadata key is refused",
+      absl::StrCat("{\"cl\u00e9\":\"x\"}: ",
+                   metadata_refused("metadata[\"cl\u00e9\"] (or its bytes C-escaped)")),
+      true,
+      [](CaseContext& ctx) { return RefusedMetadataEntry(ctx, "m-10.10", "cl\xc3\xa9", "x"); });
+  add("10.11", "client strings", "a metadata key with the reserved prefix grpc- is refused",
+      absl::StrCat("{\"grpc-conformance\":\"x\"}: ",
+                   metadata_refused("metadata[\"grpc-conformance\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.11", "grpc-conformance", "x");
+      });
+  add("10.12", "client strings", "a metadata key with the reserved prefix x-bridge- is refused",
+      absl::StrCat("{\"x-bridge-client-id\":\"x\"}: ",
+                   metadata_refused("metadata[\"x-bridge-client-id\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.12", "x-bridge-client-id", "x");
+      });
+  add("10.13", "client strings", "a -bin metadata value that is not base64 is refused",
+      absl::StrCat("{\"conf-blob-bin\":\"not base64!\"}: ",
+                   metadata_refused("metadata[\"conf-blob-bin\"]")),
+      true, [](CaseContext& ctx) {
+        return RefusedMetadataEntry(ctx, "m-10.13", "conf-blob-bin", "not base64!");
+      });
+  add("10.14", "client strings", "a base64 -bin metadata value is accepted",
+      "{\"conf-blob-bin\":\"AP/DvA==\"} (bytes 00 ff c3 bc): the call gets its response", true,
+      BinaryMetadataBase64);
+  add("10.15", "client strings", "metadata over 8192 bytes is invalid_argument, not a rate limit",
+      absl::StrCat("one value of 9000 'a': ", metadata_refused("\"metadata\"")), true,
+      [](CaseContext& ctx) {
+        return RefusedMetadata(ctx, "m-10.15",
+                               absl::StrCat(R"({"conf-big":")", std::string(9000, 'a'), R"("})"),
+                               {"metadata"});
+      });
+  add("10.16", "client strings", "a non-ASCII messageId is echoed exactly",
+      "messageId \"m-\u00fc-\u2713-\U0001F600\": the response carries the same messageId", true,
+      MessageIdNonAscii);
+  add("10.17", "client strings", "a method with non-ASCII letters is not_found",
+      "demo.v1.Echo/S\u00e4y and d\u00e9mo.v1.Echo/Say: error not_found with each messageId; the "
+      "session and the server stay up",
+      false, MethodNonAscii);
+  add("10.18", "client strings", "channel names with non-ASCII or a control character",
+      "subscribe to a non-ASCII name and to one with \\u0007: subscribed with the name echoed, or "
+      "an error with a category then unsubscribed; a ping still gets its pong; a fresh "
+      "connection is confirmed",
+      false, ChannelNamesNonAscii);
+
+  add("11.1", "rate limit", "each frame of a batch counts; refusals carry their messageIds",
+      "one batch of message_burst + 8 frames (+ 5 to + 7 under 10 strikes), pings then 12 calls: "
+      "every call answered exactly once, the refused ones with error rate_limited, retryable "
+      "true, retryAfterMs > 0 and their own messageId; at least one refusal; or close 4029 once "
+      "rate_limit_strikes refusals came (--message_burst, --rate_limit_strikes: the server's; "
+      "--message_burst=0 skips)",
+      false, BatchOverRateLimit);
   return cases;
 }
 

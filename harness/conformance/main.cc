@@ -1,4 +1,4 @@
-// The protocol conformance suite: checks any server at a ws:// URL against PROTOCOL.md, case
+// The protocol conformance suite: checks any server at a ws:// URL against docs/protocol.md, case
 // by numbered case, and reports Pass, Non-strict, Fail or Skipped for each.
 //
 //   conformance --url=ws://127.0.0.1:8080/ws --report_dir=/tmp/conformance --cases=3.,4.7
@@ -35,6 +35,12 @@ ABSL_FLAG(std::string, demo_service, "demo.v1.Echo",
 ABSL_FLAG(std::string, control, "",
           "HOST:PORT of the server's bridge.v1.BridgeControl (control_listen), for the channel "
           "cases that publish; they are Skipped without it.");
+ABSL_FLAG(int32_t, message_burst, 200,
+          "The server's rate limit burst (message_burst): the rate limit case sends one batch of "
+          "more frames than this. 0 skips that case.");
+ABSL_FLAG(int32_t, rate_limit_strikes, 10,
+          "How many rate-limit refusals in a row the server answers with close 4029 "
+          "(rate_limit_strikes).");
 ABSL_FLAG(bool, list, false, "Print the cases (id, title, expected) and exit.");
 
 namespace {
@@ -66,9 +72,10 @@ std::string UnknownFlag(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Checks a server against the bridge protocol (PROTOCOL.md). Usage: conformance "
+      "Checks a server against the bridge protocol (docs/protocol.md). Usage: conformance "
       "--url=ws://HOST:PORT/PATH [--report_dir=DIR] [--cases=PATTERN] [--max_wait_ms=N] "
-      "[--demo_service=NAME] [--control=HOST:PORT]");
+      "[--demo_service=NAME] [--control=HOST:PORT] [--message_burst=N] "
+      "[--rate_limit_strikes=N]");
   if (const std::string unknown = UnknownFlag(argc, argv); !unknown.empty()) {
     return BadFlags(absl::StrCat("unknown flag --", unknown));
   }
@@ -98,6 +105,10 @@ int main(int argc, char** argv) {
     return BadFlags("--reply_timeout_ms must be positive");
   }
   if (absl::GetFlag(FLAGS_demo_service).empty()) return BadFlags("--demo_service is empty");
+  if (absl::GetFlag(FLAGS_message_burst) < 0) return BadFlags("--message_burst is negative");
+  if (absl::GetFlag(FLAGS_rate_limit_strikes) <= 0) {
+    return BadFlags("--rate_limit_strikes must be positive");
+  }
 
   harness::conformance::SuiteOptions options;
   options.target = *target;
@@ -105,6 +116,8 @@ int main(int argc, char** argv) {
   options.reply_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_reply_timeout_ms));
   options.demo_service = absl::GetFlag(FLAGS_demo_service);
   options.control = absl::GetFlag(FLAGS_control);
+  options.message_burst = absl::GetFlag(FLAGS_message_burst);
+  options.rate_limit_strikes = absl::GetFlag(FLAGS_rate_limit_strikes);
 
   std::fprintf(stderr, "conformance: %d cases against %s\n", selected, url.c_str());
   harness::conformance::Report report = harness::conformance::RunSuite(

@@ -21,9 +21,9 @@
 namespace harness::conformance {
 
 enum class Outcome {
-  kPass,       // as PROTOCOL.md says
+  kPass,       // as docs/protocol.md says
   kNonStrict,  // works, but deviates from a SHOULD or a detail (a close reason word, ...)
-  kFail,       // what was observed is not what PROTOCOL.md says
+  kFail,       // what was observed is not what docs/protocol.md says
   kSkipped,    // not checkable here (the server lacks the demo service, a timeout too long)
 };
 
@@ -80,6 +80,12 @@ struct SuiteOptions {
   // HOST:PORT of the server's bridge.v1.BridgeControl, for the channel cases that publish.
   // Empty: they are skipped.
   std::string control;
+  // The server's per-connection rate limit: the most frames it admits at once (the bridge's
+  // message_burst) and how many refusals in a row close the connection with 4029
+  // (rate_limit_strikes). The rate limit case sends one batch of more frames than
+  // `message_burst`; 0 skips it.
+  int message_burst = 200;
+  int rate_limit_strikes = 10;
 };
 
 class CaseContext {

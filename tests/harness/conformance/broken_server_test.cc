@@ -115,5 +115,19 @@ TEST_F(BrokenServerTest, PublishingCasesAreSkippedWithoutControlAndFailWithACont
   EXPECT_EQ(r["9.8"].outcome, Outcome::kFail);
 }
 
+TEST_F(BrokenServerTest, AConfirmedClientIdWithAControlCharacterFails) {
+  auto r = Run("10.2");
+  EXPECT_EQ(r["10.2"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["10.2"].observed, HasSubstr("the clientId was confirmed"));
+}
+
+TEST_F(BrokenServerTest, ABatchAnsweredWithSomeoneElsesIdFails) {
+  // The server answers the batch once, with messageId "probe", and its pings never.
+  auto r = Run("11.1");
+  EXPECT_EQ(r["11.1"].outcome, Outcome::kFail);
+  EXPECT_THAT(r["11.1"].observed,
+              HasSubstr(R"(an answer for messageId "probe", none of the batch's)"));
+}
+
 }  // namespace
 }  // namespace harness::conformance

@@ -27,10 +27,10 @@ constexpr char kFastTimeouts[] =
     "heartbeat_interval_ms: 500 heartbeat_timeout_ms: 1000 handshake_timeout_ms: 1000 "
     "control_listen: \"127.0.0.1:0\"";
 
-// Where the bridge knowingly deviates from a detail of PROTOCOL.md: case id -> why.
+// Where the bridge knowingly deviates from a detail of docs/protocol.md: case id -> why.
 const std::map<std::string, std::string>& DocumentedNonStrict() {
   // websocketpp's own close reasons: sentences, not the short machine-readable words of
-  // PROTOCOL.md ("The close reason is a short machine-readable word").
+  // docs/protocol.md ("The close reason is a short machine-readable word").
   static const auto* const known = new std::map<std::string, std::string>{
       {"4.7", "close 1007 \"Invalid UTF8 encoding\""},
       {"4.8", "close 1009 \"A message was too large\""},
@@ -49,8 +49,12 @@ std::string ReadFile(const std::string& path) {
 
 class ConformanceIntegrationTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto bridge = bridge::testing::TestBridge::Start(kFastTimeouts);
+  void SetUp() override { StartBridge(kFastTimeouts); }
+
+  // (Re)starts the bridge with `config` and points the options at it.
+  void StartBridge(const std::string& config) {
+    bridge_.reset();
+    auto bridge = bridge::testing::TestBridge::Start(config);
     ASSERT_TRUE(bridge.ok()) << bridge.status();
     bridge_ = *std::move(bridge);
     auto target = ParseWsUrl(absl::StrCat("ws://127.0.0.1:", bridge_->port(), "/ws"));
@@ -101,7 +105,7 @@ TEST_F(ConformanceIntegrationTest, TheBridgePassesEveryCase) {
 TEST_F(ConformanceIntegrationTest, WithoutControlThePublishingChannelCasesAreSkipped) {
   options_.control.clear();
   const Report report = RunSuite(options_, AllCases(), "9.");
-  ASSERT_EQ(report.results.size(), 8u);
+  ASSERT_EQ(report.results.size(), 9u);
   for (const CaseResult& r : report.results) {
     SCOPED_TRACE(absl::StrCat(r.id, " ", r.title, ": ", r.observed));
     if (r.id == "9.7" || r.id == "9.8") {
@@ -111,6 +115,68 @@ TEST_F(ConformanceIntegrationTest, WithoutControlThePublishingChannelCasesAreSki
       EXPECT_EQ(r.outcome, Outcome::kPass);
     }
   }
+}
+
+// The bridge drops what a client acknowledged: a resume behind the ack gets a fresh session
+// (the case also accepts a server that kept the frame and replays it).
+TEST_F(ConformanceIntegrationTest, AResumeBehindTheAckGetsAFreshSession) {
+  const Report report = RunSuite(options_, AllCases(), "7.7");
+  ASSERT_EQ(report.results.size(), 1u);
+  EXPECT_EQ(report.results[0].outcome, Outcome::kPass) << report.results[0].observed;
+  EXPECT_THAT(report.results[0].observed, HasSubstr("a fresh session"));
+}
+
+// A rate limit of one frame per second: its refusals ask for a wait of up to a second, longer
+// than the fast heartbeat timeout.
+constexpr char kSlowRefill[] =
+    "heartbeat_interval_ms: 5000 heartbeat_timeout_ms: 10000 max_messages_per_second: 1 "
+    "message_burst: 4 control_listen: \"127.0.0.1:0\"";
+
+// A low rate limit, given to the suite: the refusals carry their messageIds and every call is
+// answered once.
+TEST_F(ConformanceIntegrationTest, TheRateLimitCaseWithTheServersLimits) {
+  StartBridge(absl::StrCat(kSlowRefill, " rate_limit_strikes: 100"));
+  options_.message_burst = 4;
+  options_.rate_limit_strikes = 100;
+  const Report report = RunSuite(options_, AllCases(), "11.1");
+  ASSERT_EQ(report.results.size(), 1u);
+  const CaseResult& r = report.results[0];
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.observed;
+  // Twelve calls, no ping: three fit the tokens left after the connect; nine are refused.
+  EXPECT_THAT(r.observed, HasSubstr("0 pings and 12 calls"));
+  EXPECT_THAT(r.observed, HasSubstr("calls answered 12, refused 9"));
+  EXPECT_THAT(r.observed, HasSubstr("m-11.1-11"));
+}
+
+// With strikes below the refusals the batch brings, the connection ends with 4029: the case
+// checks what came before it.
+TEST_F(ConformanceIntegrationTest, TheRateLimitCaseAcceptsTheStrikesClose) {
+  StartBridge(absl::StrCat(kSlowRefill, " rate_limit_strikes: 3"));
+  options_.message_burst = 4;
+  options_.rate_limit_strikes = 3;
+  const Report report = RunSuite(options_, AllCases(), "11.1");
+  ASSERT_EQ(report.results.size(), 1u);
+  const CaseResult& r = report.results[0];
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.observed;
+  EXPECT_THAT(r.observed, HasSubstr("close 4029"));
+}
+
+// A batch that fits the server's real limit while the suite was told a smaller one: nothing is
+// refused, as with a server that counts a batch as one frame, and the case says so.
+TEST_F(ConformanceIntegrationTest, TheRateLimitCaseFailsWhenNothingIsRefused) {
+  StartBridge(absl::StrCat(kFastTimeouts, " max_messages_per_second: 500 message_burst: 1000"));
+  options_.message_burst = 200;
+  const Report report = RunSuite(options_, AllCases(), "11.1");
+  ASSERT_EQ(report.results.size(), 1u);
+  EXPECT_EQ(report.results[0].outcome, Outcome::kFail);
+  EXPECT_THAT(report.results[0].observed, HasSubstr("no frame refused"));
+}
+
+TEST_F(ConformanceIntegrationTest, AnUnknownRateLimitSkipsTheCase) {
+  options_.message_burst = 0;
+  const Report report = RunSuite(options_, AllCases(), "11.1");
+  ASSERT_EQ(report.results.size(), 1u);
+  EXPECT_EQ(report.results[0].outcome, Outcome::kSkipped);
 }
 
 }  // namespace

@@ -103,11 +103,14 @@ TEST(ConformanceSuiteTest, AFailingCaseExitsOne) {
 TEST(ConformanceSuiteTest, BadFlagsExitTwo) {
   EXPECT_EQ(RunBinary({}, "no-url").exit_code, 2);
   EXPECT_EQ(RunBinary({"--url=http://127.0.0.1:1/ws"}, "http").exit_code, 2);
-  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--cases=10."}, "no-case").exit_code, 2);
+  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--cases=99."}, "no-case").exit_code, 2);
   EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--max_wait_ms=0"}, "wait").exit_code, 2);
   BinaryRun unknown = RunBinary({"--url=ws://127.0.0.1:1/ws", "--no_such_flag=1"}, "unknown");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.out, HasSubstr("unknown flag --no_such_flag"));
+  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--message_burst=-1"}, "burst").exit_code, 2);
+  EXPECT_EQ(RunBinary({"--url=ws://127.0.0.1:1/ws", "--rate_limit_strikes=0"}, "strikes").exit_code,
+            2);
 }
 
 TEST(ConformanceSuiteTest, AServerThatIsNotThereFailsEveryCaseItRuns) {

@@ -65,7 +65,16 @@ TEST(AllCasesTest, IdsAreUniqueAndEveryGroupIsThere) {
     EXPECT_FALSE(c.expected.empty()) << c.id;
     EXPECT_TRUE(c.run != nullptr) << c.id;
   }
-  EXPECT_EQ(groups, (std::set<std::string>{"1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_EQ(groups,
+            (std::set<std::string>{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}));
+}
+
+TEST(CaseSelectedTest, AGroupPrefixDoesNotTakeTheGroupsAfterIt) {
+  EXPECT_TRUE(CaseSelected("10.1", "10."));
+  EXPECT_FALSE(CaseSelected("10.1", "1."));
+  EXPECT_FALSE(CaseSelected("10.1", "1"));
+  EXPECT_TRUE(CaseSelected("10.18", "10.1*"));
+  EXPECT_FALSE(CaseSelected("1.1", "11."));
 }
 
 TEST(ChecksTest, FailBeatsNonStrictBeatsPass) {
