@@ -16,6 +16,7 @@ shift || true
 busy=()
 stop_busy() { [ ${#busy[@]} -gt 0 ] && kill "${busy[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap stop_busy EXIT
+trap "exit 130" INT TERM
 for _ in $(seq "$loops"); do
   (while :; do :; done) &
   busy+=($!)
