@@ -289,6 +289,15 @@ void Connection::Start(std::vector<v1::Toxic> toxics) {
   asio::post(executor_, [self = shared_from_this(), toxics = std::move(toxics)] {
     for (const v1::Toxic& toxic : toxics) self->AttachToxic(toxic);
     if (self->closed_) return;
+    // An address needs no lookup (and no resolver thread, which asio starts for a lookup).
+    std::error_code not_an_address;
+    const asio::ip::address address = asio::ip::make_address(self->upstream_host_, not_an_address);
+    if (!not_an_address) {
+      self->server_.async_connect(
+          tcp::endpoint(address, self->upstream_port_),
+          [self](const std::error_code& error) { self->OnUpstreamConnected(error); });
+      return;
+    }
     self->resolver_.async_resolve(
         self->upstream_host_, std::to_string(self->upstream_port_),
         [self](const std::error_code& error, const tcp::resolver::results_type& endpoints) {
