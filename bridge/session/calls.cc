@@ -361,18 +361,13 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     const v1::ErrorCategory category = protocol::CategoryForGrpcCode(result.code);
     metrics_->CountErrorFrame(category);
-    Frame frame;
-    v1::Error* e = frame.mutable_error();
-    e->set_message_id(message_id);
-    e->set_category(category);
-    e->set_retryable(protocol::IsRetryable(category));
-    e->set_grpc_code(result.code);
-    e->set_message(transcode::ToValidUtf8(result.message));  // the upstream's words: any bytes
-    if (result.retry_pushback_ms >= 0) {
-      e->set_retry_after_ms(
-          static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff)));
-    }
-    SetNow(e->mutable_timestamp());
+    Frame frame = ErrorFrame(
+        category, transcode::ToValidUtf8(result.message),  // the upstream's words: any bytes
+        "", message_id,
+        result.retry_pushback_ms >= 0
+            ? static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff))
+            : 0);
+    frame.mutable_error()->set_grpc_code(result.code);
     RememberOutcome(message_id, frame);
     SendFrame(frame);
     return;

@@ -632,14 +632,11 @@ void Session::Drain() {
 
 void Session::FinishDrainIfIdle() {
   if (!draining_ || state_ != State::kConfirmed || !calls_.empty()) return;
-  Frame frame;
-  v1::Error* e = frame.mutable_error();
-  e->set_category(v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
-  e->set_retryable(true);
-  e->set_retry_after_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
-  e->set_message("the bridge is shutting down; reconnect to another instance");
-  SetNow(e->mutable_timestamp());
+  Frame frame =
+      ErrorFrame(v1::ERROR_CATEGORY_SERVER_SHUTDOWN,
+                 "the bridge is shutting down; reconnect to another instance", "", "",
+                 static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.drain_retry_after)));
+  frame.mutable_error()->set_retryable(true);  // the session's calls may go to another instance
   metrics_->CountErrorFrame(v1::ERROR_CATEGORY_SERVER_SHUTDOWN);
   SendFrame(frame);
   resumable_close_ = false;
