@@ -92,6 +92,7 @@ class NullTransport final : public session::Transport {
   std::shared_ptr<session::Executor> executor() override { return nullptr; }
   size_t buffered_bytes() override { return 0; }
   void MeasureBuffered(std::function<void(size_t, size_t)> done) override { done(0, 0); }
+  void WhenBelow(size_t, std::function<void()> room) override { room(); }
   void Release() override {}
 };
 

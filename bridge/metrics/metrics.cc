@@ -153,6 +153,18 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(&out, "bridge_flow_control_pauses_total",
                 "Upstream reads deferred until the outbound buffer drained.",
                 get(flow_control_pauses));
+  AppendCounter(&out, "bridge_connection_events_inline_total",
+                "WebSocket events (open, message, ping, close) handled by their session inside "
+                "websocketpp's handler, on the connection's strand.",
+                get(connection_events_inline));
+  AppendCounter(&out, "bridge_connection_events_posted_total",
+                "WebSocket events handed to their session's strand in a task (a resumed "
+                "session runs on its first connection's strand).",
+                get(connection_events_posted));
+  AppendCounter(&out, "bridge_upstream_events_posted_total",
+                "Upstream call events handed from gRPC's threads to a session: one per unary or "
+                "client-streaming call, one per stream message and one per stream's end.",
+                get(upstream_events_posted));
   AppendCounter(&out, "bridge_sessions_detached_total",
                 "Sessions kept for a resume after their connection dropped.",
                 get(sessions_detached));

@@ -71,7 +71,14 @@ class Metrics {
   Counter headers_not_forwarded{0};
   Counter resumes_gapped{0};       // resumes refused at replay: the first held frame was not next
   Counter flow_control_pauses{0};  // reads deferred for a full outbound buffer
-  Counter sessions_detached{0};    // kept after their connection dropped
+  // The data path's hops (docs/performance.md, "A call's path"): WebSocket events (open,
+  // message, ping, close) the session handled inside websocketpp's handler, on the connection's
+  // strand, and those handed to the session's strand in a task (a resumed session, or an event
+  // behind one that was); upstream call events handed from gRPC's threads to a session.
+  Counter connection_events_inline{0};
+  Counter connection_events_posted{0};
+  Counter upstream_events_posted{0};
+  Counter sessions_detached{0};  // kept after their connection dropped
   Counter sessions_resumed{0};
   Counter resumes_refused{0};   // a resume asked for and a fresh session given
   Counter sessions_expired{0};  // detached sessions whose grace period ran out

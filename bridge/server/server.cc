@@ -29,6 +29,8 @@
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/server/admin.h"
+#include "bridge/server/outlet.h"
+#include "bridge/server/session_core.h"
 #include "bridge/server/upgrade.h"
 #include "bridge/transcode/json_text.h"
 #include "bridge/upstream/metadata.h"
@@ -40,9 +42,6 @@
 
 namespace bridge::server {
 namespace {
-
-template <typename Config>
-class SessionCore;
 
 // Per-connection data that websocketpp keeps inside each connection (config::connection_base):
 // the subprotocol chosen at the upgrade and the session the connection serves. The session
@@ -98,446 +97,6 @@ using PlainDeflateConfig = DeflateConfig<PlainConfig>;
 using TlsDeflateConfig = DeflateConfig<TlsConfig>;
 
 using websocketpp::connection_hdl;
-
-// RFC 6455 framing (versions 7, 8 and 13 share it); websocketpp also speaks hybi-00.
-template <typename Connection>
-bool Rfc6455(Connection& con) {
-  const std::string& v = con.get_request_header("Sec-WebSocket-Version");
-  return v == "13" || v == "8" || v == "7";
-}
-
-// The header of a final, unmasked (server to client) frame of `size` payload bytes.
-std::string FrameHeader(websocketpp::frame::opcode::value opcode, size_t size) {
-  std::string h(1, static_cast<char>(0x80 | opcode));
-  if (size < 126) {
-    h.push_back(static_cast<char>(size));
-  } else if (size <= 0xffff) {
-    h.push_back(static_cast<char>(126));
-    h.push_back(static_cast<char>(size >> 8));
-    h.push_back(static_cast<char>(size & 0xff));
-  } else {
-    h.push_back(static_cast<char>(127));
-    for (int i = 7; i >= 0; --i) h.push_back(static_cast<char>((size >> (8 * i)) & 0xff));
-  }
-  return h;
-}
-
-// Gates work posted from other threads (gRPC callbacks) once the server is gone.
-struct ServerGate {
-  absl::Mutex mu;
-  bool open ABSL_GUARDED_BY(mu) = true;
-};
-
-// The connection a session writes to. A websocketpp connection is safe only on its own strand,
-// where its handlers run: terminate() there writes its state without the lock that send() and
-// close() read it under, and get_buffered_amount() reads the send queue's size without its
-// lock. So every call the session makes on it runs on that strand. Messages queue here, in
-// order, and one task on the strand hands all that are waiting to websocketpp, which writes
-// them with one gathered write.
-template <typename Config>
-class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
- public:
-  using WsServer = websocketpp::server<Config>;
-  using WsConnection = typename WsServer::connection_type;
-  using WsConnectionPtr = typename WsServer::connection_ptr;
-  using MessagePtr = typename WsConnection::message_ptr;
-
-  explicit Outlet(WsConnectionPtr con)
-      : con_(std::move(con)),
-        strand_(con_->get_strand()),
-        rfc6455_(Rfc6455(*con_)),
-        deflating_(absl::StrContains(con_->get_response_header("Sec-WebSocket-Extensions"),
-                                     "permessage-deflate")),
-        pump_(con_->get_raw_socket().get_executor()) {}
-
-  WsConnection* connection() const { return con_.get(); }
-
-  // --- On the session's strand.
-  void Send(std::string data, bool text) {
-    const auto opcode =
-        text ? websocketpp::frame::opcode::text : websocketpp::frame::opcode::binary;
-    const size_t bytes = data.size();
-    MessagePtr msg = con_->get_message(opcode, 0);
-    if (msg == nullptr) return;
-    if (!rfc6455_ || deflating_) {
-      // websocketpp frames (and compresses) it; text that is not UTF-8 is dropped there.
-      msg->get_raw_payload() = std::move(data);
-      msg->set_compressed(deflating_);
-    } else {
-      // Framed here: websocketpp's framing checks a text frame's UTF-8 one byte at a time and
-      // copies the payload twice, most of the cost of a 16 KiB reply. The check runs eight
-      // ASCII bytes at a time and the payload moves into the message. Text that is not UTF-8
-      // is dropped, as websocketpp's send does.
-      if (text && !transcode::IsValidUtf8(data)) return;
-      msg->set_header(FrameHeader(opcode, bytes));
-      msg->get_raw_payload() = std::move(data);
-      msg->set_prepared(true);
-    }
-    queued_.fetch_add(bytes, std::memory_order_relaxed);
-    bool post;
-    {
-      absl::MutexLock lock(&mu_);
-      waiting_.push_back({std::move(msg), bytes});
-      post = !flush_posted_;
-      flush_posted_ = true;
-    }
-    if (post) asio::post(*strand_, [self = this->shared_from_this()] { self->Flush(); });
-  }
-
-  // After the messages already sent.
-  void Close(int code, std::string reason) {
-    asio::post(*strand_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
-      self->TakeWaiting();
-      self->HandOver(SIZE_MAX);  // everything before the close goes first
-      self->CloseNow(code, reason);
-    });
-  }
-
-  // Ahead of the messages not yet handed to websocketpp, which are dropped: `farewell`, then the
-  // close. What websocketpp already holds (at most kWindow) still goes first.
-  void CloseAhead(std::string farewell, bool text, int code, std::string reason) {
-    asio::post(*strand_, [self = this->shared_from_this(), farewell = std::move(farewell), text,
-                          code, reason = std::move(reason)]() mutable {
-      self->TakeWaiting();
-      size_t dropped = 0;
-      for (const Waiting& w : self->backlog_) dropped += w.bytes;
-      self->backlog_.clear();
-      self->queued_.fetch_sub(dropped, std::memory_order_relaxed);
-      self->Send(std::move(farewell), text);
-      self->TakeWaiting();
-      self->HandOver(SIZE_MAX);
-      self->CloseNow(code, reason);
-    });
-  }
-
-  // Bytes waiting here plus those websocketpp held when last looked at (see
-  // session::Transport::buffered_bytes).
-  size_t buffered_bytes() const {
-    return queued_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed);
-  }
-
-  // `done` runs on the connection's strand, with the bytes waiting now and the most that
-  // waited right after a send (see session::Transport::MeasureBuffered).
-  void Measure(std::function<void(size_t, size_t)> done) {
-    asio::post(*strand_, [self = this->shared_from_this(), done = std::move(done)] {
-      self->held_.store(self->con_->get_buffered_amount(), std::memory_order_relaxed);
-      const size_t now = self->buffered_bytes();
-      done(now, std::max(now, self->peak_));
-    });
-  }
-
- private:
-  struct Waiting {
-    MessagePtr msg;
-    size_t bytes;
-  };
-
-  // websocketpp writes everything it holds in one gathered write and queues a close behind it,
-  // so it is given at most this much at a time: the rest waits here, where a slow consumer's
-  // close can drop it and go first.
-  static constexpr size_t kWindow = 1 << 20;
-  // How soon a backlog is looked at again when nothing new is sent.
-  static constexpr std::chrono::milliseconds kPumpInterval{1};
-
-  // On the connection's strand.
-  void Flush() {
-    TakeWaiting();
-    HandOver(kWindow);
-  }
-
-  // Moves what Send queued into the backlog.
-  void TakeWaiting() {
-    std::vector<Waiting> batch;
-    {
-      absl::MutexLock lock(&mu_);
-      batch.swap(waiting_);
-      flush_posted_ = false;
-    }
-    for (Waiting& w : batch) backlog_.push_back(std::move(w));
-  }
-
-  // Hands messages to websocketpp, oldest first, while it holds less than `window` bytes.
-  void HandOver(size_t window) {
-    size_t bytes = 0;
-    size_t held = con_->get_buffered_amount();
-    while (!backlog_.empty() && held < window) {
-      Waiting& w = backlog_.front();
-      (void)con_->send(w.msg);
-      bytes += w.bytes;
-      held += w.bytes;
-      backlog_.pop_front();
-    }
-    held_.store(con_->get_buffered_amount(), std::memory_order_relaxed);
-    queued_.fetch_sub(bytes, std::memory_order_relaxed);
-    peak_ = std::max(peak_, buffered_bytes());
-    if (!backlog_.empty() && !pump_armed_ && !closed_) {
-      pump_armed_ = true;
-      pump_.expires_after(kPumpInterval);
-      pump_.async_wait(asio::bind_executor(
-          *strand_, [self = this->shared_from_this()](const std::error_code& ec) {
-            self->pump_armed_ = false;
-            if (!ec && !self->closed_) self->HandOver(kWindow);
-          }));
-    }
-  }
-
-  void CloseNow(int code, const std::string& reason) {
-    closed_ = true;
-    pump_.cancel();
-    std::error_code ec;
-    con_->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
-    if (ec) con_->terminate(ec);
-  }
-
-  const WsConnectionPtr con_;
-  const typename WsConnection::strand_ptr strand_;
-  const bool rfc6455_;    // RFC 6455 framing, which Send can do itself
-  const bool deflating_;  // permessage-deflate was negotiated
-  absl::Mutex mu_;
-  std::vector<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  bool flush_posted_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<size_t> queued_{0};  // bytes in waiting_, in backlog_ and in the task moving them
-  std::atomic<size_t> held_{0};    // websocketpp's buffered amount, when last read
-  // On the strand: messages not yet handed to websocketpp, and what hands them over later.
-  std::deque<Waiting> backlog_;
-  asio::steady_timer pump_;
-  bool pump_armed_ = false;
-  bool closed_ = false;
-  size_t peak_ = 0;  // the most waiting right after a hand-over (on the strand)
-};
-
-// What a SessionCore needs of the server.
-template <typename Config>
-class SessionHost {
- public:
-  virtual ~SessionHost() = default;
-  virtual void Register(const std::string& conversation_id,
-                        std::shared_ptr<SessionCore<Config>> core) = 0;
-  virtual void Forget(SessionCore<Config>* core) = 0;
-  virtual bool TryResume(const std::shared_ptr<SessionCore<Config>>& claimant,
-                         const std::string& conversation_id, uint64_t last_seq,
-                         const v1::Connect& connect,
-                         const std::optional<auth::Identity>& identity) = 0;
-};
-
-// One session and everything it runs on: its own strand (a session outlives its connection
-// while it waits for a resume, and then moves to another connection), its timers, and the
-// connection it is attached to, if any. Implements session::Transport. Every method but Post
-// runs on the strand.
-template <typename Config>
-class SessionCore final : public session::Transport,
-                          public std::enable_shared_from_this<SessionCore<Config>> {
- public:
-  using WsServer = websocketpp::server<Config>;
-  using WsConnection = typename WsServer::connection_type;
-  using WsConnectionPtr = typename WsServer::connection_ptr;
-  using ConnectionOutlet = Outlet<Config>;
-
-  SessionCore(asio::io_context& io, std::shared_ptr<ServerGate> gate, SessionHost<Config>* host,
-              protocol::Encoding encoding)
-      : strand_(std::make_unique<Strand>(asio::make_strand(io))),
-        gate_(std::move(gate)),
-        host_(host),
-        encoding_(encoding) {
-    for (auto& slot : timers_) slot = std::make_unique<TimerSlot>(io);
-  }
-
-  void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
-            session::Session::IdGenerator ids, session::CallServices services,
-            upstream::Metadata upgrade_metadata) {
-    executor_ = std::make_shared<Executor>(this->weak_from_this());
-    session_ =
-        std::make_unique<session::Session>(options, encoding_, this, clock, metrics, std::move(ids),
-                                           services, std::move(upgrade_metadata));
-    stats_ = session_->stats();
-    std::weak_ptr<SessionCore> weak = this->weak_from_this();
-    session_->set_resume_hook([weak](const std::string& id, uint64_t last_seq,
-                                     const v1::Connect& connect,
-                                     const std::optional<auth::Identity>& identity) {
-      auto self = weak.lock();
-      return self != nullptr && self->host_->TryResume(self, id, last_seq, connect, identity);
-    });
-    // Confirmation may come from a posted task (an auth check, the user count): register then.
-    session_->set_confirm_hook([this] {
-      if (registered_) return;
-      registered_ = true;
-      host_->Register(session_->conversation_id(), this->shared_from_this());
-    });
-  }
-
-  session::Session& session() { return *session_; }
-  protocol::Encoding encoding() const { return encoding_; }
-  // Any thread, also after Teardown.
-  const std::shared_ptr<session::SessionStats>& stats() const { return stats_; }
-
-  // Any thread: runs `task` on this session's strand, unless the server is gone.
-  void Post(std::function<void()> task) {
-    // Shared: posts from many threads do not wait on one another; only closing the gate does.
-    absl::ReaderMutexLock lock(&gate_->mu);
-    if (!gate_->open) return;
-    asio::post(*strand_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
-  }
-
-  // --- Connection events, on the strand. `from` tells which connection they come from: after a
-  // resume, late events of the old connection are ignored and those of a connection handed to
-  // another session are passed on.
-  void AttachNew(WsConnectionPtr con, bool draining) {
-    out_ = std::make_shared<ConnectionOutlet>(std::move(con));
-    session_->Start();
-    if (draining) session_->Shutdown();
-  }
-
-  void OnConnectionMessage(WsConnection* from, std::string payload, bool binary) {
-    if (forward_ != nullptr) {
-      forward_->Post([next = forward_, from, p = std::move(payload), binary]() mutable {
-        next->OnConnectionMessage(from, std::move(p), binary);
-      });
-      return;
-    }
-    if (!AttachedTo(from)) return;
-    session_->OnMessage(payload, binary);
-  }
-
-  void OnConnectionPing(WsConnection* from) {
-    if (forward_ != nullptr) {
-      forward_->Post([next = forward_, from] { next->OnConnectionPing(from); });
-      return;
-    }
-    if (AttachedTo(from)) session_->OnControlPing();
-  }
-
-  void OnConnectionClosed(WsConnection* from, bool client_ended) {
-    if (forward_ != nullptr) {
-      forward_->Post(
-          [next = forward_, from, client_ended] { next->OnConnectionClosed(from, client_ended); });
-      return;
-    }
-    if (!AttachedTo(from)) return;
-    out_.reset();
-    session_->OnClosed(client_ended);
-  }
-
-  void Shutdown() { session_->Shutdown(); }
-  void Drain() { session_->Drain(); }
-
-  // A new connection resumes this session (claimed with Session::TryClaim).
-  void AttachResumed(std::shared_ptr<ConnectionOutlet> out, const v1::Connect& connect,
-                     std::optional<auth::Identity> identity) {
-    if (out_ != nullptr && out_ != out) {
-      // The client came back before the old connection was seen to drop.
-      out_->Close(websocketpp::close::status::normal, "session_resumed");
-    }
-    out_ = std::move(out);
-    session_->Reattach(connect, std::move(identity));
-  }
-
-  // This session's connection goes to `to`; events still queued here follow it.
-  std::shared_ptr<ConnectionOutlet> HandOver(std::shared_ptr<SessionCore> to) {
-    forward_ = std::move(to);
-    return std::move(out_);
-  }
-
-  // Server teardown, with the io threads stopped and the gate closed: break the cycles, end
-  // the session, and let go of everything tied to the io_context before it goes (a core may
-  // be released later, by a gRPC thread).
-  void Teardown() {
-    out_.reset();
-    forward_.reset();
-    session_.reset();
-    for (auto& slot : timers_) slot.reset();
-    strand_.reset();
-  }
-
-  // --- session::Transport
-  void Send(std::string data, protocol::Encoding encoding) override {
-    if (out_ != nullptr) out_->Send(std::move(data), encoding == protocol::Encoding::kJson);
-  }
-
-  void Close(int code, std::string_view reason) override {
-    if (out_ != nullptr) out_->Close(code, std::string(reason));
-  }
-
-  void CloseAhead(std::string farewell, protocol::Encoding encoding, int code,
-                  std::string_view reason) override {
-    if (out_ != nullptr) {
-      out_->CloseAhead(std::move(farewell), encoding == protocol::Encoding::kJson, code,
-                       std::string(reason));
-    }
-  }
-
-  void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
-    if (timers_[static_cast<size_t>(timer)] == nullptr) return;
-    TimerSlot& slot = *timers_[static_cast<size_t>(timer)];
-    const uint64_t generation = ++slot.generation;
-    slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
-    slot.timer.async_wait(asio::bind_executor(
-        *strand_, [self = this->shared_from_this(), timer, generation](const std::error_code& ec) {
-          if (ec || self->session_ == nullptr ||
-              self->timers_[static_cast<size_t>(timer)]->generation != generation) {
-            return;
-          }
-          self->session_->OnTimer(timer);
-        }));
-  }
-
-  void CancelTimer(session::SessionTimer timer) override {
-    if (timers_[static_cast<size_t>(timer)] == nullptr) return;
-    TimerSlot& slot = *timers_[static_cast<size_t>(timer)];
-    ++slot.generation;
-    slot.timer.cancel();
-  }
-
-  std::shared_ptr<session::Executor> executor() override { return executor_; }
-
-  size_t buffered_bytes() override { return out_ != nullptr ? out_->buffered_bytes() : 0; }
-
-  void MeasureBuffered(std::function<void(size_t, size_t)> done) override {
-    if (out_ == nullptr) {
-      Post([done = std::move(done)] { done(0, 0); });
-      return;
-    }
-    out_->Measure(
-        [self = this->shared_from_this(), done = std::move(done)](size_t now, size_t peak) {
-          self->Post([done, now, peak] { done(now, peak); });
-        });
-  }
-
-  void Release() override { host_->Forget(this); }
-
- private:
-  class Executor final : public session::Executor {
-   public:
-    explicit Executor(std::weak_ptr<SessionCore> core) : core_(std::move(core)) {}
-    void Post(std::function<void()> task) override {
-      if (auto core = core_.lock()) core->Post(std::move(task));
-    }
-
-   private:
-    std::weak_ptr<SessionCore> core_;
-  };
-
-  struct TimerSlot {
-    explicit TimerSlot(asio::io_context& io) : timer(io) {}
-    asio::steady_timer timer;
-    uint64_t generation = 0;
-  };
-  using Strand = asio::strand<asio::io_context::executor_type>;
-
-  std::unique_ptr<Strand> strand_;
-  std::shared_ptr<ServerGate> gate_;
-  SessionHost<Config>* const host_;
-  const protocol::Encoding encoding_;
-  std::array<std::unique_ptr<TimerSlot>, session::kSessionTimerCount> timers_;
-  std::shared_ptr<Executor> executor_;
-  std::unique_ptr<session::Session> session_;
-  std::shared_ptr<session::SessionStats> stats_;
-  std::shared_ptr<ConnectionOutlet> out_;  // the attached connection, if any
-  bool AttachedTo(const WsConnection* con) const {
-    return out_ != nullptr && out_->connection() == con;
-  }
-  std::shared_ptr<SessionCore> forward_;  // set once this session's connection moved on
-  bool registered_ = false;
-};
 
 }  // namespace
 
@@ -958,7 +517,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       return;
     }
     con->client_ip = ip;
-    auto core = std::make_shared<Core>(endpoint_.get_io_service(), gate_, this, con->encoding);
+    auto core = std::make_shared<Core>(endpoint_.get_io_service(), con->get_strand(), gate_, this,
+                                       con->encoding);
     core->Init(session_options_, options_.clock, &metrics_, options_.new_conversation_id,
                options_.services, ForwardedHeaders(*con));
     core->session().set_upgrade_token(con->upgrade_token);
@@ -986,7 +546,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_active.fetch_add(1, std::memory_order_relaxed);
     const bool draining = draining_.load();
-    core->Post([core, con, draining] { core->AttachNew(con, draining); });
+    core->Deliver([core, con, draining] { core->AttachNew(con, draining); }, metrics_);
   }
 
   void OnMessage(connection_hdl hdl, typename WsServer::message_ptr msg) {
@@ -994,15 +554,15 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
-    core->Post([core, from = con.get(), p = std::move(msg->get_raw_payload()), binary]() mutable {
-      core->OnConnectionMessage(from, std::move(p), binary);
-    });
+    core->Deliver([core, from = con.get(), p = std::move(msg->get_raw_payload()),
+                   binary]() mutable { core->OnConnectionMessage(from, std::move(p), binary); },
+                  metrics_);
   }
 
   bool OnPing(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     if (auto core = con->template GetCore<Core>()) {
-      core->Post([core, from = con.get()] { core->OnConnectionPing(from); });
+      core->Deliver([core, from = con.get()] { core->OnConnectionPing(from); }, metrics_);
     }
     return true;  // websocketpp answers with a pong
   }
@@ -1030,7 +590,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     const bool client_ended = remote == websocketpp::close::status::normal ||
                               remote == websocketpp::close::status::going_away;
     con->SetCore(nullptr);
-    core->Post([core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); });
+    core->Deliver([core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); },
+                  metrics_);
     ForgetConnection(hdl, con->client_ip);
   }
 
@@ -1039,7 +600,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     con->SetCore(nullptr);
-    core->Post([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); });
+    core->Deliver([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); },
+                  metrics_);
     ForgetConnection(hdl, con->client_ip);
   }
 

@@ -19,8 +19,6 @@ namespace {
 
 using v1::Frame;
 
-constexpr absl::Duration kDrainPoll = absl::Milliseconds(5);
-
 // Forwards a call's events to the session's strand.
 class SessionCallListener final : public upstream::CallListener {
  public:
@@ -414,7 +412,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
 
 void Session::RequestReadWhenRoom(ActiveCall& call) {
   if (state_ == State::kDetached) {
-    // Nobody to send to: the reply waits upstream until a resume (Reattach drains).
+    // Nobody to send to: the reply waits upstream until a resume (Reattach resumes reads).
     call.read_wanted = true;
     return;
   }
@@ -424,31 +422,32 @@ void Session::RequestReadWhenRoom(ActiveCall& call) {
   }
   metrics_->flow_control_pauses.fetch_add(1, std::memory_order_relaxed);
   call.read_wanted = true;
-  if (!drain_armed_) {
-    drain_armed_ = true;
-    transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
-  }
+  AskForRoom();
 }
 
-void Session::OnDrainTimer() {
+void Session::AskForRoom() {
+  if (room_asked_) return;
+  room_asked_ = true;
+  transport_->WhenBelow(options_.max_outbound_buffer, [this] {
+    room_asked_ = false;
+    ResumeReads();
+  });
+}
+
+void Session::ResumeReads() {
+  if (state_ != State::kConfirmed) return;  // a resume looks again
   bool waiting = false;
   for (auto& [id, call] : calls_) waiting = waiting || call.read_wanted;
-  if (!waiting || drain_armed_) return;
-  drain_armed_ = true;  // until the figure is in
-  transport_->MeasureBuffered([this](size_t buffered, size_t /*peak*/) {
-    drain_armed_ = false;
-    if (state_ != State::kConfirmed) return;  // a resume looks again
-    if (buffered >= options_.max_outbound_buffer) {
-      drain_armed_ = true;
-      transport_->ArmTimer(SessionTimer::kDrain, kDrainPoll);
-      return;
-    }
-    for (auto& [id, call] : calls_) {
-      if (!call.read_wanted) continue;
-      call.read_wanted = false;
-      call.call->RequestRead();
-    }
-  });
+  if (!waiting) return;
+  if (transport_->buffered_bytes() >= options_.max_outbound_buffer) {
+    AskForRoom();
+    return;
+  }
+  for (auto& [id, call] : calls_) {
+    if (!call.read_wanted) continue;
+    call.read_wanted = false;
+    call.call->RequestRead();
+  }
 }
 
 void Session::CancelAllCalls() {

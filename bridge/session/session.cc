@@ -441,7 +441,8 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
   metrics_->sessions_resumed.fetch_add(1, std::memory_order_relaxed);
   SendConfirm(/*resumed=*/true);
   transport_->ArmTimer(SessionTimer::kHeartbeat, options_.heartbeat_timeout);
-  OnDrainTimer();  // replies held back for the old connection's buffer may flow again
+  room_asked_ = false;  // the old connection took its request along
+  ResumeReads();        // replies held back for the old connection's buffer may flow again
 }
 
 void Session::HandleCallFrame(const Frame& frame) {
@@ -574,10 +575,6 @@ void Session::OnTimer(SessionTimer timer) {
     case SessionTimer::kBatch:
       FlushBatch();
       return;
-    case SessionTimer::kDrain:
-      drain_armed_ = false;
-      if (state_ == State::kConfirmed) OnDrainTimer();
-      return;
     case SessionTimer::kAuthExpiry:
       if (state_ != State::kConfirmed || !identity_.has_value()) return;
       if (clock_->Now() < identity_->expires_at) {
@@ -666,10 +663,9 @@ void Session::OnClosed(bool client_ended) {
   metrics_->sessions_detached.fetch_add(1, std::memory_order_relaxed);
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
-  transport_->CancelTimer(SessionTimer::kDrain);
   transport_->CancelTimer(SessionTimer::kBatch);
   batch_.clear();  // every one of them is held for the resume
-  drain_armed_ = false;
+  room_asked_ = false;
   transport_->ArmTimer(SessionTimer::kGrace, options_.session_grace);
 }
 
@@ -856,7 +852,6 @@ void Session::CloseWith(int code, std::string_view reason, std::optional<std::st
   resumable_close_ = was_confirmed && code == cc::kHeartbeatTimeout;
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
-  transport_->CancelTimer(SessionTimer::kDrain);
   if (!resumable_close_) CancelAllCalls();
   metrics_->CountCloseSent(code);
   // Closes that say something went wrong are worth a line at the default level.

@@ -46,12 +46,11 @@ namespace bridge::session {
 enum class SessionTimer {
   kHandshake = 0,   // connect is due
   kHeartbeat = 1,   // client silence check
-  kDrain = 2,       // flow control: has the outbound buffer drained?
-  kGrace = 3,       // a detached session's time to be resumed is up
-  kAuthExpiry = 4,  // the client's token expires
-  kBatch = 5,       // a batch of outbound frames is due
+  kGrace = 2,       // a detached session's time to be resumed is up
+  kAuthExpiry = 3,  // the client's token expires
+  kBatch = 4,       // a batch of outbound frames is due
 };
-inline constexpr int kSessionTimerCount = 6;
+inline constexpr int kSessionTimerCount = 5;
 
 // Runs tasks on a session's strand. Post may be called from any thread; tasks for a
 // connection that is gone are dropped, so a task may use the Session it was posted for.
@@ -114,9 +113,12 @@ class Transport {
   virtual size_t buffered_bytes() = 0;
   // The same, read where the socket is written: `done` gets, later and on the session's strand,
   // the bytes waiting now and the most that waited right after any send on this connection.
-  // For decisions a stale (high) estimate must not make: a slow-consumer close (on the peak),
-  // resuming reads paused for room (on the bytes waiting now).
+  // For a decision a stale (high) estimate must not make: a slow-consumer close (on the peak).
   virtual void MeasureBuffered(std::function<void(size_t now, size_t peak)> done) = 0;
+  // Flow control: runs `room` once, on the session's strand, as soon as fewer than `bytes` wait
+  // to be written; the completed writes tell, no timer. A new request replaces the one before;
+  // a connection that goes away drops it (a resume asks again).
+  virtual void WhenBelow(size_t bytes, std::function<void()> room) = 0;
   // The session is over for good (closed, or its grace period ran out): the host lets go of
   // it. Called once, last.
   virtual void Release() = 0;
@@ -303,7 +305,9 @@ class Session {
   void FinishCall(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
   void SendToCall(const v1::StreamSend& m);
   void RequestReadWhenRoom(ActiveCall& call);
-  void OnDrainTimer();
+  // Reads paused for room go on when there is room; otherwise room is asked for (WhenBelow).
+  void ResumeReads();
+  void AskForRoom();
   void CancelAllCalls();
   // Request payload (raw JSON text or wire bytes by encoding) -> wire bytes.
   absl::StatusOr<std::string> RequestBytes(const transcode::MethodInfo& method,
@@ -379,7 +383,7 @@ class Session {
   std::deque<std::string> outcome_order_;
   absl::flat_hash_map<std::string, ActiveCall> calls_;  // by messageId
   uint64_t next_call_id_ = 0;
-  bool drain_armed_ = false;
+  bool room_asked_ = false;       // a WhenBelow request is out
   bool resumable_close_ = false;  // the bridge's close leaves the session resumable
   // Rate limit: a token bucket refilled at max_messages_per_second.
   double tokens_ = -1;  // -1: full, set at the first message

@@ -409,6 +409,12 @@ class FuzzTransport final : public session::Transport {
     executor_->Post(
         [this, done = std::move(done)] { done(buffered_, std::max(buffered_, peak_)); });
   }
+  void WhenBelow(size_t bytes, std::function<void()> room) override {
+    if (released_ > 0) Fail(absl::StrCat(name_, ": WhenBelow after Release"));
+    room_below_ = bytes;
+    room_ = std::move(room);
+    TellRoom();
+  }
   void Release() override {
     if (++released_ > 1) Fail(absl::StrCat(name_, ": Release called twice"));
   }
@@ -422,6 +428,7 @@ class FuzzTransport final : public session::Transport {
     closed_by_server_ = false;
     close_code_.reset();
     expectations_.clear();
+    room_ = nullptr;  // the old connection took the request along
   }
   // An `error` with a seq in [lo, hi] answers a call frame with `message_id`.
   void Expect(uint64_t lo, uint64_t hi, std::string message_id) {
@@ -458,9 +465,12 @@ class FuzzTransport final : public session::Transport {
   // The last seq the client received on its connections (what an honest resume claims).
   uint64_t client_last_seq() const { return client_last_seq_; }
   size_t frames_sent() const { return frames_sent_; }
+  // The socket's figures change (writes completed, or more waits): a room request is answered
+  // by a task, as a completed write answers it.
   void set_buffered(size_t now, size_t peak) {
     buffered_ = now;
     peak_ = peak;
+    TellRoom();
   }
 
  private:
@@ -523,6 +533,13 @@ class FuzzTransport final : public session::Transport {
   std::shared_ptr<QueueExecutor> executor_ = std::make_shared<QueueExecutor>();
   std::map<session::SessionTimer, absl::Duration> timers_;  // by due time (monotonic)
   size_t buffered_ = 0;
+  std::function<void()> room_;  // a WhenBelow request, while one is out
+  size_t room_below_ = 0;
+  void TellRoom() {
+    if (room_ == nullptr || buffered_ >= room_below_) return;
+    executor_->Post(std::move(room_));
+    room_ = nullptr;
+  }
   size_t peak_ = 0;
   int released_ = 0;
   size_t frames_sent_ = 0;

@@ -26,6 +26,7 @@ class MockTransport : public session::Transport {
   MOCK_METHOD(std::shared_ptr<session::Executor>, executor, (), (override));
   MOCK_METHOD(size_t, buffered_bytes, (), (override));
   MOCK_METHOD(void, MeasureBuffered, (std::function<void(size_t, size_t)> done), (override));
+  MOCK_METHOD(void, WhenBelow, (size_t bytes, std::function<void()> room), (override));
   MOCK_METHOD(void, Release, (), (override));
 };
 
@@ -76,12 +77,26 @@ class FakeTransport : public session::Transport {
     fake_executor->Post(
         [this, done = std::move(done)] { done(buffered, std::max(buffered, peak)); });
   }
+  // Kept for the test to answer (TellRoom), as a completed write would.
+  void WhenBelow(size_t bytes, std::function<void()> room) override {
+    room_below = bytes;
+    room_request = std::move(room);
+  }
+  // The writes caught up to `now` bytes waiting: a request for room is answered by a task.
+  void Drained(size_t now) {
+    buffered = now;
+    if (room_request == nullptr || buffered >= room_below) return;
+    fake_executor->Post(std::move(room_request));
+    room_request = nullptr;
+  }
   void Release() override { ++released; }
 
   std::shared_ptr<FakeExecutor> fake_executor = std::make_shared<FakeExecutor>();
   size_t buffered = 0;
   size_t peak = 0;
   int released = 0;
+  std::function<void()> room_request;  // WhenBelow's, until answered
+  size_t room_below = 0;
 
   std::vector<std::string> sent;
   std::vector<protocol::Encoding> encodings;
