@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,15 +25,14 @@ namespace bench::load {
 // and every request was answered.
 class EchoCall final : public ::bridge::upstream::Call {
  public:
-  explicit EchoCall(std::shared_ptr<::bridge::upstream::CallListener> listener)
-      : listener_(std::move(listener)) {}
+  EchoCall(std::shared_ptr<::bridge::upstream::CallListener> listener, bool one_event)
+      : listener_(std::move(listener)), one_event_(one_event) {}
 
   bool Write(std::string bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return false;
     if (read_pending_) {
-      read_pending_ = false;
-      listener_->OnMessage(std::move(bytes));
+      DeliverLocked(std::move(bytes));
     } else {
       queue_.push_back(std::move(bytes));
     }
@@ -48,11 +48,13 @@ class EchoCall final : public ::bridge::upstream::Call {
     if (finished_) return;
     if (!headers_sent_) {
       headers_sent_ = true;
-      listener_->OnHeaders({});
+      if (!one_event_) listener_->OnHeaders({});
     }
     if (!queue_.empty()) {
-      listener_->OnMessage(std::move(queue_.front()));
+      std::string next = std::move(queue_.front());
       queue_.pop_front();
+      read_pending_ = true;
+      DeliverLocked(std::move(next));
     } else if (writes_done_) {
       FinishLocked(0, "");
     } else {
@@ -71,13 +73,34 @@ class EchoCall final : public ::bridge::upstream::Call {
     ::bridge::upstream::CallResult result;
     result.code = code;
     result.message = std::move(message);
+    if (one_event_ && code == 0) result.reply = std::move(reply_);
     listener_->OnFinish(std::move(result));
+  }
+
+  // A reply for the read that is pending. With one_event (upstream.h) it is kept for the
+  // finish, and the call reads on by itself.
+  void DeliverLocked(std::string bytes) {
+    if (!one_event_) {
+      read_pending_ = false;
+      listener_->OnMessage(std::move(bytes));
+      return;
+    }
+    reply_ = std::move(bytes);
+    if (queue_.empty()) {
+      if (writes_done_) FinishLocked(0, "");
+      return;
+    }
+    std::string next = std::move(queue_.front());
+    queue_.pop_front();
+    DeliverLocked(std::move(next));
   }
 
   // The listener only posts to the session's strand, so calling it under the lock keeps the
   // events in order without re-entering.
   std::mutex mu_;
   std::shared_ptr<::bridge::upstream::CallListener> listener_;
+  const bool one_event_;
+  std::optional<std::string> reply_;  // one_event_: the last reply, for the finish
   std::deque<std::string> queue_;
   bool headers_sent_ = false;
   bool read_pending_ = false;
@@ -89,9 +112,9 @@ class EchoUpstream final : public ::bridge::upstream::Upstream {
  public:
   bool HasRoute(std::string_view) const override { return true; }
   std::shared_ptr<::bridge::upstream::Call> StartCall(
-      const ::bridge::upstream::CallSpec&,
+      const ::bridge::upstream::CallSpec& spec,
       std::shared_ptr<::bridge::upstream::CallListener> listener) override {
-    return std::make_shared<EchoCall>(std::move(listener));
+    return std::make_shared<EchoCall>(std::move(listener), spec.one_event);
   }
 };
 

@@ -19,27 +19,45 @@ namespace {
 
 using v1::Frame;
 
-// Forwards a call's events to the session's strand.
+// A reply's wire bytes -> the payload field of a frame in `encoding`.
+absl::StatusOr<std::string> EncodeReply(const transcode::JsonTranscoder& transcoder,
+                                        protocol::Encoding encoding,
+                                        const google::protobuf::Descriptor* type,
+                                        std::string bytes) {
+  if (encoding == protocol::Encoding::kBinary) return bytes;
+  return transcoder.BinaryToJson(type, bytes);
+}
+
+// Hands a call's events to the session's strand, one task per event the session acts on: a
+// call with one reply reports once (headers, reply and status: CallSpec::one_event); a stream
+// once per message, transcoded here, on the gRPC thread it arrived on, and once at its end.
+// Response headers of streams go nowhere (frames carry only a stream's trailers).
 class SessionCallListener final : public upstream::CallListener {
  public:
-  SessionCallListener(std::shared_ptr<Executor> executor, Session* session, std::string message_id,
+  SessionCallListener(std::shared_ptr<Executor> executor, Session* session, Metrics* metrics,
+                      const transcode::JsonTranscoder* transcoder, protocol::Encoding encoding,
+                      const google::protobuf::Descriptor* reply_type, std::string message_id,
                       uint64_t call_id)
       : executor_(std::move(executor)),
         session_(session),
+        metrics_(metrics),
+        transcoder_(transcoder),
+        encoding_(encoding),
+        reply_type_(reply_type),
         message_id_(std::move(message_id)),
         call_id_(call_id) {}
 
-  void OnHeaders(upstream::Metadata headers) override {
+  void OnHeaders(upstream::Metadata /*headers*/) override {}
+  void OnMessage(std::string bytes) override {
+    metrics_->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
     executor_->Post(
-        [s = session_, id = message_id_, cid = call_id_, h = std::move(headers)]() mutable {
-          s->OnCallHeaders(id, cid, std::move(h));
+        [s = session_, id = message_id_, cid = call_id_,
+         p = EncodeReply(*transcoder_, encoding_, reply_type_, std::move(bytes))]() mutable {
+          s->OnCallMessage(id, cid, std::move(p));
         });
   }
-  void OnMessage(std::string bytes) override {
-    executor_->Post([s = session_, id = message_id_, cid = call_id_,
-                     b = std::move(bytes)]() mutable { s->OnCallMessage(id, cid, std::move(b)); });
-  }
   void OnFinish(upstream::CallResult result) override {
+    metrics_->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
     executor_->Post([s = session_, id = message_id_, cid = call_id_,
                      r = std::move(result)]() mutable { s->OnCallFinish(id, cid, std::move(r)); });
   }
@@ -47,6 +65,10 @@ class SessionCallListener final : public upstream::CallListener {
  private:
   std::shared_ptr<Executor> executor_;
   Session* session_;
+  Metrics* const metrics_;
+  const transcode::JsonTranscoder* const transcoder_;
+  const protocol::Encoding encoding_;
+  const google::protobuf::Descriptor* const reply_type_;
   const std::string message_id_;
   const uint64_t call_id_;
 };
@@ -191,6 +213,7 @@ void Session::StartCall(const v1::Message& m) {
   } else if (!method->server_streaming) {
     spec.timeout = options_.default_call_timeout;
   }
+  spec.one_event = !method->server_streaming;
   spec.metadata = upgrade_metadata_;
   if (std::optional<Refusal> bad = AddClientMetadata(m, &spec.metadata)) {
     metrics_->bad_metadata.fetch_add(1, std::memory_order_relaxed);
@@ -227,8 +250,9 @@ void Session::StartCall(const v1::Message& m) {
   metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
   stats_->calls.fetch_add(1, std::memory_order_relaxed);
   call.call = services_.upstream->StartCall(
-      spec,
-      std::make_shared<SessionCallListener>(transport_->executor(), this, m.message_id(), call_id));
+      spec, std::make_shared<SessionCallListener>(
+                transport_->executor(), this, metrics_, services_.transcoder, encoding_,
+                method->descriptor->output_type(), m.message_id(), call_id));
   if (first.has_value()) call.call->Write(*std::move(first));
   if (!method->client_streaming) call.call->WritesDone();
   call.call->RequestRead();
@@ -294,25 +318,11 @@ void Session::SendToCall(const v1::StreamSend& m) {
   }
 }
 
-void Session::OnCallHeaders(const std::string& message_id, uint64_t call_id,
-                            upstream::Metadata headers) {
-  auto it = calls_.find(message_id);
-  if (it == calls_.end() || it->second.id != call_id) return;
-  it->second.headers = std::move(headers);
-}
-
-void Session::OnCallMessage(const std::string& message_id, uint64_t call_id, std::string bytes) {
+void Session::OnCallMessage(const std::string& message_id, uint64_t call_id,
+                            absl::StatusOr<std::string> payload) {
   auto it = calls_.find(message_id);
   if (it == calls_.end() || it->second.id != call_id) return;
   ActiveCall& call = it->second;
-  if (!call.method.server_streaming) {
-    // One reply: held for the end, when trailers are known. A second one is the upstream's
-    // mistake; gRPC itself refuses it.
-    call.reply = std::move(bytes);
-    call.call->RequestRead();
-    return;
-  }
-  absl::StatusOr<std::string> payload = ReplyPayload(call.method, std::move(bytes));
   if (!payload.ok()) {
     call.call->Cancel();
     const std::string id = message_id;
@@ -383,7 +393,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     SendFrame(frame);
     return;
   }
-  if (!call.reply.has_value()) {
+  if (!result.reply.has_value()) {
     code = 13;
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, "the upstream ended the call with OK and no reply", "",
@@ -391,8 +401,8 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     return;
   }
   std::string content;
-  if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *call.reply);
-  absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(call.reply));
+  if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *result.reply);
+  absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(result.reply));
   if (!payload.ok()) {
     code = 13;
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
@@ -403,7 +413,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   r->set_message_id(message_id);
   r->set_payload(*std::move(payload));
   r->set_content(std::move(content));
-  FillMetadata(call.headers, r->mutable_metadata());
+  FillMetadata(result.headers, r->mutable_metadata());
   FillMetadata(result.trailers, r->mutable_trailers());
   metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
   RememberOutcome(message_id, frame);
@@ -472,8 +482,8 @@ absl::StatusOr<std::string> Session::RequestBytes(const transcode::MethodInfo& m
 
 absl::StatusOr<std::string> Session::ReplyPayload(const transcode::MethodInfo& method,
                                                   std::string bytes) {
-  if (encoding_ == protocol::Encoding::kBinary) return bytes;
-  return services_.transcoder->BinaryToJson(method.descriptor->output_type(), bytes);
+  return EncodeReply(*services_.transcoder, encoding_, method.descriptor->output_type(),
+                     std::move(bytes));
 }
 
 void Session::FillMetadata(const upstream::Metadata& from,

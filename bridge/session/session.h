@@ -248,9 +248,11 @@ class Session {
   // Runs on the strand when a fresh session is confirmed (its conversation id known).
   void set_confirm_hook(std::function<void()> hook) { confirm_hook_ = std::move(hook); }
 
-  // Events of upstream calls, posted to the strand by the calls' listeners.
-  void OnCallHeaders(const std::string& message_id, uint64_t call_id, upstream::Metadata headers);
-  void OnCallMessage(const std::string& message_id, uint64_t call_id, std::string bytes);
+  // Events of upstream calls, posted to the strand by the calls' listeners: a stream's reply,
+  // already in this session's encoding (or why it could not be), and a call's end (for a method
+  // with one reply, with its headers and reply: upstream::CallSpec::one_event).
+  void OnCallMessage(const std::string& message_id, uint64_t call_id,
+                     absl::StatusOr<std::string> payload);
   void OnCallFinish(const std::string& message_id, uint64_t call_id, upstream::CallResult result);
 
   // Channels: what the node delivers, on the strand (through Link).
@@ -278,12 +280,10 @@ class Session {
     uint64_t id = 0;
     transcode::MethodInfo method;
     std::shared_ptr<upstream::Call> call;
-    upstream::Metadata headers;
-    std::optional<std::string> reply;  // the one reply of a method without a reply stream
-    bool content_mode = false;         // started from `content`: answer with `content` too
-    bool read_wanted = false;          // a read waits for the outbound buffer to drain
-    absl::Duration started_at;         // monotonic, when it was started upstream
-    absl::Duration before_upstream;    // from its message frame to that start
+    bool content_mode = false;       // started from `content`: answer with `content` too
+    bool read_wanted = false;        // a read waits for the outbound buffer to drain
+    absl::Duration started_at;       // monotonic, when it was started upstream
+    absl::Duration before_upstream;  // from its message frame to that start
   };
 
   // Why a client's input was refused: for its error frame.

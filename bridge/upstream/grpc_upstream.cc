@@ -97,8 +97,9 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
                        public std::enable_shared_from_this<GrpcCall> {
  public:
   GrpcCall(size_t max_pending_writes, std::shared_ptr<CallListener> listener,
-           std::shared_ptr<GrpcUpstream::InFlight> in_flight)
-      : max_pending_writes_(max_pending_writes),
+           std::shared_ptr<GrpcUpstream::InFlight> in_flight, bool one_event)
+      : one_event_(one_event),
+        max_pending_writes_(max_pending_writes),
         listener_(std::move(listener)),
         in_flight_(std::move(in_flight)) {}
 
@@ -172,7 +173,12 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   }
 
   void OnReadInitialMetadataDone(bool ok) override {
-    if (ok) listener_->OnHeaders(ToMetadata(context_.GetServerInitialMetadata()));
+    if (!ok) return;
+    if (one_event_) {
+      result_.headers = ToMetadata(context_.GetServerInitialMetadata());
+      return;
+    }
+    listener_->OnHeaders(ToMetadata(context_.GetServerInitialMetadata()));
   }
 
   void OnReadDone(bool ok) override {
@@ -180,13 +186,17 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
       std::string bytes = ToString(read_buffer_);
       read_buffer_.Clear();
       bool drain = false;
+      bool cancelled = false;
       {
         absl::MutexLock lock(&mu_);
         // A reply that was already on its way when the call was cancelled: nobody will ask
-        // for another, so keep reading until the stream ends and the call can finish.
-        drain = cancelled_;
+        // for another, so keep reading until the stream ends and the call can finish. A call
+        // that reports in one event reads on by itself.
+        cancelled = cancelled_;
+        drain = cancelled_ || one_event_;
         reading_ = drain;
       }
+      if (one_event_ && !cancelled) result_.reply = std::move(bytes);
       if (drain) {
         StartRead(&read_buffer_);
         return;
@@ -230,7 +240,12 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   void OnWritesDoneDone(bool ok) override { RemoveHold(); }
 
   void OnDone(const grpc::Status& status) override {
-    listener_->OnFinish(ResultOf(status, context_));
+    CallResult result = ResultOf(status, context_);
+    if (one_event_ && status.ok()) {
+      result.headers = std::move(result_.headers);
+      result.reply = std::move(result_.reply);
+    }
+    listener_->OnFinish(std::move(result));
     listener_.reset();
     {
       absl::MutexLock lock(&in_flight_->mu);
@@ -247,10 +262,12 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     write_buffer_ = grpc::ByteBuffer(&slice, 1);
   }
 
+  const bool one_event_;
   const size_t max_pending_writes_;
   std::shared_ptr<CallListener> listener_;
   std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
   std::shared_ptr<GrpcCall> self_;
+  CallResult result_;   // one_event_: headers and reply, until OnDone (reactions are serial)
   std::string method_;  // outlives the call: gRPC keeps a pointer to it
   grpc::ClientContext context_;
 
@@ -270,7 +287,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 // takes five reactions (each a hop to gRPC's callback threads) and a call of its own per
 // step. The request goes out at WritesDone; the reply is handed over as the bidi form does:
 // OnHeaders, then OnMessage at the first RequestRead, OnFinish at the next (a failure or a
-// cancel finishes at once).
+// cancel finishes at once); or, with one_event, all of it in OnFinish at the first.
 //
 // Lifetime: owned by itself (self_) from WritesDone until the completion, and by whoever holds
 // the Call. Listener events are emitted under mu_ so they stay in order when the completion
@@ -278,8 +295,8 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<UnaryGrpcCall> {
  public:
   UnaryGrpcCall(std::shared_ptr<CallListener> listener,
-                std::shared_ptr<GrpcUpstream::InFlight> in_flight)
-      : listener_(std::move(listener)), in_flight_(std::move(in_flight)) {}
+                std::shared_ptr<GrpcUpstream::InFlight> in_flight, bool one_event)
+      : one_event_(one_event), listener_(std::move(listener)), in_flight_(std::move(in_flight)) {}
 
   void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
              bool wait_for_ready) {
@@ -359,6 +376,23 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
 
   void DeliverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!done_ || finished_) return;
+    if (one_event_) {
+      if (reads_ == 0 && !cancelled_) return;
+      finished_ = true;
+      const bool ok = !cancelled_ && status_.ok();
+      CallResult result = ResultOf(cancelled_ && status_.ok()
+                                       ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")
+                                       : status_,
+                                   context_);
+      if (ok) {
+        result.headers = std::move(headers_);
+        result.reply = ToString(reply_buffer_);
+        reply_buffer_.Clear();
+      }
+      listener_->OnFinish(std::move(result));
+      listener_.reset();
+      return;
+    }
     if (!cancelled_ && status_.ok()) {
       if (!headers_sent_) {
         headers_sent_ = true;
@@ -386,6 +420,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
     --in_flight_->calls;
   }
 
+  const bool one_event_;
   std::shared_ptr<CallListener> listener_;
   std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
   grpc::GenericStub* stub_ = nullptr;
@@ -539,18 +574,33 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
       absl::MutexLock lock(&mu_);
       if (attempt != attempt_) return;
       Commit();
+      if (spec_.one_event) {
+        collected_.headers = std::move(headers);
+        return;
+      }
     }
     listener_->OnHeaders(std::move(headers));
   }
 
   void AttemptMessage(int attempt, std::string bytes) {
+    std::shared_ptr<GrpcCall> read_on;
     {
       absl::MutexLock lock(&mu_);
       if (attempt != attempt_) return;
       Commit();
-      read_wanted_ = false;
+      if (spec_.one_event) {
+        // The attempt reports as a stream; this call reads on to the end by itself.
+        collected_.reply = std::move(bytes);
+        read_on = current_;
+      } else {
+        read_wanted_ = false;
+      }
     }
-    listener_->OnMessage(std::move(bytes));
+    if (!spec_.one_event) {
+      listener_->OnMessage(std::move(bytes));
+    } else if (read_on != nullptr) {
+      read_on->RequestRead();
+    }
   }
 
   void AttemptFinish(int attempt, CallResult result) {
@@ -588,6 +638,10 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
         }
       }
       finished_ = true;
+      if (spec_.one_event && result.code == 0) {
+        result.headers = std::move(collected_.headers);
+        result.reply = std::move(collected_.reply);
+      }
     }
     Finish(std::move(result));
   }
@@ -614,9 +668,11 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
 
   std::shared_ptr<GrpcCall> NewAttemptLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ++attempt_;
+    // Attempts report as streams (one_event off): their headers and reply commit the call.
     current_ = std::make_shared<GrpcCall>(
         upstream_->config_.max_pending_writes_per_call() + writes_.size(),
-        std::make_shared<AttemptListener>(shared_from_this(), attempt_), upstream_->in_flight_);
+        std::make_shared<AttemptListener>(shared_from_this(), attempt_), upstream_->in_flight_,
+        /*one_event=*/false);
     return current_;
   }
 
@@ -691,6 +747,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   std::shared_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);  // of the current backoff
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   CallResult last_result_ ABSL_GUARDED_BY(mu_);
+  CallResult collected_ ABSL_GUARDED_BY(mu_);  // spec_.one_event: headers and reply so far
 };
 
 absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
@@ -821,12 +878,13 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
   const absl::Time deadline =
       spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout : absl::InfiniteFuture();
   if (!spec.method.client_streaming && !spec.method.server_streaming) {
-    auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_);
+    auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_, spec.one_event);
     call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
     return call;
   }
-  auto call = std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(), std::move(listener),
-                                         in_flight_);
+  auto call =
+      std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(), std::move(listener),
+                                 in_flight_, spec.one_event && !spec.method.server_streaming);
   call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
   return call;
 }

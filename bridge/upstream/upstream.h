@@ -5,11 +5,16 @@
 // Threading: Call methods may be called from any thread and never block. A CallListener's
 // methods run on gRPC's threads, one at a time per call, in order: OnHeaders (at most once),
 // OnMessage (once per RequestRead that found a message), OnFinish (exactly once, last).
+//
+// A call of a method with one reply (unary, client streaming) may ask for its result as one
+// event (CallSpec::one_event): after the first RequestRead the call reads to its end by itself,
+// OnHeaders and OnMessage are not called, and OnFinish carries the headers and the reply.
 #ifndef BRIDGE_UPSTREAM_UPSTREAM_H_
 #define BRIDGE_UPSTREAM_UPSTREAM_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +31,8 @@ struct CallSpec {
   transcode::MethodInfo method;
   absl::Duration timeout = absl::ZeroDuration();  // zero: no deadline
   Metadata metadata;
+  // Headers, reply and status in one OnFinish (methods with one reply only; see above).
+  bool one_event = false;
 };
 
 // How a call ended.
@@ -34,6 +41,9 @@ struct CallResult {
   std::string message;
   Metadata trailers;
   int64_t retry_pushback_ms = -1;  // grpc-retry-pushback-ms, when the upstream sent it
+  // CallSpec::one_event only: the response headers and the reply, when they came.
+  Metadata headers;
+  std::optional<std::string> reply;
 };
 
 class CallListener {

@@ -119,8 +119,17 @@ std::unique_ptr<google::protobuf::Message> NewMessage(const google::protobuf::De
 class FakeCall final : public upstream::Call {
  public:
   FakeCall(const google::protobuf::MethodDescriptor* method,
-           std::shared_ptr<upstream::CallListener> listener, size_t max_pending_writes)
-      : method_(method), listener_(std::move(listener)), max_pending_(max_pending_writes) {}
+           std::shared_ptr<upstream::CallListener> listener, size_t max_pending_writes,
+           bool one_event)
+      : method_(method),
+        listener_(std::move(listener)),
+        max_pending_(max_pending_writes),
+        one_event_(one_event) {
+    if (one_event && method->server_streaming()) {
+      Fail(absl::StrCat("one_event asked of /", method->service()->full_name(), "/", method->name(),
+                        ", a method with a reply stream (upstream.h)"));
+    }
+  }
 
   bool Write(std::string bytes) override {
     if (!NewMessage(method_->input_type())->ParseFromString(bytes)) {
@@ -151,18 +160,26 @@ class FakeCall final : public upstream::Call {
         if (!headers_sent_ && !message_sent_) {
           headers_sent_ = true;
           Trace("upstream:   headers");
-          listener_->OnHeaders(Metadata(in));
+          if (one_event_) {
+            collected_.headers = Metadata(in);  // for OnFinish (upstream.h: one_event)
+          } else {
+            listener_->OnHeaders(Metadata(in));
+          }
         }
         return;
       case 1:
       case 2:
       case 3:
         if (read_pending_ && !cancelled_) {
-          read_pending_ = false;
           message_sent_ = true;
           std::string reply = Reply(in);
           Trace(absl::StrCat("upstream:   reply ", Shown(reply)));
-          listener_->OnMessage(std::move(reply));
+          if (one_event_) {
+            collected_.reply = std::move(reply);  // the call reads on by itself
+          } else {
+            read_pending_ = false;
+            listener_->OnMessage(std::move(reply));
+          }
         }
         return;
       case 4:
@@ -176,6 +193,10 @@ class FakeCall final : public upstream::Call {
         result.trailers = Metadata(in);
         if (in.Pick(4) == 0) result.retry_pushback_ms = static_cast<int64_t>(in.Number() >> 1);
         finished_ = true;
+        if (one_event_ && result.code == 0) {
+          result.headers = std::move(collected_.headers);
+          result.reply = std::move(collected_.reply);
+        }
         Trace(absl::StrCat("upstream:   finish ", result.code, " ", Shown(result.message)));
         listener_->OnFinish(std::move(result));
         listener_.reset();
@@ -230,6 +251,8 @@ class FakeCall final : public upstream::Call {
   bool writes_done_ = false;
   bool read_pending_ = false;
   bool cancelled_ = false;
+  const bool one_event_;
+  upstream::CallResult collected_;  // one_event_: headers and reply until the finish
   bool headers_sent_ = false;
   bool message_sent_ = false;
   bool finished_ = false;
@@ -248,7 +271,8 @@ class FakeUpstream final : public upstream::Upstream, public UpstreamControl {
     const google::protobuf::MethodDescriptor* method = CheckMethod(spec);
     CheckCallMetadata(spec);
     CheckBridgeEntries(spec);
-    auto call = std::make_shared<FakeCall>(method, std::move(listener), 1 + calls_.size() % 3);
+    auto call = std::make_shared<FakeCall>(method, std::move(listener), 1 + calls_.size() % 3,
+                                           spec.one_event);
     calls_.push_back(call);
     return call;
   }

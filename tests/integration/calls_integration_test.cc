@@ -162,6 +162,31 @@ TEST_F(CallsTest, UnaryCallAnswersWithOneResponseInProtobufJson) {
   EXPECT_EQ(app_->server().metrics().calls_succeeded.load(), 1u);
 }
 
+// The data path's hops (docs/performance.md): a connection's frames are handled where
+// websocketpp delivers them, and a unary call's result crosses from gRPC's threads to the
+// session once: headers, reply and status in one task. A stream crosses once per message and
+// once at its end.
+TEST_F(CallsTest, AUnaryCallsResultCrossesToTheSessionOnce) {
+  StartBridge();
+  Metrics& metrics = app_->server().metrics();
+  auto client = OpenConfirmed();
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) {
+    Frame reply = Say(*client, absl::StrCat("u-", i), R"({"x-echo-k":"v"})");
+    ASSERT_EQ(reply.kind_case(), Frame::kResponse) << last_;
+    EXPECT_EQ(reply.response().metadata().at("x-echo-k"), "v");  // the headers came along
+  }
+  EXPECT_EQ(metrics.upstream_events_posted.load(), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(metrics.connection_events_posted.load(), 0u);
+  EXPECT_GE(metrics.connection_events_inline.load(), static_cast<uint64_t>(kCalls + 2));
+
+  Send(*client, R"({"type":"message","messageId":"r","method":"/demo.v1.Echo/Repeat",)"
+                R"("payload":{"text":"x","count":3}})");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Next(*client).kind_case(), Frame::kStreamMessage) << last_;
+  ASSERT_EQ(Next(*client).kind_case(), Frame::kStreamEnd) << last_;
+  EXPECT_EQ(metrics.upstream_events_posted.load(), static_cast<uint64_t>(kCalls + 4));
+}
+
 TEST_F(CallsTest, ServerStreamingSendsAStreamMessagePerReplyThenStreamEnd) {
   StartBridge();
   auto client = OpenConfirmed();
