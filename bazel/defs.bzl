@@ -20,6 +20,14 @@ TSAN_DEPS = select({
     "//conditions:default": [],
 })
 
+# The allocator of the bridge binaries (//bridge:bridge, //bench/load:echo_bridge): jemalloc,
+# chosen by measurement (docs/performance.md, "Allocator"); --define=bridge_allocator=glibc
+# keeps glibc's malloc.
+ALLOCATOR_DEPS = select({
+    "//bazel:glibc_malloc": [],
+    "//conditions:default": ["@system//:jemalloc"],
+})
+
 # Generated code (protoc, grpc_cpp_plugin) is not ours to fix.
 GENERATED_COPTS = ["-w"]
 

@@ -29,6 +29,7 @@ PACKAGES=(
   yamllint
   openssl
   libhiredis-dev
+  libjemalloc-dev
   redis-server
 )
 

@@ -1,8 +1,18 @@
 // One client session: the handshake, the heartbeat, frame dispatch and the per-session `seq`.
 //
 // A Session knows nothing of sockets: it talks to its connection through `Transport`
-// (server/ implements it over websocketpp; tests use a fake). Every method of Session, and
-// every Transport call it makes, runs on the connection's strand.
+// (server/ implements it over websocketpp; tests use a fake).
+//
+// Threading: every method of Session, and every Transport call it makes, runs on one strand,
+// the session's (TryClaim excepted). In the server that is the strand websocketpp runs the
+// session's first connection on (server/session_core.h): a client's frame is handled inside
+// websocketpp's read handler, and the frames it causes go to websocketpp from there, without a
+// task in between. Work from elsewhere arrives as one task per event through
+// Transport::executor(): an upstream call's end (for a unary call, its headers, reply and status
+// together: upstream::CallSpec::one_event), a stream's reply (already transcoded on the gRPC
+// thread it arrived on), the node's deliveries, room to write (Transport::WhenBelow, told by a
+// completed write). A session resumed onto another connection stays on its strand; frames then
+// cross between the two (docs/performance.md, "A call's path").
 //
 // Steps: Start -> (OnMessage)* with `connect` first -> connect_confirm -> frames, pings, calls
 // -> close (by the client, a timeout, bad input, or Shutdown) -> OnClosed, which cancels every
