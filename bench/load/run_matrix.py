@@ -12,9 +12,10 @@ connections (memory per connection, setup rate) against a fresh bridge.
   /usr/bin/python3 bench/load/run_matrix.py            # full matrix, about 8 minutes
   /usr/bin/python3 bench/load/run_matrix.py --quick    # a smaller one, about 1 minute
 
---compare NAME=PATH (repeatable) adds another bridge binary, for example one built from an
-earlier commit or with --define=bridge_allocator=glibc, measured in the same rounds as the
-others, so a change is compared with its baseline under the same conditions.
+--compare "NAME=PATH [FLAG...]" (repeatable) adds another bridge binary, for example one built
+from an earlier commit or with --define=bridge_allocator=glibc, measured in the same rounds as
+the others, so a change is compared with its baseline under the same conditions. FLAGs go
+after the usual ones (a second --config=FILE replaces the first).
 """
 
 import argparse
@@ -141,13 +142,14 @@ class Bench:
                      "--listen=127.0.0.1:0"], r"127\.0\.0\.1:(\d+)", "demo_backend")
 
     def start_bridge(self, backend_port, binary=None, name="bridge"):
+        words = binary.split() if binary else [os.path.join(self.bin, "bridge/bridge")]
         return Proc(self.taskset("bridge") +
-                    [binary or os.path.join(self.bin, "bridge/bridge"),
+                    [words[0],
                      "--config=bench/load/bridge_load.textproto",
                      f"--io_threads={self.args.io_threads}",
                      f"--routes=demo.v1.Echo=127.0.0.1:{backend_port}",
                      "--descriptor_sets=" +
-                     os.path.join(self.bin, "proto/demo_v1.descriptor_set.pb")],
+                     os.path.join(self.bin, "proto/demo_v1.descriptor_set.pb")] + words[1:],
                     r"ws://127\.0\.0\.1:(\d+)", name)
 
     def start_echo(self):

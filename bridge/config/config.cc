@@ -132,6 +132,7 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->drain_timeout_ms() == 0) c->set_drain_timeout_ms(10000);
   if (c->drain_retry_after_ms() == 0) c->set_drain_retry_after_ms(1000);
   if (c->max_request_metadata_bytes() == 0) c->set_max_request_metadata_bytes(8192);
+  if (c->upstream_channels() == 0) c->set_upstream_channels(2);
   if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
   if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
   if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);

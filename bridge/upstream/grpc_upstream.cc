@@ -1,5 +1,7 @@
 #include "bridge/upstream/grpc_upstream.h"
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -22,10 +24,16 @@
 namespace bridge::upstream {
 
 struct GrpcUpstream::Target {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<grpc::GenericStub> stub;
+  // upstream_channels of them, each its own HTTP/2 connection; calls take them in turn.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  std::atomic<size_t> next{0};
   std::unique_ptr<RetryThrottle> throttle;
   bool wait_for_ready = false;  // routes.wait_for_ready
+
+  grpc::GenericStub* stub() {
+    return stubs[next.fetch_add(1, std::memory_order_relaxed) % stubs.size()].get();
+  }
 };
 
 namespace {
@@ -515,7 +523,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
       absl::MutexLock lock(&mu_);
       attempt = NewAttemptLocked();
     }
-    attempt->Begin(target_->stub.get(), spec_, deadline_, target_->wait_for_ready);
+    attempt->Begin(target_->stub(), spec_, deadline_, target_->wait_for_ready);
   }
 
   bool Write(std::string bytes) override {
@@ -709,7 +717,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
       writes_done = writes_done_;
       read_wanted = read_wanted_;
     }
-    attempt->Begin(target_->stub.get(), spec_, deadline_, target_->wait_for_ready);
+    attempt->Begin(target_->stub(), spec_, deadline_, target_->wait_for_ready);
     for (std::string& w : writes) attempt->Write(std::move(w));
     if (writes_done) attempt->WritesDone();
     if (read_wanted) attempt->RequestRead();
@@ -847,16 +855,24 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
   auto [slot, inserted] = targets_.try_emplace(target);
   if (inserted) {
     slot->second = std::make_unique<Target>();
-    grpc::ChannelArguments args;
-    // Retries are the bridge's own (RetryingCall), so they can be counted per method.
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     slot->second->wait_for_ready = wait_for_ready_.count(target) > 0;
     auto tls = tls_.find(target);
-    slot->second->channel = grpc::CreateCustomChannel(
-        target,
-        tls == tls_.end() ? grpc::InsecureChannelCredentials() : TlsCredentials(tls->second, &args),
-        args);
-    slot->second->stub = std::make_unique<grpc::GenericStub>(slot->second->channel);
+    const uint32_t channels = std::max<uint32_t>(1, config_.upstream_channels());
+    for (uint32_t i = 0; i < channels; ++i) {
+      grpc::ChannelArguments args;
+      // Retries are the bridge's own (RetryingCall), so they can be counted per method.
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+      // Each channel its own subchannels, hence its own connection: channels with the same
+      // arguments would share one from gRPC's global pool.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      auto channel = grpc::CreateCustomChannel(
+          target,
+          tls == tls_.end() ? grpc::InsecureChannelCredentials()
+                            : TlsCredentials(tls->second, &args),
+          args);
+      slot->second->stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
+      slot->second->channels.push_back(std::move(channel));
+    }
     const auto& t = config_.retry_throttling();
     slot->second->throttle = std::make_unique<RetryThrottle>(
         t.max_tokens() == 0 ? 10 : t.max_tokens(), t.token_ratio() == 0 ? 0.1 : t.token_ratio());
@@ -879,13 +895,13 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
       spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout : absl::InfiniteFuture();
   if (!spec.method.client_streaming && !spec.method.server_streaming) {
     auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_, spec.one_event);
-    call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
+    call->Begin(target->stub(), spec, deadline, target->wait_for_ready);
     return call;
   }
   auto call =
       std::make_shared<GrpcCall>(config_.max_pending_writes_per_call(), std::move(listener),
                                  in_flight_, spec.one_event && !spec.method.server_streaming);
-  call->Begin(target->stub.get(), spec, deadline, target->wait_for_ready);
+  call->Begin(target->stub(), spec, deadline, target->wait_for_ready);
   return call;
 }
 
