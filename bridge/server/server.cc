@@ -32,6 +32,7 @@
 #include "bridge/server/outlet.h"
 #include "bridge/server/session_core.h"
 #include "bridge/server/upgrade.h"
+#include "bridge/server/ws_config.h"
 #include "bridge/transcode/json_text.h"
 #include "bridge/upstream/metadata.h"
 #include "bridge/web/assets.h"
@@ -41,64 +42,8 @@
 #include "websocketpp/server.hpp"
 
 namespace bridge::server {
-namespace {
-
-// Per-connection data that websocketpp keeps inside each connection (config::connection_base):
-// the subprotocol chosen at the upgrade and the session the connection serves. The session
-// changes when the connection resumes an older one.
-struct ConnectionSlot {
-  protocol::Encoding encoding = protocol::Encoding::kJson;
-  std::string upgrade_token;  // from `Authorization: Bearer` or the `bearer, <token>` pair
-  std::string client_ip;      // counted against max_connections_per_ip while open
-  absl::Mutex core_mu;
-  // The SessionCore<Config> of the server the connection belongs to (one Config per server).
-  std::shared_ptr<void> core ABSL_GUARDED_BY(core_mu);
-
-  template <typename Core>
-  std::shared_ptr<Core> GetCore() {
-    absl::MutexLock lock(&core_mu);
-    return std::static_pointer_cast<Core>(core);
-  }
-  void SetCore(std::shared_ptr<void> c) {
-    absl::MutexLock lock(&core_mu);
-    core = std::move(c);
-  }
-};
-
-// The websocketpp configurations: plain TCP, and TLS (BridgeConfig.tls). Logging is compiled
-// out; the bridge reports through counters and its own logs.
-struct PlainConfig : public websocketpp::config::asio {
-  typedef PlainConfig type;
-  typedef websocketpp::config::asio base;
-  typedef ConnectionSlot connection_base;
-  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
-  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
-};
-
-struct TlsConfig : public websocketpp::config::asio_tls {
-  typedef TlsConfig type;
-  typedef websocketpp::config::asio_tls base;
-  typedef ConnectionSlot connection_base;
-  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
-  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
-};
-
-// The same with permessage-deflate (RFC 7692, BridgeConfig.permessage_deflate): offered to
-// clients that ask for it; websocketpp compresses and inflates the messages of connections that
-// negotiated it.
-template <typename Base>
-struct DeflateConfig : public Base {
-  typedef DeflateConfig type;
-  typedef websocketpp::extensions::permessage_deflate::enabled<
-      typename Base::permessage_deflate_config>
-      permessage_deflate_type;
-};
-using PlainDeflateConfig = DeflateConfig<PlainConfig>;
-using TlsDeflateConfig = DeflateConfig<TlsConfig>;
 
 using websocketpp::connection_hdl;
-
-}  // namespace
 
 // What Server forwards to: an Endpoint on plain TCP or on TLS.
 class Server::Impl {

@@ -643,17 +643,24 @@ size_t Utf8SequenceAt(const unsigned char* p, const unsigned char* end) {
 
 }  // namespace
 
+size_t AsciiPrefixLength(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (end - p >= 8) {
+    uint64_t chunk;
+    std::memcpy(&chunk, p, 8);
+    if (chunk & 0x8080808080808080ull) break;
+    p += 8;
+  }
+  while (p < end && *p < 0x80) ++p;
+  return static_cast<size_t>(p - reinterpret_cast<const unsigned char*>(s.data()));
+}
+
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
-    // Eight ASCII bytes at a time.
-    while (end - p >= 8) {
-      uint64_t chunk;
-      std::memcpy(&chunk, p, 8);
-      if (chunk & 0x8080808080808080ull) break;
-      p += 8;
-    }
+    p += AsciiPrefixLength(std::string_view(reinterpret_cast<const char*>(p), end - p));
     if (p == end) break;
     const size_t n = Utf8SequenceAt(p, end);
     if (n == 0) return false;

@@ -95,6 +95,8 @@ bool Base64DecodeTo(std::string_view text, char* out);
 
 // Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
 bool IsValidUtf8(std::string_view s);
+// How many bytes `s` starts with that are ASCII (below 0x80); eight at a time.
+size_t AsciiPrefixLength(std::string_view s);
 // `s` with every byte that does not start a valid sequence replaced by U+FFFD: for text a
 // backend controls (a status message) on its way into a frame, which must be UTF-8.
 std::string ToValidUtf8(std::string_view s);

@@ -865,11 +865,11 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
       // Each channel its own subchannels, hence its own connection: channels with the same
       // arguments would share one from gRPC's global pool.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      auto channel = grpc::CreateCustomChannel(
-          target,
-          tls == tls_.end() ? grpc::InsecureChannelCredentials()
-                            : TlsCredentials(tls->second, &args),
-          args);
+      auto channel =
+          grpc::CreateCustomChannel(target,
+                                    tls == tls_.end() ? grpc::InsecureChannelCredentials()
+                                                      : TlsCredentials(tls->second, &args),
+                                    args);
       slot->second->stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
       slot->second->channels.push_back(std::move(channel));
     }

@@ -130,6 +130,66 @@ TEST_F(BridgeServerTest, JsonHandshakeConfirmsWithHeartbeatSettingsAndSeq) {
   EXPECT_EQ(server_->metrics().pings_received.load(), 1u);
 }
 
+// The inbound fast path (server/ws_config.h): large text messages are unmasked eight bytes at a
+// time and their UTF-8 checked from the first byte that is not ASCII, across reads (the read
+// buffer holds 16 KiB) and across fragments. A ping with a padding field gets its pong; bad
+// UTF-8 anywhere closes 1007.
+std::string PingWithText(const std::string& text) {
+  return absl::StrCat(R"({"type":"ping","pad":")", text, R"("})");
+}
+
+TEST_F(BridgeServerTest, LargeTextMessagesAreUnmaskedAndCheckedAcrossReads) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  // Two-, three- and four-byte characters at every offset around the 16 KiB read boundary,
+  // of every alignment to the 8-byte unmasking.
+  for (const std::string ch : {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"}) {
+    for (size_t at = 16370; at < 16400; at += 3) {
+      std::string pad(at, 'a');
+      pad += ch;
+      pad += std::string(100 + at % 7, 'b');
+      ASSERT_TRUE(client->SendText(PingWithText(pad)).ok());
+      Frame pong = NextFrame(*client);
+      ASSERT_EQ(pong.kind_case(), Frame::kPong) << "at " << at << ": " << last_text_;
+    }
+  }
+}
+
+TEST_F(BridgeServerTest, UtfEightSplitAcrossFragmentsIsAccepted) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  const std::string text = PingWithText(std::string(20000, 'a') + "\xe2\x82\xac" + "z");
+  const size_t cut = text.find("\xe2") + 1;  // inside the euro sign
+  ASSERT_TRUE(client->SendFrame(0x1, text.substr(0, cut), /*fin=*/false).ok());
+  ASSERT_TRUE(client->SendFrame(0x0, text.substr(cut), /*fin=*/true).ok());
+  EXPECT_EQ(NextFrame(*client).kind_case(), Frame::kPong) << last_text_;
+}
+
+TEST_F(BridgeServerTest, BadUtfEightAfterLongAsciiClosesWith1007) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->SendText(PingWithText(std::string(40000, 'a') + "\xc3\x28")).ok());
+  absl::StatusOr<int> code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 1007);
+}
+
+TEST_F(BridgeServerTest, BadUtfEightSplitAcrossFragmentsClosesWith1007) {
+  StartServer();
+  auto client = OpenConfirmed();
+  ASSERT_NE(client, nullptr);
+  const std::string text = PingWithText(std::string(20000, 'a') + "\xc3\x28");
+  const size_t cut = text.find("\xc3") + 1;  // the lead byte ends the first fragment
+  ASSERT_TRUE(client->SendFrame(0x1, text.substr(0, cut), /*fin=*/false).ok());
+  ASSERT_TRUE(client->SendFrame(0x0, text.substr(cut), /*fin=*/true).ok());
+  absl::StatusOr<int> code = client->WaitForClose();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 1007);
+}
+
 TEST_F(BridgeServerTest, NoSubprotocolOfferedMeansJsonWithoutEcho) {
   StartServer();
   auto client = Open({"chat.v2"});
