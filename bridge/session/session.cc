@@ -81,7 +81,11 @@ Session::Session(const SessionOptions& options, protocol::Encoding encoding, Tra
       metrics_(metrics),
       new_conversation_id_(std::move(new_conversation_id)),
       services_(services),
-      upgrade_metadata_(std::move(upgrade_metadata)) {
+      upgrade_metadata_(std::move(upgrade_metadata)),
+      resume_buffer_(
+          {options.resume_buffer_frames, options.resume_buffer_bytes, options.resume_buffer_age}),
+      rate_limiter_(options.max_messages_per_second, options.message_burst,
+                    options.rate_limit_strikes) {
   absl::MutexLock lock(&stats_->mu);
   stats_->started = clock_->Now();
 }
@@ -407,16 +411,15 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
   }
   // The replay must start right after last_seq: the claim pinned those frames.
   const bool exact = resume_buffer_.empty() ? last_seq == seq_
-                                            : resume_buffer_.front().seq <= last_seq + 1 &&
-                                                  resume_buffer_.back().seq == seq_;
+                                            : resume_buffer_.FirstSeqOr(0) <= last_seq + 1 &&
+                                                  resume_buffer_.LastSeqOr(0) == seq_;
   if (!exact) {
     // Not reachable while the claim pins the frames; never confirm a gap if it were.
     metrics_->resumes_gapped.fetch_add(1, std::memory_order_relaxed);
     log::Event(log::Level::kWarn, "resume_gap")
         .Str("conversation", conversation_id_)
         .Int("last_seq", static_cast<int64_t>(last_seq))
-        .Int("first_held",
-             static_cast<int64_t>(resume_buffer_.empty() ? seq_ + 1 : resume_buffer_.front().seq));
+        .Int("first_held", static_cast<int64_t>(resume_buffer_.FirstSeqOr(seq_ + 1)));
     state_ = State::kClosing;
     metrics_->CountCloseSent(cc::kInternalError);
     transport_->Close(cc::kInternalError, "resume_failed");
@@ -431,7 +434,7 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
   state_ = State::kConfirmed;
   last_seen_ = clock_->Monotonic();
   if (identity.has_value()) SetIdentity(std::move(identity));
-  for (const HeldFrame& held : resume_buffer_) {
+  for (const ResumeBuffer::Held& held : resume_buffer_.held()) {
     if (held.seq <= last_seq) continue;
     metrics_->frames_replayed.fetch_add(1, std::memory_order_relaxed);
     metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
@@ -481,27 +484,15 @@ void Session::HandleCallFrame(const Frame& frame) {
 }
 
 bool Session::Admit(const Frame* frame) {
-  const absl::Duration now = clock_->Monotonic();
-  if (tokens_ < 0) {
-    tokens_ = options_.message_burst;
-  } else {
-    tokens_ = std::min(options_.message_burst, tokens_ + absl::ToDoubleSeconds(now - tokens_at_) *
-                                                             options_.max_messages_per_second);
-  }
-  tokens_at_ = now;
-  if (tokens_ >= 1) {
-    tokens_ -= 1;
-    strikes_ = 0;
-    return true;
-  }
+  const RateLimiter::Verdict verdict = rate_limiter_.Take(clock_->Monotonic());
+  if (verdict.admitted) return true;
   metrics_->rate_limited_messages.fetch_add(1, std::memory_order_relaxed);
-  if (++strikes_ >= options_.rate_limit_strikes) {
+  if (verdict.close) {
     metrics_->rate_limit_closes.fetch_add(1, std::memory_order_relaxed);
     CloseWith(cc::kRateLimited, "rate_limited");
     return false;
   }
-  const double wait_s = (1 - tokens_) / std::max(options_.max_messages_per_second, 1e-9);
-  const auto retry_after_ms = static_cast<uint32_t>(std::ceil(wait_s * 1000));
+  const uint32_t retry_after_ms = verdict.retry_after_ms;
   std::string what = absl::StrCat(
       "over ", options_.max_messages_per_second, " frames per second; this ",
       frame != nullptr ? Sv(protocol::FrameTypeName(*frame)) : "frame", " was dropped");
@@ -681,8 +672,7 @@ void Session::End() {
   }
   CancelAllCalls();
   LeaveNode();
-  resume_buffer_.clear();
-  resume_bytes_ = 0;
+  resume_buffer_.Clear();
   batch_.clear();
   released_ = true;
   transport_->Release();  // may destroy this session: nothing after it
@@ -690,23 +680,12 @@ void Session::End() {
 
 void Session::HoldForResume(uint64_t seq, const std::string& data) {
   if (options_.session_grace <= absl::ZeroDuration()) return;
-  const absl::Duration now = clock_->Monotonic();
-  resume_buffer_.push_back(HeldFrame{seq, data, now});
-  resume_bytes_ += data.size();
   absl::MutexLock lock(&claim_mu_);
   // A claim pins the frames after its lastSeq until Reattach replays them.
-  const uint64_t keep_after = claimed_ ? claim_last_seq_ : UINT64_MAX;
-  bool dropped = false;
-  while (!resume_buffer_.empty() && resume_buffer_.front().seq <= keep_after &&
-         (resume_buffer_.size() > options_.resume_buffer_frames ||
-          resume_bytes_ > options_.resume_buffer_bytes ||
-          now - resume_buffer_.front().sent_at > options_.resume_buffer_age)) {
-    resume_bytes_ -= resume_buffer_.front().data.size();
-    resume_buffer_.pop_front();
-    dropped = true;
-  }
+  const bool dropped =
+      resume_buffer_.Hold(seq, data, clock_->Monotonic(), claimed_ ? claim_last_seq_ : UINT64_MAX);
   last_sent_seq_ = seq;
-  first_held_seq_ = resume_buffer_.empty() ? seq + 1 : resume_buffer_.front().seq;
+  first_held_seq_ = resume_buffer_.FirstSeqOr(seq + 1);
   // Unacknowledged frames dropped while no connection could receive them: the session can no
   // longer be resumed exactly.
   if (dropped && state_ == State::kDetached && !claimed_) {
@@ -719,11 +698,8 @@ void Session::TrimResumeBuffer(uint64_t acked_seq) {
   absl::MutexLock lock(&claim_mu_);
   // An ack (from the old connection, after a claim) never takes what the claim will replay.
   if (claimed_) acked_seq = std::min(acked_seq, claim_last_seq_);
-  while (!resume_buffer_.empty() && resume_buffer_.front().seq <= acked_seq) {
-    resume_bytes_ -= resume_buffer_.front().data.size();
-    resume_buffer_.pop_front();
-  }
-  first_held_seq_ = resume_buffer_.empty() ? last_sent_seq_ + 1 : resume_buffer_.front().seq;
+  resume_buffer_.Trim(acked_seq);
+  first_held_seq_ = resume_buffer_.FirstSeqOr(last_sent_seq_ + 1);
 }
 
 void Session::RememberOutcome(const std::string& message_id, const Frame& frame) {

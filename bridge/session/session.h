@@ -45,6 +45,8 @@
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/pubsub/node.h"
+#include "bridge/session/rate_limiter.h"
+#include "bridge/session/resume_buffer.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/upstream.h"
@@ -233,8 +235,8 @@ class Session {
   // What an external check (auth_checker) is told of the upgrade: headers, address, resource.
   void set_upgrade_request(auth::CheckInput request) { upgrade_request_ = std::move(request); }
   // Frames held for a resume, and their bytes.
-  size_t resume_buffer_frames() const { return resume_buffer_.size(); }
-  size_t resume_buffer_bytes() const { return resume_bytes_; }
+  size_t resume_buffer_frames() const { return resume_buffer_.frames(); }
+  size_t resume_buffer_bytes() const { return resume_buffer_.bytes(); }
 
   State state() const { return state_; }
   const std::string& conversation_id() const { return conversation_id_; }
@@ -371,13 +373,7 @@ class Session {
   ResumeHook resume_hook_;
   std::function<void()> confirm_hook_;
 
-  struct HeldFrame {
-    uint64_t seq;
-    std::string data;  // as sent
-    absl::Duration sent_at;
-  };
-  std::deque<HeldFrame> resume_buffer_;
-  size_t resume_bytes_ = 0;
+  ResumeBuffer resume_buffer_;
   bool resume_lost_ = false;  // frames were dropped while detached: no resume possible
   // What TryClaim reads from other threads.
   mutable absl::Mutex claim_mu_;
@@ -395,10 +391,7 @@ class Session {
   uint64_t next_call_id_ = 0;
   bool room_asked_ = false;       // a WhenBelow request is out
   bool resumable_close_ = false;  // the bridge's close leaves the session resumable
-  // Rate limit: a token bucket refilled at max_messages_per_second.
-  double tokens_ = -1;  // -1: full, set at the first message
-  absl::Duration tokens_at_;
-  int strikes_ = 0;
+  RateLimiter rate_limiter_;
   bool slow_consumer_posted_ = false;
   bool draining_ = false;
   void FinishDrainIfIdle();

@@ -24,6 +24,19 @@ struct EscapeTable {
 };
 constexpr EscapeTable kEscape;
 
+// Whether any of eight bytes is special in kEscape (below 0x20, '"', '\\', '<', '>', 0x7f or
+// above): exact word-at-a-time tests, so long plain runs are copied without a look per byte.
+inline bool AnySpecial(uint64_t x) {
+  constexpr uint64_t k01 = 0x0101010101010101ull;
+  constexpr uint64_t k80 = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - k01) & ~v & k80; };
+  uint64_t r = x & k80;              // 0x80 and above
+  r |= (x - k01 * 0x20) & ~x & k80;  // below 0x20
+  r |= has_zero(x ^ (k01 * '"')) | has_zero(x ^ (k01 * '\\')) | has_zero(x ^ (k01 * '<')) |
+       has_zero(x ^ (k01 * '>')) | has_zero(x ^ (k01 * 0x7f));
+  return r != 0;
+}
+
 // Code points that json_util writes as \u escapes although JSON allows them raw.
 bool NeedsUnicodeEscape(uint32_t cp) {
   if (cp < 0xa0) return cp >= 0x7f || cp < 0x20 || cp == '<' || cp == '>';
@@ -369,6 +382,12 @@ bool JsonWriter::Escape(std::string_view s) {
   const auto* end = p + s.size();
   while (p < end) {
     const unsigned char* run = p;
+    while (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, 8);
+      if (AnySpecial(chunk)) break;
+      p += 8;
+    }
     while (p < end && !kEscape.special[*p]) ++p;
     std::memcpy(out, run, p - run);
     out += p - run;

@@ -24,15 +24,18 @@
 namespace bridge::upstream {
 
 struct GrpcUpstream::Target {
-  // upstream_channels of them, each its own HTTP/2 connection; calls take them in turn.
+  // upstream_channels of them, each its own HTTP/2 connection. A thread keeps to one (its
+  // lane): the calls an io thread starts go out on one connection, side by side with the other
+  // threads' (docs/performance.md, "Channels per target").
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
-  std::atomic<size_t> next{0};
   std::unique_ptr<RetryThrottle> throttle;
   bool wait_for_ready = false;  // routes.wait_for_ready
 
   grpc::GenericStub* stub() {
-    return stubs[next.fetch_add(1, std::memory_order_relaxed) % stubs.size()].get();
+    static std::atomic<size_t> next_lane{0};
+    thread_local const size_t lane = next_lane.fetch_add(1, std::memory_order_relaxed);
+    return stubs[lane % stubs.size()].get();
   }
 };
 

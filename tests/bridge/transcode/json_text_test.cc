@@ -42,6 +42,32 @@ std::string ReferenceFloat(float v) {
   return buf;
 }
 
+std::string Escaped(std::string_view text) {
+  std::string out;
+  JsonWriter w(&out);
+  w.String(text);
+  w.Finish();
+  return out;
+}
+
+// Strings are scanned eight bytes at a time: every byte value, at every place of the 8-byte
+// words, is escaped (or copied) exactly as when it stands alone (scanned one byte at a time).
+TEST(JsonWriterTest, WordAtATimeScanMissesNoSpecialByte) {
+  for (int b = 0; b < 256; ++b) {
+    // A lead byte takes the next byte into its (here broken) sequence; the rest stand alone.
+    if (b >= 0xc0 && b <= 0xf7) continue;
+    const std::string alone = Escaped(std::string(1, static_cast<char>(b)));
+    const std::string inner = alone.substr(1, alone.size() - 2);  // without the quotes
+    for (size_t at = 0; at < 24; ++at) {
+      std::string text(40, 'a');
+      text[at] = static_cast<char>(b);
+      const std::string want =
+          "\"" + std::string(at, 'a') + inner + std::string(40 - at - 1, 'a') + "\"";
+      ASSERT_EQ(Escaped(text), want) << "byte " << b << " at " << at;
+    }
+  }
+}
+
 TEST(JsonWriterTest, DoublesMatchSimpleDtoa) {
   std::mt19937_64 rng(7);
   std::vector<double> values = {0.0,
