@@ -723,6 +723,23 @@ size_t VarintSize(uint64_t v) {
 
 }  // namespace
 
+std::string WithSeq(Encoding encoding, std::string_view unsequenced, uint64_t seq) {
+  std::string out;
+  if (encoding == Encoding::kJson) {
+    // AppendFrameTo: ...,"seq":N}
+    out.reserve(unsequenced.size() + 28);
+    out.append(unsequenced.substr(0, unsequenced.size() - 1));
+    absl::StrAppend(&out, ",\"seq\":", seq, "}");
+    return out;
+  }
+  constexpr uint32_t kSeqTag = (Frame::kSeqFieldNumber << 3) | 0;
+  out.reserve(unsequenced.size() + 12);
+  out.append(unsequenced);
+  AppendVarint(kSeqTag, &out);
+  AppendVarint(seq, &out);
+  return out;
+}
+
 std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frames) {
   std::string out;
   if (encoding == Encoding::kJson) {

@@ -82,6 +82,12 @@ inline std::string EncodeFrame(Encoding encoding, const Frame& frame) {
 // it): the same bytes as encoding a Frame whose batch holds them, without decoding them again.
 std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frames);
 
+// `unsequenced`, a frame EncodeFrame wrote without a seq, with `seq` added: in JSON the very
+// text EncodeFrame writes for the frame with that seq (seq is its last member); in binary the
+// field appended, which protobuf parses as the same frame. So one encoding of a publication
+// serves every session that delivers it, each adding its own seq.
+std::string WithSeq(Encoding encoding, std::string_view unsequenced, uint64_t seq);
+
 // Appends `s` as a JSON string literal (quoted and escaped; UTF-8 passes through).
 void AppendJsonString(std::string_view s, std::string* out);
 

@@ -15,12 +15,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace bridge::pubsub {
@@ -34,6 +36,14 @@ struct Position {
   std::string epoch;
 };
 
+// A publication's frame as sessions send it, made once by the first session that delivers it
+// and shared by the others, by session encoding (index: protocol::Encoding), without a seq
+// (each session adds its own: protocol::WithSeq). Empty until made.
+struct EncodedPublication {
+  absl::Mutex mu;
+  std::string forms[2] ABSL_GUARDED_BY(mu);
+};
+
 struct Publication {
   std::string channel;
   uint64_t offset = 0;  // assigned by the broker: 1, 2, ... within an epoch
@@ -43,6 +53,8 @@ struct Publication {
   // session's node all the same (the session skips it but keeps its offsets whole); history
   // may not keep it (RedisBroker does not), so a recovery can return it to that session.
   std::string exclude_session;
+  // Set by the node on what it fans out to its sessions (Node::OnPublication); null elsewhere.
+  std::shared_ptr<EncodedPublication> encoded;
 };
 
 // How much of a channel's stream is kept for recovery. size 0: nothing (offsets still grow).

@@ -478,7 +478,9 @@ void Node::OnPublication(const Publication& publication) {
   }
   if (to.empty()) return;
   publications_delivered_.fetch_add(to.size(), std::memory_order_relaxed);
-  auto shared = std::make_shared<const Publication>(publication);
+  auto copy = std::make_shared<Publication>(publication);
+  copy->encoded = std::make_shared<EncodedPublication>();  // encoded once, for all of `to`
+  std::shared_ptr<const Publication> shared = std::move(copy);
   DeliverToSessions(to, [&](Subscriber& s) { s.OnPublication(shared); });
 }
 

@@ -225,7 +225,20 @@ void Session::SendPublication(const pubsub::Publication& publication) {
   out->set_offset(publication.offset);
   out->set_epoch(publication.epoch);
   out->set_data(publication.data);
-  SendFrame(frame);
+  if (publication.encoded == nullptr) {
+    SendFrame(frame);
+    return;
+  }
+  // Fan-out: the first session to deliver it encodes it; the others copy that and add a seq.
+  std::string unsequenced;
+  {
+    pubsub::EncodedPublication& encoded = *publication.encoded;
+    absl::MutexLock lock(&encoded.mu);
+    std::string& form = encoded.forms[static_cast<size_t>(encoding_)];
+    if (form.empty()) form = protocol::EncodeFrame(encoding_, frame);
+    unsequenced = form;
+  }
+  SendFrame(frame, &unsequenced);
 }
 
 void Session::SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,

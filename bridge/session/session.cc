@@ -714,11 +714,13 @@ void Session::RememberOutcome(const std::string& message_id, const Frame& frame)
   }
 }
 
-std::optional<std::string> Session::Seal(Frame& frame) {
+std::optional<std::string> Session::Seal(Frame& frame, const std::string* unsequenced) {
   const bool numbered = state_ == State::kConfirmed || state_ == State::kDetached ||
                         (state_ == State::kClosing && !conversation_id_.empty());
   if (numbered) frame.set_seq(++seq_);
-  std::string data = protocol::EncodeFrame(encoding_, frame);
+  std::string data = unsequenced == nullptr ? protocol::EncodeFrame(encoding_, frame)
+                     : numbered             ? protocol::WithSeq(encoding_, *unsequenced, seq_)
+                                            : *unsequenced;
   if (numbered) HoldForResume(seq_, data);
   if (state_ == State::kDetached) return std::nullopt;  // held until a resume
   metrics_->frames_sent.fetch_add(1, std::memory_order_relaxed);
@@ -734,8 +736,8 @@ std::optional<std::string> Session::Seal(Frame& frame) {
   return data;
 }
 
-void Session::SendFrame(Frame& frame) {
-  std::optional<std::string> data = Seal(frame);
+void Session::SendFrame(Frame& frame, const std::string* unsequenced) {
+  std::optional<std::string> data = Seal(frame, unsequenced);
   if (!data.has_value()) return;
   // connect_confirm goes out at once: the client waits for it before anything else.
   if (options_.batch_max_frames > 1 && state_ == State::kConfirmed &&

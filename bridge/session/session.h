@@ -329,10 +329,12 @@ class Session {
   void FillMetadata(const upstream::Metadata& from,
                     google::protobuf::Map<std::string, std::string>* to) const;
 
-  void SendFrame(v1::Frame& frame);
+  // `unsequenced`, when given, is `frame` already encoded without its seq (a fan-out's shared
+  // encoding): only the seq is added.
+  void SendFrame(v1::Frame& frame, const std::string* unsequenced = nullptr);
   // Numbers `frame` (once confirmed), encodes it, holds it for a resume and counts it: the
   // bytes to send, or nothing while detached (held until a resume).
-  std::optional<std::string> Seal(v1::Frame& frame);
+  std::optional<std::string> Seal(v1::Frame& frame, const std::string* unsequenced = nullptr);
   v1::Frame ErrorFrame(v1::ErrorCategory category, std::string message, std::string field = "",
                        std::string message_id = "", uint32_t retry_after_ms = 0);
   // Closes a client too slow to read (4002): error slow_consumer, then the close, ahead of

@@ -306,6 +306,25 @@ TEST_P(FrameTypeTest, BinaryRoundTrip) {
   EXPECT_TRUE(ProtoEquals(original, decoded));
 }
 
+// A frame encoded once without a seq, then given one (fan-out): in JSON the very text of the
+// frame encoded with that seq, in binary bytes that parse as that frame.
+TEST_P(FrameTypeTest, WithSeqIsTheFrameEncodedWithThatSeq) {
+  Frame frame = FromText(GetParam().expected);
+  frame.clear_seq();
+  for (uint64_t seq : {uint64_t{1}, uint64_t{300}, uint64_t{1} << 40}) {
+    Frame sequenced = frame;
+    sequenced.set_seq(seq);
+    EXPECT_EQ(WithSeq(Encoding::kJson, EncodeFrame(Encoding::kJson, frame), seq),
+              EncodeFrame(Encoding::kJson, sequenced));
+    Frame decoded;
+    const DecodeError error = DecodeFrame(
+        Encoding::kBinary, WithSeq(Encoding::kBinary, EncodeFrame(Encoding::kBinary, frame), seq),
+        &decoded);
+    ASSERT_TRUE(error.ok()) << error.message;
+    EXPECT_TRUE(ProtoEquals(sequenced, decoded));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, FrameTypeTest, ::testing::ValuesIn(AllFrameCases()),
                          [](const ::testing::TestParamInfo<FrameCase>& info) {
                            return info.param.name;
