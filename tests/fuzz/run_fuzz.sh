@@ -79,6 +79,7 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
 # The session targets add the session, its channels, metrics and token checks; session_grpc
 # adds the gRPC upstream.
 session_sources=(bridge/session/session.cc bridge/session/calls.cc bridge/session/channels.cc
+                 bridge/session/rate_limiter.cc bridge/session/resume_buffer.cc
                  bridge/upstream/metadata.cc bridge/metrics/metrics.cc
                  bridge/protocol/error_table.cc bridge/pubsub/node.cc
                  bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc)
