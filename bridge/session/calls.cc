@@ -48,18 +48,23 @@ class SessionCallListener final : public upstream::CallListener {
         call_id_(call_id) {}
 
   void OnHeaders(upstream::Metadata /*headers*/) override {}
+  // Counted in the task, on the session's strand: a call may end after the server (and its
+  // metrics) is gone, and then the task is dropped. The transcoder outlives every upstream call
+  // (the upstream waits for its calls before the parts declared before it go).
   void OnMessage(std::string bytes) override {
-    metrics_->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
     executor_->Post(
-        [s = session_, id = message_id_, cid = call_id_,
+        [s = session_, m = metrics_, id = message_id_, cid = call_id_,
          p = EncodeReply(*transcoder_, encoding_, reply_type_, std::move(bytes))]() mutable {
+          m->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
           s->OnCallMessage(id, cid, std::move(p));
         });
   }
   void OnFinish(upstream::CallResult result) override {
-    metrics_->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
-    executor_->Post([s = session_, id = message_id_, cid = call_id_,
-                     r = std::move(result)]() mutable { s->OnCallFinish(id, cid, std::move(r)); });
+    executor_->Post([s = session_, m = metrics_, id = message_id_, cid = call_id_,
+                     r = std::move(result)]() mutable {
+      m->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
+      s->OnCallFinish(id, cid, std::move(r));
+    });
   }
 
  private:
