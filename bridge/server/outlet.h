@@ -167,8 +167,8 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
       absl::MutexLock lock(&mu_);
       room_ = std::move(room);
       room_below_ = below;
+      room_wanted_.store(true, std::memory_order_release);
     }
-    room_wanted_.store(true, std::memory_order_release);
     PostPump();
   }
 
@@ -207,7 +207,9 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
   void PostPump() {
     if (pump_posted_.exchange(true, std::memory_order_acq_rel)) return;
     asio::post(*strand_, [self = this->shared_from_this()] {
-      self->pump_posted_.store(false, std::memory_order_release);
+      // An exchange, not a store: it pairs with PostPump's, so a WhenBelow that found a pump
+      // posted is seen by this one, or posts another.
+      self->pump_posted_.exchange(false, std::memory_order_acq_rel);
       if (!self->closed_) self->HandOver(kWindow);
     });
   }

@@ -491,7 +491,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_active.fetch_add(1, std::memory_order_relaxed);
     const bool draining = draining_.load();
-    core->Deliver([core, con, draining] { core->AttachNew(con, draining); }, metrics_);
+    core->Deliver(
+        con->get_strand(), [core, con, draining] { core->AttachNew(con, draining); }, metrics_);
   }
 
   void OnMessage(connection_hdl hdl, typename WsServer::message_ptr msg) {
@@ -499,15 +500,19 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     const bool binary = msg->get_opcode() == websocketpp::frame::opcode::binary;
-    core->Deliver([core, from = con.get(), p = std::move(msg->get_raw_payload()),
-                   binary]() mutable { core->OnConnectionMessage(from, std::move(p), binary); },
-                  metrics_);
+    core->Deliver(
+        con->get_strand(),
+        [core, from = con.get(), p = std::move(msg->get_raw_payload()), binary]() mutable {
+          core->OnConnectionMessage(from, std::move(p), binary);
+        },
+        metrics_);
   }
 
   bool OnPing(connection_hdl hdl) {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     if (auto core = con->template GetCore<Core>()) {
-      core->Deliver([core, from = con.get()] { core->OnConnectionPing(from); }, metrics_);
+      core->Deliver(
+          con->get_strand(), [core, from = con.get()] { core->OnConnectionPing(from); }, metrics_);
     }
     return true;  // websocketpp answers with a pong
   }
@@ -535,8 +540,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     const bool client_ended = remote == websocketpp::close::status::normal ||
                               remote == websocketpp::close::status::going_away;
     con->SetCore(nullptr);
-    core->Deliver([core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); },
-                  metrics_);
+    core->Deliver(
+        con->get_strand(),
+        [core, con, client_ended] { core->OnConnectionClosed(con.get(), client_ended); }, metrics_);
     ForgetConnection(hdl, con->client_ip);
   }
 
@@ -545,8 +551,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
     con->SetCore(nullptr);
-    core->Deliver([core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); },
-                  metrics_);
+    core->Deliver(
+        con->get_strand(),
+        [core, con] { core->OnConnectionClosed(con.get(), /*client_ended=*/false); }, metrics_);
     ForgetConnection(hdl, con->client_ip);
   }
 

@@ -111,9 +111,12 @@ class SessionCore final : public session::Transport,
   // A connection's event (open, message, ping, close) from websocketpp's handler: run now when
   // the handler runs on this session's strand and no earlier event of it waits in a task (so
   // events keep their order); posted otherwise. Counted in metrics.events_inline/events_posted.
+  // `from` is the strand of the connection the event comes from: asio's strands share their
+  // internals from a pool, so running_in_this_thread() alone may also be true on another
+  // connection's strand (a resumed session's new connection).
   template <typename Task>
-  void Deliver(Task task, Metrics& metrics) {
-    if (strand_->running_in_this_thread() && events_posted_ == 0) {
+  void Deliver(const StrandPtr& from, Task task, Metrics& metrics) {
+    if (from == strand_ && strand_->running_in_this_thread() && events_posted_ == 0) {
       metrics.connection_events_inline.fetch_add(1, std::memory_order_relaxed);
       task();
       return;
