@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "bridge/transcode/json_text.h"
+#include "bridge/upstream/in_flight.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -22,6 +24,16 @@ class AuthServiceChecker final : public auth::Checker {
             grpc::CreateChannel(config.target(), grpc::InsecureChannelCredentials()))),
         timeout_ms_(config.timeout_ms() > 0 ? config.timeout_ms() : 2000),
         forward_(config.forward_headers().begin(), config.forward_headers().end()) {}
+
+  // Cancels the checks in flight and waits for their completions, so that the channel goes
+  // here and not on a gRPC thread (in_flight.h). Their outcome is "did not answer".
+  ~AuthServiceChecker() override {
+    {
+      absl::MutexLock lock(&mu_);
+      for (grpc::ClientContext* context : pending_) context->TryCancel();
+    }
+    in_flight_.AwaitIdle(absl::InfiniteDuration());
+  }
 
   void Check(auth::CheckInput input, std::function<void(auth::CheckOutcome)> done) override {
     struct Pending {
@@ -44,40 +56,58 @@ class AuthServiceChecker final : public auth::Checker {
     p->request.set_client_id(std::move(input.client_id));
     p->request.set_remote_ip(std::move(input.remote_ip));
     p->request.set_resource(transcode::ToValidUtf8(input.resource));
-    stub_->async()->Check(&p->context, &p->request, &p->response, [p](grpc::Status status) {
-      std::unique_ptr<Pending> own(p);
-      auth::CheckOutcome out;
-      if (!status.ok()) {
-        out.status = absl::UnavailableError(absl::StrCat(
-            "the authentication service did not answer (",
-            grpc::StatusCode(status.error_code()) == grpc::StatusCode::DEADLINE_EXCEEDED
-                ? "deadline exceeded"
-                : status.error_message(),
-            ")"));
-      } else if (!p->response.allowed()) {
-        const std::string message = p->response.message().empty()
-                                        ? "refused by the authentication service"
-                                        : p->response.message();
-        out.status = p->response.forbidden() ? absl::PermissionDeniedError(message)
-                                             : absl::UnauthenticatedError(message);
-      } else {
-        out.identity.user_id = p->response.user_id();
-        out.identity.all_methods = p->response.methods().empty();
-        out.identity.methods.assign(p->response.methods().begin(), p->response.methods().end());
-        out.identity.all_channels = p->response.channels().empty();
-        out.identity.channels.assign(p->response.channels().begin(), p->response.channels().end());
-        if (p->response.expires_in_ms() > 0) {
-          out.valid_for = absl::Milliseconds(static_cast<int64_t>(p->response.expires_in_ms()));
-        }
+    in_flight_.Enter();
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.insert(&p->context);
+    }
+    stub_->async()->Check(&p->context, &p->request, &p->response, [this, p](grpc::Status status) {
+      auth::CheckOutcome out = Outcome(status, p->response);
+      std::function<void(auth::CheckOutcome)> done = std::move(p->done);
+      {
+        absl::MutexLock lock(&mu_);
+        pending_.erase(&p->context);
       }
-      own->done(std::move(out));
+      delete p;
+      in_flight_.Leave();  // after the context: `this` may be gone once the count is zero
+      done(std::move(out));
     });
   }
 
  private:
+  static auth::CheckOutcome Outcome(const grpc::Status& status, const v1::CheckResponse& response) {
+    auth::CheckOutcome out;
+    if (!status.ok()) {
+      out.status = absl::UnavailableError(
+          absl::StrCat("the authentication service did not answer (",
+                       grpc::StatusCode(status.error_code()) == grpc::StatusCode::DEADLINE_EXCEEDED
+                           ? "deadline exceeded"
+                           : status.error_message(),
+                       ")"));
+    } else if (!response.allowed()) {
+      const std::string message =
+          response.message().empty() ? "refused by the authentication service" : response.message();
+      out.status = response.forbidden() ? absl::PermissionDeniedError(message)
+                                        : absl::UnauthenticatedError(message);
+    } else {
+      out.identity.user_id = response.user_id();
+      out.identity.all_methods = response.methods().empty();
+      out.identity.methods.assign(response.methods().begin(), response.methods().end());
+      out.identity.all_channels = response.channels().empty();
+      out.identity.channels.assign(response.channels().begin(), response.channels().end());
+      if (response.expires_in_ms() > 0) {
+        out.valid_for = absl::Milliseconds(static_cast<int64_t>(response.expires_in_ms()));
+      }
+    }
+    return out;
+  }
+
   std::unique_ptr<v1::Auth::Stub> stub_;
   const uint32_t timeout_ms_;
   const std::set<std::string> forward_;
+  InFlightCalls in_flight_;
+  absl::Mutex mu_;
+  std::set<grpc::ClientContext*> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -117,10 +117,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
              bool wait_for_ready) {
     self_ = shared_from_this();
-    {
-      absl::MutexLock lock(&in_flight_->mu);
-      ++in_flight_->calls;
-    }
+    in_flight_->Enter();
     method_ = spec.method.path;
     if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
     context_.set_wait_for_ready(wait_for_ready);
@@ -258,11 +255,10 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     }
     listener_->OnFinish(std::move(result));
     listener_.reset();
-    {
-      absl::MutexLock lock(&in_flight_->mu);
-      --in_flight_->calls;
-    }
+    // Leaves the count after the context is gone when this is the last reference (in_flight.h).
+    std::shared_ptr<GrpcUpstream::InFlight> in_flight = std::move(in_flight_);
     self_.reset();  // may delete this
+    in_flight->Leave();
   }
 
  private:
@@ -311,10 +307,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
 
   void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
              bool wait_for_ready) {
-    {
-      absl::MutexLock lock(&in_flight_->mu);
-      ++in_flight_->calls;
-    }
+    in_flight_->Enter();
     stub_ = stub;
     method_ = spec.method.path;
     if (deadline != absl::InfiniteFuture()) context_.set_deadline(absl::ToChronoTime(deadline));
@@ -361,7 +354,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
         started_ = true;
         done_ = true;
         status_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-        LeaveInFlight();
+        in_flight_->Leave();
       }
       try_cancel = !done_;
       DeliverLocked();
@@ -381,8 +374,11 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
       DeliverLocked();
       self = std::move(self_);
     }
-    LeaveInFlight();
-    // `self` may delete this as it goes.
+    // Leaves the count after the context is gone when `self` is the last reference
+    // (in_flight.h).
+    std::shared_ptr<GrpcUpstream::InFlight> in_flight = in_flight_;
+    self.reset();  // may delete this
+    in_flight->Leave();
   }
 
   void DeliverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -424,11 +420,6 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
                                      : status_,
                                  context_));
     listener_.reset();
-  }
-
-  void LeaveInFlight() {
-    absl::MutexLock lock(&in_flight_->mu);
-    --in_flight_->calls;
   }
 
   const bool one_event_;
@@ -509,18 +500,13 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   // Let go of while waiting out a backoff (its caller gone without cancelling): the call never
   // finishes, so it leaves the count of calls in flight here.
   ~RetryingCall() override {
-    if (finished_) return;
-    absl::MutexLock lock(&upstream_->in_flight_->mu);
-    --upstream_->in_flight_->calls;
+    if (!finished_) upstream_->in_flight_->Leave();
   }
 
   void Begin() {
     deadline_ =
         spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout : absl::InfiniteFuture();
-    {
-      absl::MutexLock lock(&upstream_->in_flight_->mu);
-      ++upstream_->in_flight_->calls;
-    }
+    upstream_->in_flight_->Enter();
     std::shared_ptr<GrpcCall> attempt;
     {
       absl::MutexLock lock(&mu_);
@@ -734,8 +720,7 @@ class RetryingCall final : public Call, public std::enable_shared_from_this<Retr
   void Finish(CallResult result) {
     listener_->OnFinish(std::move(result));
     listener_.reset();
-    absl::MutexLock lock(&upstream_->in_flight_->mu);
-    --upstream_->in_flight_->calls;
+    upstream_->in_flight_->Leave();
   }
 
   GrpcUpstream* const upstream_;
@@ -835,17 +820,9 @@ std::string GrpcUpstream::RenderMetrics() const {
 
 GrpcUpstream::~GrpcUpstream() { AwaitIdle(absl::Seconds(5)); }
 
-int64_t GrpcUpstream::calls_in_flight() const {
-  absl::MutexLock lock(&in_flight_->mu);
-  return in_flight_->calls;
-}
+int64_t GrpcUpstream::calls_in_flight() const { return in_flight_->count(); }
 
-bool GrpcUpstream::AwaitIdle(absl::Duration timeout) {
-  InFlight* f = in_flight_.get();
-  absl::MutexLock lock(&f->mu);
-  auto idle = [f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu) { return f->calls == 0; };
-  return f->mu.AwaitWithTimeout(absl::Condition(&idle), timeout);
-}
+bool GrpcUpstream::AwaitIdle(absl::Duration timeout) { return in_flight_->AwaitIdle(timeout); }
 
 bool GrpcUpstream::HasRoute(std::string_view service) const {
   return !default_target_.empty() || routes_.find(service) != routes_.end();

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/transcode/descriptor_registry.h"
+#include "bridge/upstream/in_flight.h"
 #include "bridge/upstream/retry.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
@@ -37,11 +38,9 @@ class GrpcUpstream final : public Upstream {
   // Waits until no call is in flight; false on timeout. Cancelled calls finish quickly.
   bool AwaitIdle(absl::Duration timeout);
 
-  // Counts calls in flight; shared with the calls, which may outlive the upstream briefly.
-  struct InFlight {
-    absl::Mutex mu;
-    int64_t calls ABSL_GUARDED_BY(mu) = 0;
-  };
+  // Calls in flight; shared with the calls, which may outlive the upstream briefly. The
+  // upstream's channels go only after it is idle (in_flight.h says why).
+  using InFlight = InFlightCalls;
 
   struct RetryStats {
     uint64_t retries = 0;    // attempts after the first

@@ -111,8 +111,12 @@ void ChatService::Publish(grpc::ServerUnaryReactor* reactor, std::string channel
   stub->async()->Publish(&call->context, &call->request, &call->response,
                          [reactor, call, done = std::move(done)](grpc::Status status) {
                            if (status.ok() && done) done(call->response);
-                           reactor->Finish(status);
+                           // The context (and its hold on the channel) goes before the reactor
+                           // finishes: this service, which holds the channel, outlives its
+                           // server's reactors, so the channel never goes on a gRPC thread
+                           // (bridge/upstream/in_flight.h).
                            delete call;
+                           reactor->Finish(status);
                          });
 }
 

@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "bridge/upstream/auth_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -22,7 +24,8 @@ using ::bridge::testing::WsTestClient;
 using ::testing::HasSubstr;
 
 // Decides by token: "alice" may call Say only; "mallory" is unknown; "eve" is known but
-// forbidden; "slow" is never answered before the bridge's deadline.
+// forbidden; "slow" is never answered: its call ends when the bridge cancels it (its deadline,
+// or the session closing), whenever that reaches this server.
 class FakeAuth final : public v1::Auth::CallbackService {
  public:
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
@@ -33,12 +36,8 @@ class FakeAuth final : public v1::Auth::CallbackService {
       last_ = *request;
       ++checks_;
     }
+    if (request->token() == "slow") return new UnansweredCheck();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (request->token() == "slow") {
-      absl::MutexLock lock(&mu_);
-      held_.push_back(reactor);  // answered at teardown
-      return reactor;
-    }
     if (request->token() == "alice") {
       response->set_allowed(true);
       response->set_user_id("alice");
@@ -53,11 +52,6 @@ class FakeAuth final : public v1::Auth::CallbackService {
     return reactor;
   }
 
-  void ReleaseHeld() {
-    absl::MutexLock lock(&mu_);
-    for (auto* r : held_) r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "late"));
-    held_.clear();
-  }
   v1::CheckRequest last() {
     absl::MutexLock lock(&mu_);
     return last_;
@@ -66,12 +60,26 @@ class FakeAuth final : public v1::Auth::CallbackService {
     absl::MutexLock lock(&mu_);
     return checks_;
   }
+  // True once `n` checks have reached the service.
+  bool AwaitChecks(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return checks_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  }
 
  private:
+  // Finishes only when gRPC reports the call cancelled, which it does even when the cancel came
+  // before this reactor was bound; a reactor held for teardown instead would be lost when the
+  // bridge cancels before the check reaches this server, and Shutdown would wait for it.
+  class UnansweredCheck final : public grpc::ServerUnaryReactor {
+   public:
+    void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+  };
+
   absl::Mutex mu_;
   v1::CheckRequest last_ ABSL_GUARDED_BY(mu_);
   int checks_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mu_);
 };
 
 class AuthServiceTest : public ::testing::Test {
@@ -90,7 +98,6 @@ class AuthServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     bridge_.reset();
-    auth_.ReleaseHeld();
     auth_server_->Shutdown();
   }
 
@@ -173,6 +180,38 @@ TEST_F(AuthServiceTest, FramesBeforeTheCheckEndsAreAProtocolError) {
   ASSERT_TRUE(ws->SendText(R"({"type":"ping"})").ok());
   EXPECT_THAT(ws->ReceiveText().value_or(""), HasSubstr(R"("category":"protocol_error")"));
   EXPECT_EQ(ws->WaitForClose().value_or(0), 1002);
+}
+
+// The checker let go while a check is in flight (a bridge shutting down with a session waiting
+// for its check): the check is cancelled, ends as "did not answer", and the checker's channel
+// goes on the thread that let it go. Were it to go on the gRPC thread that completes the check,
+// that thread would free the completion queue it polls (bridge/upstream/in_flight.h).
+TEST(AuthServiceCheckerTest, ACheckerLetGoCancelsItsChecksInFlight) {
+  FakeAuth auth;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&auth);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+
+  v1::AuthServiceConfig config;
+  config.set_target(absl::StrCat("127.0.0.1:", port));
+  config.set_timeout_ms(3'600'000);  // only the cancel can end the check within the test
+  std::unique_ptr<auth::Checker> checker = upstream::MakeAuthServiceChecker(config);
+  absl::Notification done;
+  absl::Status outcome;
+  auth::CheckInput input;
+  input.token = "slow";
+  checker->Check(std::move(input), [&](auth::CheckOutcome out) {
+    outcome = out.status;
+    done.Notify();
+  });
+  ASSERT_TRUE(auth.AwaitChecks(1, testing::kTestTimeout));
+  checker.reset();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(testing::kTestTimeout));
+  EXPECT_EQ(outcome.code(), absl::StatusCode::kUnavailable) << outcome;
+  server->Shutdown();
 }
 
 }  // namespace
