@@ -116,15 +116,15 @@ void Session::StartCall(const v1::Message& m) {
     SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, "a message needs a messageId", "messageId");
     return;
   }
-  if (calls_.count(m.message_id()) > 0) {
+  if (calls_.Find(m.message_id()) != nullptr) {
     // A resend (after a resume) of a call still running: it answers on this session anyway.
     metrics_->duplicate_messages.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (auto done = outcomes_.find(m.message_id()); done != outcomes_.end()) {
+  if (const Frame* done = calls_.Outcome(m.message_id()); done != nullptr) {
     // A resend of a call already answered: the outcome again, never a second upstream call.
     metrics_->duplicate_messages.fetch_add(1, std::memory_order_relaxed);
-    Frame again = done->second;
+    Frame again = *done;
     SendFrame(again);
     return;
   }
@@ -245,9 +245,8 @@ void Session::StartCall(const v1::Message& m) {
     return;
   }
 
-  const uint64_t call_id = ++next_call_id_;
-  ActiveCall& call = calls_[m.message_id()];
-  call.id = call_id;
+  ActiveCall& call = calls_.Start(m.message_id());
+  const uint64_t call_id = call.id;
   call.method = *method;
   call.content_mode = content_mode;
   call.started_at = clock_->Monotonic();
@@ -294,13 +293,13 @@ std::optional<Session::Refusal> Session::AddClientMetadata(const v1::Message& m,
 }
 
 void Session::SendToCall(const v1::StreamSend& m) {
-  auto it = calls_.find(m.message_id());
-  if (it == calls_.end()) {
+  ActiveCall* found = calls_.Find(m.message_id());
+  if (found == nullptr) {
     SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
               m.message_id());
     return;
   }
-  ActiveCall& call = it->second;
+  ActiveCall& call = *found;
   if (!call.method.client_streaming) {
     SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT,
               absl::StrCat(call.method.path.substr(1),
@@ -325,13 +324,13 @@ void Session::SendToCall(const v1::StreamSend& m) {
 
 void Session::OnCallMessage(const std::string& message_id, uint64_t call_id,
                             absl::StatusOr<std::string> payload) {
-  auto it = calls_.find(message_id);
-  if (it == calls_.end() || it->second.id != call_id) return;
-  ActiveCall& call = it->second;
+  ActiveCall* found = calls_.Find(message_id, call_id);
+  if (found == nullptr) return;
+  ActiveCall& call = *found;
   if (!payload.ok()) {
     call.call->Cancel();
     const std::string id = message_id;
-    calls_.erase(it);
+    calls_.Take(id);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", id);
     return;
@@ -352,10 +351,8 @@ void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
 
 void Session::FinishCall(const std::string& message_id, uint64_t call_id,
                          upstream::CallResult result) {
-  auto it = calls_.find(message_id);
-  if (it == calls_.end() || it->second.id != call_id) return;
-  ActiveCall call = std::move(it->second);
-  calls_.erase(it);
+  if (calls_.Find(message_id, call_id) == nullptr) return;
+  ActiveCall call = calls_.Take(message_id);
   // Counted once the answer is written, whichever it is; a reply that cannot be transcoded
   // counts as INTERNAL.
   const absl::Duration ended = clock_->Monotonic();
@@ -381,7 +378,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
             ? static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff))
             : 0);
     frame.mutable_error()->set_grpc_code(result.code);
-    RememberOutcome(message_id, frame);
+    calls_.RememberOutcome(message_id, frame);
     SendFrame(frame);
     return;
   }
@@ -394,7 +391,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     end->mutable_status()->set_message(transcode::ToValidUtf8(result.message));
     FillMetadata(result.trailers, end->mutable_trailers());
     metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
-    RememberOutcome(message_id, frame);
+    calls_.RememberOutcome(message_id, frame);
     SendFrame(frame);
     return;
   }
@@ -421,7 +418,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   FillMetadata(result.headers, r->mutable_metadata());
   FillMetadata(result.trailers, r->mutable_trailers());
   metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
-  RememberOutcome(message_id, frame);
+  calls_.RememberOutcome(message_id, frame);
   SendFrame(frame);
 }
 
@@ -452,25 +449,24 @@ void Session::AskForRoom() {
 void Session::ResumeReads() {
   if (state_ != State::kConfirmed) return;  // a resume looks again
   bool waiting = false;
-  for (auto& [id, call] : calls_) waiting = waiting || call.read_wanted;
+  calls_.ForEach([&](ActiveCall& call) { waiting = waiting || call.read_wanted; });
   if (!waiting) return;
   if (transport_->buffered_bytes() >= options_.max_outbound_buffer) {
     AskForRoom();
     return;
   }
-  for (auto& [id, call] : calls_) {
-    if (!call.read_wanted) continue;
+  calls_.ForEach([](ActiveCall& call) {
+    if (!call.read_wanted) return;
     call.read_wanted = false;
     call.call->RequestRead();
-  }
+  });
 }
 
 void Session::CancelAllCalls() {
-  for (auto& [id, call] : calls_) {
+  for (ActiveCall& call : calls_.TakeAll()) {
     metrics_->calls_cancelled_by_close.fetch_add(1, std::memory_order_relaxed);
     call.call->Cancel();
   }
-  calls_.clear();
 }
 
 absl::StatusOr<std::string> Session::RequestBytes(const transcode::MethodInfo& method,

@@ -84,8 +84,10 @@ Session::Session(const SessionOptions& options, protocol::Encoding encoding, Tra
       upgrade_metadata_(std::move(upgrade_metadata)),
       resume_buffer_(
           {options.resume_buffer_frames, options.resume_buffer_bytes, options.resume_buffer_age}),
+      calls_(options.session_grace > absl::ZeroDuration() ? options.resume_buffer_frames : 0),
       rate_limiter_(options.max_messages_per_second, options.message_burst,
-                    options.rate_limit_strikes) {
+                    options.rate_limit_strikes),
+      batcher_(options.batch_max_frames) {
   absl::MutexLock lock(&stats_->mu);
   stats_->started = clock_->Now();
 }
@@ -427,9 +429,7 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
     return;
   }
   transport_->CancelTimer(SessionTimer::kGrace);
-  // Frames waiting for a batch are held already and go out in the replay.
-  transport_->CancelTimer(SessionTimer::kBatch);
-  batch_.clear();
+  DropBatch();  // held already: they go out in the replay
   if (!connect.client_id().empty()) client_id_ = connect.client_id();
   state_ = State::kConfirmed;
   last_seen_ = clock_->Monotonic();
@@ -457,25 +457,25 @@ void Session::HandleCallFrame(const Frame& frame) {
       SendToCall(frame.stream_send());
       return;
     case Frame::kStreamEnd: {
-      auto it = calls_.find(frame.stream_end().message_id());
-      if (it == calls_.end()) {
+      ActiveCall* call = calls_.Find(frame.stream_end().message_id());
+      if (call == nullptr) {
         SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
                   frame.stream_end().message_id());
         return;
       }
-      it->second.call->WritesDone();
+      call->call->WritesDone();
       return;
     }
     case Frame::kCancel: {
-      auto it = calls_.find(frame.cancel().message_id());
-      if (it == calls_.end()) {
+      ActiveCall* call = calls_.Find(frame.cancel().message_id());
+      if (call == nullptr) {
         SendError(v1::ERROR_CATEGORY_NOT_FOUND, "no open call with this messageId", "messageId",
                   frame.cancel().message_id());
         return;
       }
       // The call's end (CANCELLED, or whatever came first) answers with one error frame.
       metrics_->calls_cancelled_by_client.fetch_add(1, std::memory_order_relaxed);
-      it->second.call->Cancel();
+      call->call->Cancel();
       return;
     }
     default:
@@ -654,8 +654,7 @@ void Session::OnClosed(bool client_ended) {
   metrics_->sessions_detached.fetch_add(1, std::memory_order_relaxed);
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
-  transport_->CancelTimer(SessionTimer::kBatch);
-  batch_.clear();  // every one of them is held for the resume
+  DropBatch();  // every one of them is held for the resume
   room_asked_ = false;
   transport_->ArmTimer(SessionTimer::kGrace, options_.session_grace);
 }
@@ -673,7 +672,7 @@ void Session::End() {
   CancelAllCalls();
   LeaveNode();
   resume_buffer_.Clear();
-  batch_.clear();
+  batcher_.Clear();
   released_ = true;
   transport_->Release();  // may destroy this session: nothing after it
 }
@@ -702,18 +701,6 @@ void Session::TrimResumeBuffer(uint64_t acked_seq) {
   first_held_seq_ = resume_buffer_.FirstSeqOr(last_sent_seq_ + 1);
 }
 
-void Session::RememberOutcome(const std::string& message_id, const Frame& frame) {
-  if (options_.session_grace <= absl::ZeroDuration()) return;
-  auto [it, inserted] = outcomes_.try_emplace(message_id, frame);
-  if (!inserted) return;
-  it->second.clear_seq();
-  outcome_order_.push_back(message_id);
-  while (outcome_order_.size() > options_.resume_buffer_frames) {
-    outcomes_.erase(outcome_order_.front());
-    outcome_order_.pop_front();
-  }
-}
-
 std::optional<std::string> Session::Seal(Frame& frame, const std::string* unsequenced) {
   const bool numbered = state_ == State::kConfirmed || state_ == State::kDetached ||
                         (state_ == State::kClosing && !conversation_id_.empty());
@@ -740,13 +727,16 @@ void Session::SendFrame(Frame& frame, const std::string* unsequenced) {
   std::optional<std::string> data = Seal(frame, unsequenced);
   if (!data.has_value()) return;
   // connect_confirm goes out at once: the client waits for it before anything else.
-  if (options_.batch_max_frames > 1 && state_ == State::kConfirmed &&
-      !frame.has_connect_confirm()) {
-    batch_.push_back(*std::move(data));
-    if (batch_.size() >= options_.batch_max_frames) {
-      FlushBatch();
-    } else if (batch_.size() == 1) {
-      transport_->ArmTimer(SessionTimer::kBatch, options_.batch_max_delay);
+  if (batcher_.enabled() && state_ == State::kConfirmed && !frame.has_connect_confirm()) {
+    switch (batcher_.Add(*std::move(data))) {
+      case Batcher::Added::kFirst:
+        transport_->ArmTimer(SessionTimer::kBatch, options_.batch_max_delay);
+        break;
+      case Batcher::Added::kWaiting:
+        break;
+      case Batcher::Added::kFull:
+        FlushBatch();
+        break;
     }
     return;
   }
@@ -756,16 +746,17 @@ void Session::SendFrame(Frame& frame, const std::string* unsequenced) {
 }
 
 void Session::FlushBatch() {
-  if (batch_.empty()) return;
+  if (batcher_.empty()) return;
   transport_->CancelTimer(SessionTimer::kBatch);
-  if (batch_.size() == 1) {
-    transport_->Send(std::move(batch_.front()), encoding_);
-  } else {
-    metrics_->batches_sent.fetch_add(1, std::memory_order_relaxed);
-    transport_->Send(protocol::EncodeBatch(encoding_, batch_), encoding_);
-  }
-  batch_.clear();
+  Batcher::Out out = batcher_.Take(encoding_);
+  if (out.frames > 1) metrics_->batches_sent.fetch_add(1, std::memory_order_relaxed);
+  transport_->Send(std::move(out.data), encoding_);
   CheckOutboundQueue();
+}
+
+void Session::DropBatch() {
+  transport_->CancelTimer(SessionTimer::kBatch);
+  batcher_.Clear();
 }
 
 void Session::CheckOutboundQueue() {
@@ -818,9 +809,7 @@ void Session::SendError(v1::ErrorCategory category, std::string message, std::st
 
 void Session::CloseWith(int code, std::string_view reason, std::optional<std::string> farewell) {
   if (farewell.has_value()) {
-    // What waits for a batch is dropped with the rest.
-    transport_->CancelTimer(SessionTimer::kBatch);
-    batch_.clear();
+    DropBatch();  // dropped with the rest
   } else {
     FlushBatch();  // what was said before the close goes out before it
   }

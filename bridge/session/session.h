@@ -45,6 +45,8 @@
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/pubsub/node.h"
+#include "bridge/session/batcher.h"
+#include "bridge/session/call_table.h"
 #include "bridge/session/rate_limiter.h"
 #include "bridge/session/resume_buffer.h"
 #include "bridge/transcode/descriptor_registry.h"
@@ -288,15 +290,6 @@ class Session {
     bool catching_up = false;
     std::vector<std::shared_ptr<const pubsub::Publication>> held;  // arrived while pending
   };
-  struct ActiveCall {
-    uint64_t id = 0;
-    transcode::MethodInfo method;
-    std::shared_ptr<upstream::Call> call;
-    bool content_mode = false;       // started from `content`: answer with `content` too
-    bool read_wanted = false;        // a read waits for the outbound buffer to drain
-    absl::Duration started_at;       // monotonic, when it was started upstream
-    absl::Duration before_upstream;  // from its message frame to that start
-  };
 
   // Why a client's input was refused: for its error frame.
   struct Refusal {
@@ -346,8 +339,6 @@ class Session {
   // The end: cancel everything and let the host go.
   void End();
   void SendConfirm(bool resumed);
-  // Remembers a call's final frame so a resend of its messageId gets the outcome again.
-  void RememberOutcome(const std::string& message_id, const v1::Frame& frame);
   void SendError(v1::ErrorCategory category, std::string message, std::string field = "",
                  std::string message_id = "", uint32_t retry_after_ms = 0);
   // Closes with `code`; `farewell` (an encoded frame), when given, goes ahead of what is still
@@ -386,11 +377,9 @@ class Session {
   uint64_t first_held_seq_ ABSL_GUARDED_BY(claim_mu_) = 1;  // seq of the oldest held frame
   uint64_t last_sent_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;
   uint64_t last_confirm_seq_ ABSL_GUARDED_BY(claim_mu_) = 0;  // of the last connect_confirm
-  // Final frames of finished calls, by messageId, oldest first (bounded).
-  absl::flat_hash_map<std::string, v1::Frame> outcomes_;
-  std::deque<std::string> outcome_order_;
-  absl::flat_hash_map<std::string, ActiveCall> calls_;  // by messageId
-  uint64_t next_call_id_ = 0;
+  // Running calls by messageId, and the final frames kept for resends (while a resume is
+  // possible at all: session_grace > 0).
+  CallTable calls_;
   bool room_asked_ = false;       // a WhenBelow request is out
   bool resumable_close_ = false;  // the bridge's close leaves the session resumable
   RateLimiter rate_limiter_;
@@ -430,9 +419,11 @@ class Session {
   absl::Time connected_at_;
   // Outbound batching: encoded frames waiting to go out as one `batch`.
   void FlushBatch();
+  // Drops what waits for a batch (held for a resume already, or dropped with the rest).
+  void DropBatch();
   // Closes a connection whose unwritten bytes are over max_outbound_queue (4002).
   void CheckOutboundQueue();
-  std::vector<std::string> batch_;
+  Batcher batcher_;
   void HandleRefresh(const v1::Refresh& refresh);
   // The per-connection rate limit, one token per frame (`frame` null: one that did not decode).
   // False when the frame must be dropped: a rate_limited error carrying its messageId (or, for
