@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bridge/transcode/json_text.h"
 
@@ -176,6 +177,41 @@ setInterval(poll, 1000);
 </html>
 )html");
   return *page;
+}
+
+HttpAnswer AnswerAdmin(std::string_view resource, bool admin_port, const std::string& ws_path,
+                       const AdminHooks& hooks) {
+  HttpAnswer a;
+  if (resource == "/healthz") {
+    a.body = "ok\n";
+    a.headers = {{"Content-Type", "text/plain"}};
+  } else if (resource == "/readyz") {
+    const bool ready = !hooks.draining();
+    a.status = ready ? 200 : 503;
+    a.body = ready ? "ready\n" : "draining\n";
+    a.headers = {{"Content-Type", "text/plain"}};
+  } else if (resource == "/metrics") {
+    a.body = hooks.metrics();
+    a.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+  } else if (resource == "/connections") {
+    a.body = ConnectionsJson(hooks.sessions(), hooks.now());
+    a.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  } else if (resource == "/drain") {
+    // What SIGTERM does (a Kubernetes preStop hook can call it): readyz false, no new
+    // connections, sessions closed with 1001 once their calls end. The process exits on SIGTERM.
+    hooks.drain();
+    a.status = 202;
+    a.body = "draining\n";
+    a.headers = {{"Content-Type", "text/plain"}};
+  } else if (resource == "/dashboard") {
+    a.body = DashboardHtml();
+    a.headers = {{"Content-Type", "text/html; charset=utf-8"}};
+  } else {
+    a.status = 404;
+    a.body = admin_port ? "not found; try /metrics, /healthz, /readyz, /connections, /dashboard\n"
+                        : absl::StrCat("not found; WebSocket clients connect to ", ws_path, "\n");
+  }
+  return a;
 }
 
 }  // namespace bridge::server

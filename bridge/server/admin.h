@@ -1,12 +1,16 @@
-// What the admin endpoints answer besides /metrics: /connections (JSON, one object per live
-// session) and /dashboard (a page that polls /connections and shows, per connection, the user,
-// uptime, upstream latency, messages per second, error rate and last error). Pure functions;
-// any thread.
+// The admin endpoints (/healthz, /readyz, /metrics, /connections, /drain, /dashboard), on the
+// admin port (admin_listen) or, without one, on the WebSocket port: what each answers, apart
+// from the socket. /connections is JSON, one object per live session; /dashboard a page that
+// polls /connections and shows, per connection, the user, uptime, upstream latency, messages
+// per second, error rate and last error. Any thread.
 #ifndef BRIDGE_SERVER_ADMIN_H_
 #define BRIDGE_SERVER_ADMIN_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -23,6 +27,27 @@ std::string ConnectionsJson(const std::vector<std::shared_ptr<session::SessionSt
 
 // The dashboard page: HTML with its script inline, no other resource.
 const std::string& DashboardHtml();
+
+// One HTTP answer.
+struct HttpAnswer {
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// What the admin endpoints read and do; every function is set.
+struct AdminHooks {
+  std::function<bool()> draining;
+  std::function<std::string()> metrics;  // the Prometheus text
+  std::function<std::vector<std::shared_ptr<session::SessionStats>>()> sessions;
+  std::function<void()> drain;  // what SIGTERM does; returns at once
+  std::function<absl::Time()> now;
+};
+
+// The answer to a request for `resource`. On the WebSocket port (`admin_port` false) an
+// unknown resource's answer names where WebSocket clients connect (`ws_path`).
+HttpAnswer AnswerAdmin(std::string_view resource, bool admin_port, const std::string& ws_path,
+                       const AdminHooks& hooks);
 
 }  // namespace bridge::server
 

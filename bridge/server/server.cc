@@ -1,12 +1,8 @@
 #include "bridge/server/server.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -29,8 +25,10 @@
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/server/admin.h"
+#include "bridge/server/admission.h"
 #include "bridge/server/outlet.h"
 #include "bridge/server/session_core.h"
+#include "bridge/server/tls_certificates.h"
 #include "bridge/server/upgrade.h"
 #include "bridge/server/ws_config.h"
 #include "bridge/transcode/json_text.h"
@@ -130,15 +128,10 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     endpoint_.set_ping_handler([this](connection_hdl hdl, std::string) { return OnPing(hdl); });
     endpoint_.set_http_handler([this](connection_hdl hdl) { OnHttp(hdl); });
     if constexpr (kTls) {
-      if (absl::Status loaded = LoadTls(/*at_start=*/true); !loaded.ok()) return loaded;
-      // websocketpp makes each connection's TLS stream before it is accepted, so the stream
-      // gets one shared context whose certificate callback picks the pair at the handshake.
-      tls_base_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-      std::error_code ec;
-      tls_base_->set_options(kTlsOptions, ec);
-      if (ec) return absl::InternalError(absl::StrCat("cannot set up TLS: ", ec.message()));
-      SSL_CTX_set_cert_cb(tls_base_->native_handle(), &Endpoint::ChooseCertificate, this);
-      endpoint_.set_tls_init_handler([this](connection_hdl) { return tls_base_; });
+      tls_ = std::make_unique<TlsCertificates>(config_.tls(), &metrics_, options_.clock);
+      absl::StatusOr<std::shared_ptr<asio::ssl::context>> shared = tls_->Start();
+      if (!shared.ok()) return shared.status();
+      endpoint_.set_tls_init_handler([shared = *shared](connection_hdl) { return shared; });
     }
 
     if (absl::Status listening = Listen(host_port->host, host_port->port); !listening.ok()) {
@@ -389,33 +382,17 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     return true;
   }
 
-  // Resident memory of this process, from /proc/self/statm.
-  static uint64_t ResidentBytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    if (f == nullptr) return 0;
-    unsigned long size = 0, resident = 0;
-    const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-    std::fclose(f);
-    return n == 2 ? static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE))
-                  : 0;
-  }
-
   // Whether one more connection from `ip` fits; counts it when it does.
   bool AdmitConnection(const connection_hdl& hdl, const std::string& ip, const char** reason) {
-    if (config_.max_memory_bytes() > 0 && ResidentBytes() > config_.max_memory_bytes()) {
-      metrics_.memory_guard_refusals.fetch_add(1, std::memory_order_relaxed);
-      *reason = "memory_limit";
+    const Admission::Refusal refusal = admission_.Admit(ip);
+    if (refusal != Admission::Refusal::kNone) {
+      (refusal == Admission::Refusal::kMemoryLimit ? metrics_.memory_guard_refusals
+                                                   : metrics_.connection_limit_refusals)
+          .fetch_add(1, std::memory_order_relaxed);
+      *reason = Admission::Name(refusal);
       return false;
     }
     absl::MutexLock lock(&mu_);
-    if (open_.size() >= config_.max_connections() ||
-        per_ip_[ip] >= config_.max_connections_per_ip()) {
-      if (per_ip_[ip] == 0) per_ip_.erase(ip);
-      metrics_.connection_limit_refusals.fetch_add(1, std::memory_order_relaxed);
-      *reason = "too_many_connections";
-      return false;
-    }
-    ++per_ip_[ip];
     open_.insert(hdl);
     return true;
   }
@@ -559,9 +536,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
 
   void ForgetConnection(const connection_hdl& hdl, const std::string& ip) {
     metrics_.connections_active.fetch_sub(1, std::memory_order_relaxed);
+    admission_.Leave(ip);
     absl::MutexLock lock(&mu_);
     open_.erase(hdl);
-    if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
     if (draining_.load() && open_.empty()) {
       asio::post(*drain_strand_, [this] {
         if (grace_) grace_->cancel();
@@ -569,97 +546,6 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
         StopIfDrained();
       });
     }
-  }
-
-  // TLS: the context of the certificate files as they are now. A pair that fails to load keeps
-  // the one in use (at start, it is an error naming the field).
-  absl::Status LoadTls(bool at_start) {
-    const std::string& cert = config_.tls().cert_file();
-    const std::string& key = config_.tls().key_file();
-    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    std::error_code ec;
-    context->set_options(kTlsOptions, ec);
-    if (!ec) context->use_certificate_chain_file(cert, ec);
-    const char* field = "tls.cert_file";
-    if (!ec) {
-      field = "tls.key_file";
-      context->use_private_key_file(key, asio::ssl::context::pem, ec);
-    }
-    if (ec) {
-      const std::string why = absl::StrCat("config field ", field, ": cannot load ",
-                                           field[4] == 'c' ? cert : key, ": ", ec.message());
-      if (!at_start) {
-        metrics_.tls_reload_failures.fetch_add(1, std::memory_order_relaxed);
-        log::Warn("tls_reload_failed").Str("reason", why);
-      }
-      return absl::InvalidArgumentError(why);
-    }
-    absl::MutexLock lock(&tls_mu_);
-    tls_context_ = std::move(context);
-    tls_stamp_ = TlsStamp();
-    if (!at_start) {
-      metrics_.tls_reloads.fetch_add(1, std::memory_order_relaxed);
-      log::Info("tls_reloaded").Str("cert_file", cert);
-    }
-    return absl::OkStatus();
-  }
-
-  // Modification times and sizes of the certificate and key files.
-  std::string TlsStamp() const {
-    std::string stamp;
-    for (const std::string* path : {&config_.tls().cert_file(), &config_.tls().key_file()}) {
-      struct stat st {};
-      if (::stat(path->c_str(), &st) == 0) {
-        absl::StrAppend(&stamp, st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_size, ";");
-      }
-    }
-    return stamp;
-  }
-
-  static constexpr long kTlsOptions =  // NOLINT(runtime/int): OpenSSL's type
-      asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-      asio::ssl::context::single_dh_use;
-
-  // OpenSSL's certificate callback, at each handshake: the current pair for this connection.
-  static int ChooseCertificate(SSL* ssl, void* arg) {
-    std::shared_ptr<asio::ssl::context> current = static_cast<Endpoint*>(arg)->CurrentTls();
-    SSL_CTX* loaded = current->native_handle();
-    STACK_OF(X509)* chain = nullptr;
-    SSL_CTX_get0_chain_certs(loaded, &chain);
-    if (SSL_use_certificate(ssl, SSL_CTX_get0_certificate(loaded)) != 1 ||
-        SSL_use_PrivateKey(ssl, SSL_CTX_get0_privatekey(loaded)) != 1 ||
-        (chain != nullptr && SSL_set1_chain(ssl, chain) != 1)) {
-      return 0;  // the handshake fails
-    }
-    return 1;
-  }
-
-  // The loaded pair, reloaded first when the files changed (looked at no more often than
-  // tls.reload_check_ms).
-  std::shared_ptr<asio::ssl::context> CurrentTls() {
-    const absl::Time now = absl::Now();
-    bool look = false;
-    {
-      absl::MutexLock lock(&tls_mu_);
-      const absl::Duration every = absl::Milliseconds(
-          config_.tls().has_reload_check_ms() ? config_.tls().reload_check_ms() : 1000);
-      if (now - tls_checked_ >= every) {
-        tls_checked_ = now;
-        look = true;
-      }
-    }
-    if (look) {
-      const std::string stamp = TlsStamp();
-      bool changed;
-      {
-        absl::MutexLock lock(&tls_mu_);
-        changed = stamp != tls_stamp_;
-      }
-      if (changed) LoadTls(/*at_start=*/false).IgnoreError();
-    }
-    absl::MutexLock lock(&tls_mu_);
-    return tls_context_;
   }
 
   // The admin listener: plain HTTP on its own port, on the same io threads.
@@ -676,8 +562,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       admin_.get_con_from_hdl(hdl)->set_status(websocketpp::http::status_code::not_found);
       return false;
     });
-    admin_.set_http_handler(
-        [this](connection_hdl hdl) { ServeAdmin(admin_.get_con_from_hdl(hdl), "admin"); });
+    admin_.set_http_handler([this](connection_hdl hdl) {
+      ServeAdmin(admin_.get_con_from_hdl(hdl), /*admin_port=*/true);
+    });
     admin_.listen(host_port->host, std::to_string(host_port->port), ec);
     if (ec) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.admin_listen(),
@@ -708,56 +595,33 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(), "\n"));
       return;
     }
-    ServeAdmin(con, "");
+    ServeAdmin(con, /*admin_port=*/false);
   }
 
   template <typename Con>
-  void ServeAdmin(const Con& con, const char* where) {
-    const std::string& resource = con->get_resource();
-    if (resource == "/healthz") {
-      con->set_status(websocketpp::http::status_code::ok);
-      con->set_body("ok\n");
-      con->append_header("Content-Type", "text/plain");
-    } else if (resource == "/readyz") {
-      const bool ready = !draining_.load();
-      con->set_status(ready ? websocketpp::http::status_code::ok
-                            : websocketpp::http::status_code::service_unavailable);
-      con->set_body(ready ? "ready\n" : "draining\n");
-      con->append_header("Content-Type", "text/plain");
-    } else if (resource == "/metrics") {
-      con->set_status(websocketpp::http::status_code::ok);
-      con->set_body(metrics_.RenderPrometheus());
-      con->append_header("Content-Type", "text/plain; version=0.0.4");
-    } else if (resource == "/connections") {
+  void ServeAdmin(const Con& con, bool admin_port) {
+    HttpAnswer answer = AnswerAdmin(con->get_resource(), admin_port, config_.path(), admin_hooks_);
+    con->set_status(static_cast<websocketpp::http::status_code::value>(answer.status));
+    con->set_body(std::move(answer.body));
+    for (const auto& [name, value] : answer.headers) con->append_header(name, value);
+  }
+
+  AdminHooks MakeAdminHooks() {
+    AdminHooks hooks;
+    hooks.draining = [this] { return draining_.load(); };
+    hooks.metrics = [this] { return metrics_.RenderPrometheus(); };
+    hooks.sessions = [this] {
       std::vector<std::shared_ptr<session::SessionStats>> stats;
-      {
-        absl::MutexLock lock(&mu_);
-        for (const auto& core : cores_) stats.push_back(core->stats());
-      }
-      con->set_status(websocketpp::http::status_code::ok);
-      con->set_body(ConnectionsJson(stats, options_.clock->Now()));
-      con->append_header("Content-Type", "application/json");
-      con->append_header("Cache-Control", "no-store");
-    } else if (resource == "/drain") {
-      // What SIGTERM does (a Kubernetes preStop hook can call it): readyz false, no new
-      // connections, sessions closed with 1001 once their calls end. The process exits on
-      // SIGTERM.
+      absl::MutexLock lock(&mu_);
+      for (const auto& core : cores_) stats.push_back(core->stats());
+      return stats;
+    };
+    hooks.drain = [this] {
       metrics_.drains_requested.fetch_add(1, std::memory_order_relaxed);
       asio::post(*drain_strand_, [this] { BeginDrain(); });
-      con->set_status(websocketpp::http::status_code::accepted);
-      con->set_body("draining\n");
-      con->append_header("Content-Type", "text/plain");
-    } else if (resource == "/dashboard") {
-      con->set_status(websocketpp::http::status_code::ok);
-      con->set_body(DashboardHtml());
-      con->append_header("Content-Type", "text/html; charset=utf-8");
-    } else if (where[0] != '\0') {
-      con->set_status(websocketpp::http::status_code::not_found);
-      con->set_body("not found; try /metrics, /healthz, /readyz, /connections, /dashboard\n");
-    } else {
-      con->set_status(websocketpp::http::status_code::not_found);
-      con->set_body(absl::StrCat("not found; WebSocket clients connect to ", config_.path(), "\n"));
-    }
+    };
+    hooks.now = [this] { return options_.clock->Now(); };
+    return hooks;
   }
 
   const v1::BridgeConfig& config_;
@@ -767,11 +631,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   WsServer endpoint_;
   websocketpp::server<PlainConfig> admin_;  // on endpoint_'s io_context, plain HTTP
   uint16_t admin_port_ = 0;
-  absl::Mutex tls_mu_;
-  std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(tls_mu_);  // the pair
-  std::shared_ptr<asio::ssl::context> tls_base_;  // every connection's, set at Start
-  std::string tls_stamp_ ABSL_GUARDED_BY(tls_mu_);
-  absl::Time tls_checked_ ABSL_GUARDED_BY(tls_mu_);
+  std::unique_ptr<TlsCertificates> tls_;  // with kTls, from Start
+  Admission admission_{Admission::FromConfig(config_), &Admission::ResidentBytes};
+  const AdminHooks admin_hooks_ = MakeAdminHooks();
   std::vector<std::thread> threads_;
   bool started_ = false;
   uint16_t port_ = 0;
@@ -792,7 +654,6 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
   std::set<std::shared_ptr<Core>> cores_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint32_t> per_ip_ ABSL_GUARDED_BY(mu_);
   // Every core that may still be alive, for teardown (pruned as it grows).
   std::vector<std::weak_ptr<Core>> every_core_ ABSL_GUARDED_BY(mu_);
   size_t every_core_floor_ ABSL_GUARDED_BY(mu_) = 64;
