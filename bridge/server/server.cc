@@ -199,12 +199,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   void Forget(Core* core) override {
     std::shared_ptr<Core> keep;  // dropped after the lock
     absl::MutexLock lock(&mu_);
-    for (auto it = cores_.begin(); it != cores_.end(); ++it) {
-      if (it->get() == core) {
-        keep = *it;
-        cores_.erase(it);
-        break;
-      }
+    if (auto it = cores_.find(core); it != cores_.end()) {
+      keep = std::move(it->second);
+      cores_.erase(it);
     }
     if (core->session().state() != session::Session::State::kPending) {
       by_id_.erase(core->session().conversation_id());
@@ -231,7 +228,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     if (out != nullptr) out->connection()->SetCore(target);
     {
       absl::MutexLock lock(&mu_);
-      cores_.erase(claimant);
+      cores_.erase(claimant.get());
     }
     target->Post(
         [target, out, connect, identity] { target->AttachResumed(out, connect, identity); });
@@ -252,7 +249,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     bool idle;
     {
       absl::MutexLock lock(&mu_);
-      cores.assign(cores_.begin(), cores_.end());
+      for (const auto& [key, core] : cores_) cores.push_back(core);
       idle = open_.empty();
     }
     for (auto& core : cores) core->Post([core] { core->Drain(); });
@@ -270,7 +267,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       std::vector<std::shared_ptr<Core>> left;
       {
         absl::MutexLock lock(&mu_);
-        left.assign(cores_.begin(), cores_.end());
+        for (const auto& [key, core] : cores_) left.push_back(core);
       }
       for (auto& core : left) core->Post([core] { core->Shutdown(); });
       grace_->expires_after(std::chrono::milliseconds(config_.shutdown_grace_ms()));
@@ -456,7 +453,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     con->SetCore(core);
     {
       absl::MutexLock lock(&mu_);
-      cores_.insert(core);
+      cores_.emplace(core.get(), core);
       if (every_core_.size() >= 2 * every_core_floor_) {
         every_core_.erase(std::remove_if(every_core_.begin(), every_core_.end(),
                                          [](const auto& w) { return w.expired(); }),
@@ -613,7 +610,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     hooks.sessions = [this] {
       std::vector<std::shared_ptr<session::SessionStats>> stats;
       absl::MutexLock lock(&mu_);
-      for (const auto& core : cores_) stats.push_back(core->stats());
+      for (const auto& [key, core] : cores_) stats.push_back(core->stats());
       return stats;
     };
     hooks.drain = [this] {
@@ -653,7 +650,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
-  std::set<std::shared_ptr<Core>> cores_ ABSL_GUARDED_BY(mu_);
+  // By address: a session's end (Forget) finds its own in constant time, under mu_.
+  absl::flat_hash_map<const Core*, std::shared_ptr<Core>> cores_ ABSL_GUARDED_BY(mu_);
   // Every core that may still be alive, for teardown (pruned as it grows).
   std::vector<std::weak_ptr<Core>> every_core_ ABSL_GUARDED_BY(mu_);
   size_t every_core_floor_ ABSL_GUARDED_BY(mu_) = 64;
