@@ -320,6 +320,10 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
             RetryAcceptSoon(ec.message());
             return;
           }
+          // Small frames go out at once. With Nagle's algorithm on, a stream's second reply
+          // waited for the client's delayed ACK of the first (about 40 ms on Linux).
+          std::error_code unset;
+          con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), unset);
           // From here on the connection lives on its own strand, as websocketpp's accept
           // loop would have started it.
           asio::post(*con->get_strand(), [con] { con->start(); });
