@@ -34,6 +34,13 @@ class WebSocketTransport::Impl {
     endpoint_.set_max_message_size(options.max_message_bytes);
     endpoint_.set_open_handshake_timeout(Millis(options.open_handshake_timeout));
     endpoint_.set_close_handshake_timeout(Millis(options.close_handshake_timeout));
+    // Small frames go out at once: with Nagle's algorithm on, a frame sent right after another
+    // waits for the bridge's delayed ACK of the first (about 40 ms).
+    endpoint_.set_tcp_post_init_handler([this](connection_hdl hdl) {
+      std::error_code ec;
+      WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl, ec);
+      if (!ec) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    });
   }
 
   asio::io_context& io() { return *io_; }

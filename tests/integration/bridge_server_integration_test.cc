@@ -1,18 +1,11 @@
 // The real bridge server, in-process on port 0, driven by an independent WebSocket client:
 // handshake in both encodings, heartbeat, timeouts, every kind of bad input, and drain.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
@@ -20,6 +13,7 @@
 #include "bridge/server/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/socket_options.h"
 #include "tests/support/ws_test_client.h"
 
 namespace bridge {
@@ -27,6 +21,7 @@ namespace {
 
 namespace cc = protocol::close_code;
 using ::bridge::testing::WsTestClient;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using v1::Frame;
@@ -147,31 +142,12 @@ std::string PingWithText(const std::string& text) {
 
 // Small frames go out at once: the bridge's end of a connection has Nagle's algorithm off, or a
 // stream's second reply would wait for the client's delayed ACK of the first (about 40 ms).
-// The bridge runs in this process, so its end is found among this process's sockets.
+// The bridge runs in this process: its end is among this process's sockets.
 TEST_F(BridgeServerTest, TheBridgesEndOfAConnectionSendsSmallFramesAtOnce) {
   StartServer();
   auto client = OpenConfirmed();
   ASSERT_NE(client, nullptr);
-  int accepted = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    int fd = -1;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &fd)) continue;
-    sockaddr_in local{};
-    socklen_t len = sizeof(local);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
-        local.sin_family != AF_INET || ntohs(local.sin_port) != server_->port()) {
-      continue;
-    }
-    sockaddr_in peer{};
-    len = sizeof(peer);
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // listening
-    int nodelay = 0;
-    socklen_t size = sizeof(nodelay);
-    ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
-    EXPECT_NE(nodelay, 0) << "fd " << fd;
-    ++accepted;
-  }
-  EXPECT_EQ(accepted, 1);
+  EXPECT_THAT(testing::NoDelayOfConnectedSockets(server_->port(), 0), ElementsAre(true));
 }
 
 TEST_F(BridgeServerTest, LargeTextMessagesAreUnmaskedAndCheckedAcrossReads) {

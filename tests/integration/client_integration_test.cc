@@ -19,6 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/socket_options.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
@@ -213,6 +214,14 @@ TEST_F(ClientIntegrationTest, ConnectsAndConfirmsASession) {
   EXPECT_EQ(opens[0].heartbeat_interval, absl::Seconds(15));
   EXPECT_EQ(opens[0].heartbeat_timeout, absl::Seconds(30));
   EXPECT_TRUE(bridge_->app().server().AwaitOpenConnections(1, kTestTimeout));
+}
+
+// Small frames go out at once: the client's end of its connection has Nagle's algorithm off,
+// or a stream_send right after another would wait for the bridge's delayed ACK.
+TEST_F(ClientIntegrationTest, TheClientsEndOfItsConnectionSendsSmallFramesAtOnce) {
+  StartBridge();
+  Connected();
+  EXPECT_THAT(testing::NoDelayOfConnectedSockets(0, bridge_->port()), ElementsAre(true));
 }
 
 TEST_F(ClientIntegrationTest, AUnaryCallMadeBeforeConnectGoesOutOnceConfirmed) {
