@@ -299,9 +299,10 @@ def main():
             report["open_loop"]["max_rps"] = top
             for share in (0.5, 0.8):
                 rate = round(top * share)
-                got = {"grpc": [], "bridge": []}
+                open_paths = ["grpc", "bridge"] + list(compare)
+                got = {p: [] for p in open_paths}
                 for rep in range(runs):
-                    for path in ("grpc", "bridge"):
+                    for path in open_paths:
                         flags = cell_flags(path, procs, 64, 4 * 256, args.connections,
                                            common + [f"--rate={rate}"])
                         r = b.run_load(flags)
@@ -314,6 +315,7 @@ def main():
                     "bridge": summarize(got["bridge"]),
                     "p99_ratio": median([g["p99_us"] and w["p99_us"] / g["p99_us"]
                                          for g, w in zip(got["grpc"], got["bridge"])]),
+                    **{name: summarize(got[name]) for name in compare},
                 }
         report["loadavg"]["open_loop_end"] = loadavg()
         procs["bridge"].stop()
