@@ -21,9 +21,12 @@ ActiveCall& CallTable::Start(const std::string& message_id) {
   return call;
 }
 
-ActiveCall CallTable::Take(const std::string& message_id) {
-  auto node = calls_.extract(message_id);
-  return node.empty() ? ActiveCall{} : std::move(node.mapped());
+std::optional<ActiveCall> CallTable::Take(const std::string& message_id, uint64_t call_id) {
+  auto it = calls_.find(message_id);
+  if (it == calls_.end() || it->second.id != call_id) return std::nullopt;
+  std::optional<ActiveCall> call(std::move(it->second));
+  calls_.erase(it);
+  return call;
 }
 
 std::vector<ActiveCall> CallTable::TakeAll() {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,9 @@ class CallTable {
   ActiveCall* Find(const std::string& message_id, uint64_t call_id);
   // A new call under `message_id`, which must not be running, with a fresh id.
   ActiveCall& Start(const std::string& message_id);
-  // Removes the call and hands it over.
-  ActiveCall Take(const std::string& message_id);
+  // Removes call `call_id` under `message_id` and hands it over; nothing when that is not the
+  // running call (an event of an earlier call under the same messageId).
+  std::optional<ActiveCall> Take(const std::string& message_id, uint64_t call_id);
   // Removes every running call and hands them over.
   std::vector<ActiveCall> TakeAll();
 

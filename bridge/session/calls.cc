@@ -330,7 +330,7 @@ void Session::OnCallMessage(const std::string& message_id, uint64_t call_id,
   if (!payload.ok()) {
     call.call->Cancel();
     const std::string id = message_id;
-    calls_.Take(id);
+    calls_.Take(id, call_id);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", id);
     return;
@@ -351,8 +351,9 @@ void Session::OnCallFinish(const std::string& message_id, uint64_t call_id,
 
 void Session::FinishCall(const std::string& message_id, uint64_t call_id,
                          upstream::CallResult result) {
-  if (calls_.Find(message_id, call_id) == nullptr) return;
-  ActiveCall call = calls_.Take(message_id);
+  std::optional<ActiveCall> taken = calls_.Take(message_id, call_id);
+  if (!taken.has_value()) return;
+  ActiveCall call = *std::move(taken);
   // Counted once the answer is written, whichever it is; a reply that cannot be transcoded
   // counts as INTERNAL.
   const absl::Duration ended = clock_->Monotonic();

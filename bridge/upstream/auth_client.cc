@@ -105,6 +105,9 @@ class AuthServiceChecker final : public auth::Checker {
   std::unique_ptr<v1::Auth::Stub> stub_;
   const uint32_t timeout_ms_;
   const std::set<std::string> forward_;
+  // Two records, for two moments: a check leaves `pending_` before its context is destroyed
+  // (the destructor may cancel what `pending_` holds) and `in_flight_` after (the channel then
+  // goes on the destructor's thread).
   InFlightCalls in_flight_;
   absl::Mutex mu_;
   std::set<grpc::ClientContext*> pending_ ABSL_GUARDED_BY(mu_);

@@ -108,7 +108,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
                        public std::enable_shared_from_this<GrpcCall> {
  public:
   GrpcCall(size_t max_pending_writes, std::shared_ptr<CallListener> listener,
-           std::shared_ptr<GrpcUpstream::InFlight> in_flight, bool one_event)
+           std::shared_ptr<InFlightCalls> in_flight, bool one_event)
       : one_event_(one_event),
         max_pending_writes_(max_pending_writes),
         listener_(std::move(listener)),
@@ -256,7 +256,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     listener_->OnFinish(std::move(result));
     listener_.reset();
     // Leaves the count after the context is gone when this is the last reference (in_flight.h).
-    std::shared_ptr<GrpcUpstream::InFlight> in_flight = std::move(in_flight_);
+    std::shared_ptr<InFlightCalls> in_flight = std::move(in_flight_);
     self_.reset();  // may delete this
     in_flight->Leave();
   }
@@ -272,7 +272,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   const bool one_event_;
   const size_t max_pending_writes_;
   std::shared_ptr<CallListener> listener_;
-  std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
+  std::shared_ptr<InFlightCalls> in_flight_;
   std::shared_ptr<GrpcCall> self_;
   CallResult result_;   // one_event_: headers and reply, until OnDone (reactions are serial)
   std::string method_;  // outlives the call: gRPC keeps a pointer to it
@@ -301,8 +301,8 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
 // (a gRPC thread) and RequestRead (the caller's) race; listeners only post, never re-enter.
 class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<UnaryGrpcCall> {
  public:
-  UnaryGrpcCall(std::shared_ptr<CallListener> listener,
-                std::shared_ptr<GrpcUpstream::InFlight> in_flight, bool one_event)
+  UnaryGrpcCall(std::shared_ptr<CallListener> listener, std::shared_ptr<InFlightCalls> in_flight,
+                bool one_event)
       : one_event_(one_event), listener_(std::move(listener)), in_flight_(std::move(in_flight)) {}
 
   void Begin(grpc::GenericStub* stub, const CallSpec& spec, absl::Time deadline,
@@ -376,7 +376,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
     }
     // Leaves the count after the context is gone when `self` is the last reference
     // (in_flight.h).
-    std::shared_ptr<GrpcUpstream::InFlight> in_flight = in_flight_;
+    std::shared_ptr<InFlightCalls> in_flight = in_flight_;
     self.reset();  // may delete this
     in_flight->Leave();
   }
@@ -424,7 +424,7 @@ class UnaryGrpcCall final : public Call, public std::enable_shared_from_this<Una
 
   const bool one_event_;
   std::shared_ptr<CallListener> listener_;
-  std::shared_ptr<GrpcUpstream::InFlight> in_flight_;
+  std::shared_ptr<InFlightCalls> in_flight_;
   grpc::GenericStub* stub_ = nullptr;
   std::string method_;  // outlives the call: gRPC keeps a pointer to it
   grpc::ClientContext context_;
@@ -776,7 +776,7 @@ absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
 GrpcUpstream::GrpcUpstream(const v1::BridgeConfig& config, RetryPolicies policies)
     : config_(config),
       policies_(std::move(policies)),
-      in_flight_(std::make_shared<InFlight>()),
+      in_flight_(std::make_shared<InFlightCalls>()),
       uniform01_([] {
         thread_local absl::BitGen gen;
         return absl::Uniform<double>(gen, 0.0, 1.0);

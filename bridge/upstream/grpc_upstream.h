@@ -38,10 +38,6 @@ class GrpcUpstream final : public Upstream {
   // Waits until no call is in flight; false on timeout. Cancelled calls finish quickly.
   bool AwaitIdle(absl::Duration timeout);
 
-  // Calls in flight; shared with the calls, which may outlive the upstream briefly. The
-  // upstream's channels go only after it is idle (in_flight.h says why).
-  using InFlight = InFlightCalls;
-
   struct RetryStats {
     uint64_t retries = 0;    // attempts after the first
     uint64_t throttled = 0;  // retries the budget refused
@@ -73,7 +69,9 @@ class GrpcUpstream final : public Upstream {
   std::string default_target_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<InFlight> in_flight_;
+  // Shared with the calls, which may outlive the upstream briefly. The upstream's channels go
+  // only after it is idle (in_flight.h says why).
+  std::shared_ptr<InFlightCalls> in_flight_;
   std::function<double()> uniform01_;
   mutable absl::Mutex stats_mu_;
   std::map<std::string, RetryStats> retry_stats_ ABSL_GUARDED_BY(stats_mu_);

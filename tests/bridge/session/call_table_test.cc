@@ -32,9 +32,10 @@ TEST(CallTableTest, EachCallStartedGetsAFreshId) {
 TEST(CallTableTest, AnEventOfAnEarlierCallUnderTheSameMessageIdFindsNothing) {
   CallTable table(8);
   const uint64_t earlier = table.Start("a").id;
-  table.Take("a");
+  ASSERT_TRUE(table.Take("a", earlier).has_value());
   const uint64_t later = table.Start("a").id;
   EXPECT_EQ(table.Find("a", earlier), nullptr);
+  EXPECT_FALSE(table.Take("a", earlier).has_value());  // and leaves the later call be
   ASSERT_NE(table.Find("a", later), nullptr);
   EXPECT_EQ(table.Find("a", later)->id, later);
 }
@@ -44,7 +45,7 @@ TEST(CallTableTest, ACallStartedAgainUnderItsMessageIdStartsClean) {
   ActiveCall& call = table.Start("a");
   call.read_wanted = true;
   call.content_mode = true;
-  table.Take("a");
+  table.Take("a", call.id);
   const ActiveCall& again = table.Start("a");
   EXPECT_FALSE(again.read_wanted);
   EXPECT_FALSE(again.content_mode);
@@ -55,11 +56,12 @@ TEST(CallTableTest, TakeRemovesAndHandsTheCallOver) {
   ActiveCall& call = table.Start("a");
   call.read_wanted = true;
   const uint64_t id = call.id;
-  ActiveCall taken = table.Take("a");
-  EXPECT_EQ(taken.id, id);
-  EXPECT_TRUE(taken.read_wanted);
+  std::optional<ActiveCall> taken = table.Take("a", id);
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->id, id);
+  EXPECT_TRUE(taken->read_wanted);
   EXPECT_TRUE(table.empty());
-  EXPECT_EQ(table.Take("a").id, 0u);  // nothing left: an empty call
+  EXPECT_FALSE(table.Take("a", id).has_value());  // nothing left
 }
 
 TEST(CallTableTest, TakeAllEmptiesTheTable) {
