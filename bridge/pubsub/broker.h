@@ -38,10 +38,22 @@ struct Position {
 
 // A publication's frame as sessions send it, made once by the first session that delivers it
 // and shared by the others, by session encoding (index: protocol::Encoding), without a seq
-// (each session adds its own: protocol::WithSeq). Empty until made.
-struct EncodedPublication {
-  absl::Mutex mu;
-  std::string forms[2] ABSL_GUARDED_BY(mu);
+// (each session adds its own: protocol::WithSeq).
+class EncodedPublication {
+ public:
+  // The form at `index`, made by `make()` (a std::string) by the first caller; shared, not
+  // copied, with the others.
+  template <typename Make>
+  std::shared_ptr<const std::string> Get(size_t index, Make make) {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<const std::string>& form = forms_[index];
+    if (form == nullptr) form = std::make_shared<const std::string>(make());
+    return form;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::shared_ptr<const std::string> forms_[2] ABSL_GUARDED_BY(mu_);
 };
 
 struct Publication {

@@ -219,26 +219,27 @@ void Session::OnCheckPosition(const std::string& channel) {
 }
 
 void Session::SendPublication(const pubsub::Publication& publication) {
-  Frame frame;
-  v1::Publication* out = frame.mutable_publication();
-  out->set_channel(publication.channel);
-  out->set_offset(publication.offset);
-  out->set_epoch(publication.epoch);
-  out->set_data(publication.data);
+  auto make = [&publication] {
+    Frame frame;
+    v1::Publication* out = frame.mutable_publication();
+    out->set_channel(publication.channel);
+    out->set_offset(publication.offset);
+    out->set_epoch(publication.epoch);
+    out->set_data(publication.data);
+    return frame;
+  };
   if (publication.encoded == nullptr) {
+    Frame frame = make();
     SendFrame(frame);
     return;
   }
-  // Fan-out: the first session to deliver it encodes it; the others copy that and add a seq.
-  std::string unsequenced;
-  {
-    pubsub::EncodedPublication& encoded = *publication.encoded;
-    absl::MutexLock lock(&encoded.mu);
-    std::string& form = encoded.forms[static_cast<size_t>(encoding_)];
-    if (form.empty()) form = protocol::EncodeFrame(encoding_, frame);
-    unsequenced = form;
-  }
-  SendFrame(frame, &unsequenced);
+  // Fan-out: the first session to deliver it encodes it; the others share that encoding and
+  // add their seq. The frame SendFrame gets says only its kind, for the counters.
+  std::shared_ptr<const std::string> unsequenced = publication.encoded->Get(
+      static_cast<size_t>(encoding_), [&] { return protocol::EncodeFrame(encoding_, make()); });
+  Frame kind;
+  kind.mutable_publication();
+  SendFrame(kind, unsequenced.get());
 }
 
 void Session::SendChannelState(const std::string& channel, bool subscribed, const ChannelSub* sub,
