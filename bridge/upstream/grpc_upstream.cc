@@ -30,7 +30,8 @@ struct GrpcUpstream::Target {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   std::unique_ptr<RetryThrottle> throttle;
-  bool wait_for_ready = false;  // routes.wait_for_ready
+  bool wait_for_ready = false;            // routes.wait_for_ready
+  std::unique_ptr<RetryContext> retries;  // attempts on these channels, gRPC's alarms
 
   grpc::GenericStub* stub() {
     static std::atomic<size_t> next_lane{0};
@@ -79,8 +80,7 @@ Metadata ToMetadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md)
   return out;
 }
 
-// How a finished call ended: its status, trailers, and grpc-retry-pushback-ms (gRFC A6: one
-// that is not a non-negative integer means "do not retry", -2).
+// How a finished call ended: its status, trailers, and grpc-retry-pushback-ms.
 CallResult ResultOf(const grpc::Status& status, grpc::ClientContext& context) {
   CallResult result;
   result.code = static_cast<int>(status.error_code());
@@ -89,7 +89,8 @@ CallResult ResultOf(const grpc::Status& status, grpc::ClientContext& context) {
   for (const auto& [key, value] : result.trailers) {
     if (key != kPushbackKey) continue;
     int64_t ms;
-    result.retry_pushback_ms = absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : -2;
+    result.retry_pushback_ms =
+        absl::SimpleAtoi(value, &ms) && ms >= 0 ? ms : CallResult::kPushbackNoRetry;
   }
   return result;
 }
@@ -478,272 +479,70 @@ class RefusedCall final : public Call {
   const absl::Status why_;
 };
 
+// A GrpcCall as one attempt of a RetryingCall.
+class GrpcAttempt final : public Attempt {
+ public:
+  GrpcAttempt(std::shared_ptr<GrpcCall> call, grpc::GenericStub* stub, const CallSpec& spec,
+              absl::Time deadline, bool wait_for_ready)
+      : call_(std::move(call)),
+        stub_(stub),
+        spec_(spec),
+        deadline_(deadline),
+        wait_for_ready_(wait_for_ready) {}
+  void Begin() override { call_->Begin(stub_, spec_, deadline_, wait_for_ready_); }
+  bool Write(std::string bytes) override { return call_->Write(std::move(bytes)); }
+  void WritesDone() override { call_->WritesDone(); }
+  void RequestRead() override { call_->RequestRead(); }
+  void Cancel() override { call_->Cancel(); }
+
+ private:
+  const std::shared_ptr<GrpcCall> call_;
+  grpc::GenericStub* const stub_;
+  const CallSpec spec_;
+  const absl::Time deadline_;
+  const bool wait_for_ready_;
+};
+
+// A backoff on a grpc::Alarm, whose callback runs on gRPC's threads.
+class AlarmTimer final : public BackoffTimer {
+ public:
+  AlarmTimer(absl::Time when, std::function<void(bool)> done) {
+    alarm_.Set(absl::ToChronoTime(when), std::move(done));
+  }
+  void Cancel() override { alarm_.Cancel(); }
+
+ private:
+  grpc::Alarm alarm_;
+};
+
 }  // namespace
 
-// A call under a retry policy (gRFC A6): attempts are GrpcCalls; until the call commits
-// (response headers or a reply arrive, or the requests outgrow the replay buffer) a failure
-// with a retryable status starts another attempt after a full-jitter backoff or the server's
-// pushback, within max_attempts, the deadline and the target's retry budget. Requests are kept
-// and replayed to each attempt. Events of old attempts are ignored.
-class RetryingCall final : public Call, public std::enable_shared_from_this<RetryingCall> {
+// Retries on one target's channels.
+class GrpcUpstream::TargetRetries final : public RetryContext {
  public:
-  static constexpr size_t kMaxReplayBytes = 1 << 20;
-
-  RetryingCall(GrpcUpstream* upstream, GrpcUpstream::Target* target, const RetryRule* rule,
-               CallSpec spec, std::shared_ptr<CallListener> listener)
-      : upstream_(upstream),
-        target_(target),
-        rule_(rule),
-        spec_(std::move(spec)),
-        listener_(std::move(listener)) {}
-
-  // Let go of while waiting out a backoff (its caller gone without cancelling): the call never
-  // finishes, so it leaves the count of calls in flight here.
-  ~RetryingCall() override {
-    if (!finished_) upstream_->in_flight_->Leave();
+  TargetRetries(GrpcUpstream* upstream, Target* target) : upstream_(upstream), target_(target) {}
+  absl::Time Now() override { return absl::Now(); }
+  double Uniform01() override { return upstream_->NextUniform(); }
+  std::shared_ptr<Attempt> NewAttempt(const CallSpec& spec, absl::Time deadline,
+                                      size_t replay_writes,
+                                      std::shared_ptr<CallListener> listener) override {
+    auto call =
+        std::make_shared<GrpcCall>(upstream_->config_.max_pending_writes_per_call() + replay_writes,
+                                   std::move(listener), upstream_->in_flight_, /*one_event=*/false);
+    return std::make_shared<GrpcAttempt>(std::move(call), target_->stub(), spec, deadline,
+                                         target_->wait_for_ready);
   }
-
-  void Begin() {
-    deadline_ =
-        spec_.timeout > absl::ZeroDuration() ? absl::Now() + spec_.timeout : absl::InfiniteFuture();
-    upstream_->in_flight_->Enter();
-    std::shared_ptr<GrpcCall> attempt;
-    {
-      absl::MutexLock lock(&mu_);
-      attempt = NewAttemptLocked();
-    }
-    attempt->Begin(target_->stub(), spec_, deadline_, target_->wait_for_ready);
+  std::shared_ptr<BackoffTimer> StartTimer(absl::Time when,
+                                           std::function<void(bool)> done) override {
+    return std::make_shared<AlarmTimer>(when, std::move(done));
   }
-
-  bool Write(std::string bytes) override {
-    std::shared_ptr<GrpcCall> attempt;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_) return true;
-      if (!committed_) {
-        replay_bytes_ += bytes.size();
-        if (replay_bytes_ > kMaxReplayBytes) {
-          Commit();
-        } else {
-          writes_.push_back(bytes);
-        }
-      }
-      attempt = current_;
-    }
-    return attempt == nullptr || attempt->Write(std::move(bytes));
-  }
-
-  void WritesDone() override {
-    std::shared_ptr<GrpcCall> attempt;
-    {
-      absl::MutexLock lock(&mu_);
-      writes_done_ = true;
-      attempt = current_;
-    }
-    if (attempt != nullptr) attempt->WritesDone();
-  }
-
-  void RequestRead() override {
-    std::shared_ptr<GrpcCall> attempt;
-    {
-      absl::MutexLock lock(&mu_);
-      read_wanted_ = true;
-      attempt = current_;
-    }
-    if (attempt != nullptr) attempt->RequestRead();
-  }
-
-  void Cancel() override {
-    std::shared_ptr<GrpcCall> attempt;
-    std::shared_ptr<grpc::Alarm> alarm;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      attempt = current_;
-      if (waiting_) alarm = alarm_;
-    }
-    if (attempt != nullptr) attempt->Cancel();
-    if (alarm != nullptr) alarm->Cancel();  // the backoff ends now, with CANCELLED
-  }
-
-  void AttemptHeaders(int attempt, Metadata headers) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (attempt != attempt_) return;
-      Commit();
-      if (spec_.one_event) {
-        collected_.headers = std::move(headers);
-        return;
-      }
-    }
-    listener_->OnHeaders(std::move(headers));
-  }
-
-  void AttemptMessage(int attempt, std::string bytes) {
-    std::shared_ptr<GrpcCall> read_on;
-    {
-      absl::MutexLock lock(&mu_);
-      if (attempt != attempt_) return;
-      Commit();
-      if (spec_.one_event) {
-        // The attempt reports as a stream; this call reads on to the end by itself.
-        collected_.reply = std::move(bytes);
-        read_on = current_;
-      } else {
-        read_wanted_ = false;
-      }
-    }
-    if (!spec_.one_event) {
-      listener_->OnMessage(std::move(bytes));
-    } else if (read_on != nullptr) {
-      read_on->RequestRead();
-    }
-  }
-
-  void AttemptFinish(int attempt, CallResult result) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (attempt != attempt_) return;
-      current_.reset();
-      if (result.code == 0) {
-        target_->throttle->OnSuccess();
-      } else if (rule_->retryable_codes.count(result.code) > 0) {
-        const bool budget = target_->throttle->OnFailureAllowsRetry();
-        const bool eligible = !committed_ && !cancelled_ && attempt_ < rule_->max_attempts &&
-                              result.retry_pushback_ms != -2;
-        if (eligible && !budget) upstream_->CountRetry(spec_.method.path, /*throttled=*/true);
-        if (eligible && budget) {
-          const absl::Duration delay =
-              result.retry_pushback_ms >= 0
-                  ? absl::Milliseconds(result.retry_pushback_ms)
-                  : BackoffDelay(*rule_, attempt_ + 1, upstream_->NextUniform());
-          if (absl::Now() + delay < deadline_) {
-            upstream_->CountRetry(spec_.method.path, /*throttled=*/false);
-            last_result_ = std::move(result);
-            waiting_ = true;
-            // A new Alarm for each backoff: the previous one's callback may still be running
-            // (this attempt was started from it), and Set would replace it under its feet.
-            alarm_ = std::make_shared<grpc::Alarm>();
-            alarm_->Set(absl::ToChronoTime(absl::Now() + delay),
-                        // Weak: gRPC's Alarm keeps its callback after it ran, and a strong
-                        // reference there would keep this call alive for good.
-                        [weak = weak_from_this()](bool fired) {
-                          if (auto self = weak.lock()) self->OnBackoffDone(fired);
-                        });
-            return;
-          }
-        }
-      }
-      finished_ = true;
-      if (spec_.one_event && result.code == 0) {
-        result.headers = std::move(collected_.headers);
-        result.reply = std::move(collected_.reply);
-      }
-    }
-    Finish(std::move(result));
+  void CountRetry(const std::string& method_path, bool throttled) override {
+    upstream_->CountRetry(method_path, throttled);
   }
 
  private:
-  class AttemptListener final : public CallListener {
-   public:
-    AttemptListener(std::shared_ptr<RetryingCall> owner, int attempt)
-        : owner_(std::move(owner)), attempt_(attempt) {}
-    void OnHeaders(Metadata headers) override {
-      owner_->AttemptHeaders(attempt_, std::move(headers));
-    }
-    void OnMessage(std::string bytes) override {
-      owner_->AttemptMessage(attempt_, std::move(bytes));
-    }
-    void OnFinish(CallResult result) override {
-      owner_->AttemptFinish(attempt_, std::move(result));
-    }
-
-   private:
-    std::shared_ptr<RetryingCall> owner_;
-    const int attempt_;
-  };
-
-  std::shared_ptr<GrpcCall> NewAttemptLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    ++attempt_;
-    // Attempts report as streams (one_event off): their headers and reply commit the call.
-    current_ = std::make_shared<GrpcCall>(
-        upstream_->config_.max_pending_writes_per_call() + writes_.size(),
-        std::make_shared<AttemptListener>(shared_from_this(), attempt_), upstream_->in_flight_,
-        /*one_event=*/false);
-    return current_;
-  }
-
-  void OnBackoffDone(bool fired) {
-    std::shared_ptr<GrpcCall> attempt;
-    CallResult result;
-    bool finish = false;
-    {
-      absl::MutexLock lock(&mu_);
-      waiting_ = false;
-      if (cancelled_ || !fired) {
-        result.code = 1;  // CANCELLED
-        result.message = "cancelled";
-        finish = true;
-      } else if (committed_) {
-        result = std::move(last_result_);
-        finish = true;
-      } else {
-        attempt = NewAttemptLocked();
-      }
-      if (finish) finished_ = true;
-    }
-    if (finish) {
-      Finish(std::move(result));
-      return;
-    }
-    // The new attempt gets everything the caller did so far.
-    std::vector<std::string> writes;
-    bool writes_done;
-    bool read_wanted;
-    {
-      absl::MutexLock lock(&mu_);
-      writes = writes_;
-      writes_done = writes_done_;
-      read_wanted = read_wanted_;
-    }
-    attempt->Begin(target_->stub(), spec_, deadline_, target_->wait_for_ready);
-    for (std::string& w : writes) attempt->Write(std::move(w));
-    if (writes_done) attempt->WritesDone();
-    if (read_wanted) attempt->RequestRead();
-  }
-
-  void Commit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    committed_ = true;
-    writes_.clear();
-  }
-
-  void Finish(CallResult result) {
-    listener_->OnFinish(std::move(result));
-    listener_.reset();
-    upstream_->in_flight_->Leave();
-  }
-
   GrpcUpstream* const upstream_;
-  GrpcUpstream::Target* const target_;
-  const RetryRule* const rule_;
-  const CallSpec spec_;
-  std::shared_ptr<CallListener> listener_;
-  absl::Time deadline_;
-
-  absl::Mutex mu_;
-  int attempt_ ABSL_GUARDED_BY(mu_) = 0;
-  std::shared_ptr<GrpcCall> current_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> writes_ ABSL_GUARDED_BY(mu_);
-  size_t replay_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_wanted_ ABSL_GUARDED_BY(mu_) = false;
-  bool committed_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
-  std::shared_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);  // of the current backoff
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  CallResult last_result_ ABSL_GUARDED_BY(mu_);
-  CallResult collected_ ABSL_GUARDED_BY(mu_);  // spec_.one_event: headers and reply so far
+  Target* const target_;
 };
 
 absl::StatusOr<std::unique_ptr<GrpcUpstream>> GrpcUpstream::Create(
@@ -856,6 +655,7 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
     const auto& t = config_.retry_throttling();
     slot->second->throttle = std::make_unique<RetryThrottle>(
         t.max_tokens() == 0 ? 10 : t.max_tokens(), t.token_ratio() == 0 ? 0.1 : t.token_ratio());
+    slot->second->retries = std::make_unique<TargetRetries>(this, slot->second.get());
   }
   return slot->second.get();
 }
@@ -867,7 +667,8 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
   }
   Target* target = TargetFor(spec.method.service);
   if (const RetryRule* rule = policies_.Find(spec.method.service, spec.method.descriptor->name())) {
-    auto call = std::make_shared<RetryingCall>(this, target, rule, spec, std::move(listener));
+    auto call = std::make_shared<RetryingCall>(target->retries.get(), rule, target->throttle.get(),
+                                               in_flight_, spec, std::move(listener));
     call->Begin();
     return call;
   }

@@ -1,6 +1,6 @@
-// Upstream over gRPC: one channel per target (created on first use and kept), generic calls
-// through grpc::GenericStub on the callback API (no thread per call), and gRFC A6 retries
-// and retry throttling configured per method through each channel's service config.
+// Upstream over gRPC: upstream_channels channels per target (created on first use and kept),
+// generic calls of all four kinds through grpc::GenericStub on the callback API (no thread per
+// call), and the bridge's own gRFC A6 retries (retrying_call.h) with a retry budget per target.
 #ifndef BRIDGE_UPSTREAM_GRPC_UPSTREAM_H_
 #define BRIDGE_UPSTREAM_GRPC_UPSTREAM_H_
 
@@ -16,6 +16,7 @@
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/upstream/in_flight.h"
 #include "bridge/upstream/retry.h"
+#include "bridge/upstream/retrying_call.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
 
@@ -55,7 +56,7 @@ class GrpcUpstream final : public Upstream {
   struct Target;
 
  private:
-  friend class RetryingCall;
+  class TargetRetries;
   GrpcUpstream(const v1::BridgeConfig& config, RetryPolicies policies);
   Target* TargetFor(std::string_view service);
   double NextUniform();

@@ -40,7 +40,11 @@ struct CallResult {
   int code = 0;  // gRPC status code
   std::string message;
   Metadata trailers;
-  int64_t retry_pushback_ms = -1;  // grpc-retry-pushback-ms, when the upstream sent it
+  // grpc-retry-pushback-ms when the upstream sent it: the delay before a retry, or
+  // kPushbackNoRetry for a value that is not a non-negative integer (gRFC A6: do not retry).
+  static constexpr int64_t kNoPushback = -1;
+  static constexpr int64_t kPushbackNoRetry = -2;
+  int64_t retry_pushback_ms = kNoPushback;
   // CallSpec::one_event only: the response headers and the reply, when they came.
   Metadata headers;
   std::optional<std::string> reply;

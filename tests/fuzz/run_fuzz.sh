@@ -84,7 +84,8 @@ session_sources=(bridge/session/session.cc bridge/session/calls.cc bridge/sessio
                  bridge/upstream/metadata.cc bridge/metrics/metrics.cc
                  bridge/protocol/error_table.cc bridge/pubsub/node.cc
                  bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc)
-grpc_sources=(bridge/upstream/grpc_upstream.cc bridge/upstream/retry.cc)
+grpc_sources=(bridge/upstream/grpc_upstream.cc bridge/upstream/retry.cc
+             bridge/upstream/retrying_call.cc)
 session_libs=(-ljwt -lssl -lcrypto -labsl_random_internal_seed_material
               -labsl_random_internal_pool_urbg -labsl_random_seed_sequences
               -labsl_random_internal_randen -labsl_random_internal_randen_hwaes
