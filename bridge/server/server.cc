@@ -24,6 +24,7 @@
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/server/acceptor.h"
 #include "bridge/server/admin.h"
 #include "bridge/server/admission.h"
 #include "bridge/server/outlet.h"
@@ -134,10 +135,13 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
       endpoint_.set_tls_init_handler([shared = *shared](connection_hdl) { return shared; });
     }
 
-    if (absl::Status listening = Listen(host_port->host, host_port->port); !listening.ok()) {
+    acceptor_ = std::make_unique<Acceptor>(*drain_strand_, MakeAcceptorHooks());
+    if (absl::Status listening =
+            acceptor_->Listen(host_port->host, host_port->port, config_.listen());
+        !listening.ok()) {
       return listening;
     }
-    asio::post(*drain_strand_, [this] { AcceptNext(); });
+    acceptor_->Start();
     if (absl::Status admin = StartAdmin(); !admin.ok()) return admin;
 
     const int threads = static_cast<int>(std::max<uint32_t>(1, config_.io_threads()));
@@ -148,7 +152,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     return absl::OkStatus();
   }
 
-  uint16_t port() const override { return port_; }
+  uint16_t port() const override { return acceptor_ == nullptr ? 0 : acceptor_->port(); }
   uint16_t admin_port() const override { return admin_port_; }
   Metrics& metrics() override { return metrics_; }
 
@@ -242,8 +246,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     log::Info("drain_started")
         .Int("drain_timeout_ms", config_.drain_timeout_ms())
         .Int("retry_after_ms", config_.drain_retry_after_ms());
-    std::error_code ec;
-    acceptor_->close(ec);  // the pending accept ends with operation_aborted
+    acceptor_->Close();
 
     std::vector<std::shared_ptr<Core>> cores;
     bool idle;
@@ -279,67 +282,21 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     });
   }
 
-  // Binds the listening socket. The accept loop is the bridge's own rather than websocketpp's:
-  // websocketpp runs each accept's handler on the new connection's strand, where nothing else
-  // can stop the loop without racing it. This one runs on drain_strand_, with BeginDrain.
-  absl::Status Listen(const std::string& host, uint16_t port) {
-    const std::string where = absl::StrCat("cannot listen on ", config_.listen(), ": ");
-    asio::io_context& io = endpoint_.get_io_service();
-    std::error_code ec;
-    asio::ip::tcp::resolver resolver(io);
-    auto resolved = resolver.resolve(host, std::to_string(port), ec);
-    if (ec || resolved.empty()) {
-      return absl::UnavailableError(absl::StrCat(where, ec ? ec.message() : "no address"));
-    }
-    const asio::ip::tcp::endpoint at = resolved.begin()->endpoint();
-    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io);
-    acceptor_->open(at.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(at, ec);
-    if (!ec) acceptor_->listen(kListenBacklog, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat(where, ec.message()));
-    const auto local = acceptor_->local_endpoint(ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot read the bound port: ", ec.message()));
-    port_ = local.port();
-    return absl::OkStatus();
-  }
-
-  // On drain_strand_: accepts the next connection, until BeginDrain closes the acceptor.
-  void AcceptNext() {
-    if (!acceptor_->is_open()) return;
-    WsConnectionPtr con = endpoint_.get_connection();
-    if (con == nullptr) {
-      RetryAcceptSoon("cannot make a connection");
-      return;
-    }
-    acceptor_->async_accept(
-        con->get_raw_socket(),
-        asio::bind_executor(*drain_strand_, [this, con](const std::error_code& ec) {
-          if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-          if (ec) {
-            RetryAcceptSoon(ec.message());
-            return;
-          }
-          // Small frames go out at once. With Nagle's algorithm on, a stream's second reply
-          // waited for the client's delayed ACK of the first (about 40 ms on Linux).
-          std::error_code unset;
-          con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), unset);
-          // From here on the connection lives on its own strand, as websocketpp's accept
-          // loop would have started it.
-          asio::post(*con->get_strand(), [con] { con->start(); });
-          AcceptNext();
-        }));
-  }
-
-  // On drain_strand_: a failed accept (out of descriptors, for one) is counted and tried again
-  // shortly, rather than in a spin or never.
-  void RetryAcceptSoon(const std::string& reason) {
-    metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-    log::Warn("accept_failed").Str("reason", reason);
-    accept_retry_ = std::make_unique<asio::steady_timer>(*drain_strand_, kAcceptRetryDelay);
-    accept_retry_->async_wait([this](const std::error_code& ec) {
-      if (!ec) AcceptNext();
-    });
+  // The accept loop's connections are websocketpp's; each starts on its own strand, as
+  // websocketpp's accept loop would have started it.
+  Acceptor::Hooks MakeAcceptorHooks() {
+    Acceptor::Hooks hooks;
+    hooks.next = [this]() -> Acceptor::Pending {
+      WsConnectionPtr con = endpoint_.get_connection();
+      if (con == nullptr) return {};
+      return {&con->get_raw_socket(),
+              [con] { asio::post(*con->get_strand(), [con] { con->start(); }); }};
+    };
+    hooks.failed = [this](const std::string& reason) {
+      metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      log::Warn("accept_failed").Str("reason", reason);
+    };
+    return hooks;
   }
 
   // The io threads stop once a drain is over, when Shutdown asked for it (a drain begun through
@@ -637,7 +594,6 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   const AdminHooks admin_hooks_ = MakeAdminHooks();
   std::vector<std::thread> threads_;
   bool started_ = false;
-  uint16_t port_ = 0;
   std::atomic<bool> draining_{false};
   std::atomic<bool> drain_over_{false};         // every connection closed, or the grace is up
   std::atomic<bool> stop_when_drained_{false};  // Shutdown was called
@@ -646,11 +602,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   // at a time: an Asio timer must not be used from two threads at once.
   std::unique_ptr<asio::strand<asio::io_context::executor_type>> drain_strand_;
   std::unique_ptr<asio::steady_timer> grace_;
-  // The listening socket and the accept loop's retry timer, on drain_strand_.
-  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-  std::unique_ptr<asio::steady_timer> accept_retry_;
-  static constexpr int kListenBacklog = 1024;
-  static constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+  std::unique_ptr<Acceptor> acceptor_;  // its loop on drain_strand_
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
