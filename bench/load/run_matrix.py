@@ -323,28 +323,38 @@ def main():
         for name in compare:
             procs[name].stop()
 
-        # Idle connections, each count against a fresh bridge.
+        # Idle connections, each count against a fresh bridge (and each --compare bridge, in
+        # the same rounds).
+        idle_paths = {"bridge": None, **compare}
         for n in [int(x) for x in args.idle.split(",") if x and "idle" in sections]:
-            got = []
+            got = {name: [] for name in idle_paths}
             for rep in range(max(1, runs)):
-                br = b.start_bridge(procs["backend"].port)
-                try:
-                    time.sleep(0.3)
-                    r = b.run_load([f"--target=ws://127.0.0.1:{br.port}/ws", f"--pid={br.pid}",
-                                    "--idle", f"--connections={n}", "--threads=2"])
-                finally:
-                    br.stop()
-                got.append(r)
-                log(f"idle {n}: {r['established']} established, {r['failures']} failed, "
-                    f"{r['rss_per_connection']:.0f} B/conn, {r['setup_per_s']:.0f}/s")
-            report["idle"][str(n)] = {
-                "established": min(r["established"] for r in got),
-                "failures": sum(r["failures"] for r in got),
-                "rss_per_connection": median([r["rss_per_connection"] for r in got]),
-                "setup_per_s": median([r["setup_per_s"] for r in got]),
-                "rss_before": median([r["rss_before"] for r in got]),
-                "runs": len(got),
-            }
+                for name, binary in idle_paths.items():
+                    br = b.start_bridge(procs["backend"].port, binary, name)
+                    try:
+                        time.sleep(0.3)
+                        r = b.run_load([f"--target=ws://127.0.0.1:{br.port}/ws",
+                                        f"--pid={br.pid}", "--idle", f"--connections={n}",
+                                        "--threads=2"])
+                    finally:
+                        br.stop()
+                    got[name].append(r)
+                    log(f"idle {n} {name}: {r['established']} established, {r['failures']} "
+                        f"failed, {r['rss_per_connection']:.0f} B/conn, "
+                        f"{r['setup_per_s']:.0f}/s")
+            for name, runs_of in got.items():
+                summary = {
+                    "established": min(r["established"] for r in runs_of),
+                    "failures": sum(r["failures"] for r in runs_of),
+                    "rss_per_connection": median([r["rss_per_connection"] for r in runs_of]),
+                    "setup_per_s": median([r["setup_per_s"] for r in runs_of]),
+                    "rss_before": median([r["rss_before"] for r in runs_of]),
+                    "runs": len(runs_of),
+                }
+                if name == "bridge":
+                    report["idle"][str(n)] = summary
+                else:
+                    report.setdefault("idle_compare", {}).setdefault(name, {})[str(n)] = summary
         report["loadavg"]["end"] = loadavg()
     finally:
         for p in procs.values():
@@ -370,7 +380,8 @@ def render(rep, payloads, ks):
       f"{m['gcc']}; `--config=bench` (-c opt, -O2).")
     w(f"- Started {rep['started']}. Load average (1/5/15 min): "
       + "; ".join(f"{k} {v}" for k, v in rep["loadavg"].items())
-      + ". Another engineer's builds and tests shared the machine.")
+      + ". The load average counts the benchmark's own processes: the load generator, the "
+      "backend and the bridges keep both cores busy at 64 in flight.")
     w(f"- Each cell: {rep['warmup_s']} s warm-up, {rep['duration_s']} s measured. "
       f"K calls in flight in all, over min(K, {rep['connections']}) connections "
       "(K=1: one connection). Unary `demo.v1.Echo/Say` with a text of the payload size.")
@@ -450,6 +461,14 @@ def render(rep, payloads, ks):
               f"{fmt(r['rss_before'] / 1e6, 1)} MB | {fmt(r['rss_per_connection'])} | "
               f"{fmt(r['setup_per_s'])} |")
         w("")
+        for name, by_n in rep.get("idle_compare", {}).items():
+            w(f"Compared in the same rounds: `{name}` ({rep['compare'].get(name, '')}).\n")
+            w("| connections | established | failures | bytes per connection | setups/s |")
+            w("| --- | --- | --- | --- | --- |")
+            for n, r in by_n.items():
+                w(f"| {int(n):,} | {r['established']:,} | {r['failures']} | "
+                  f"{fmt(r['rss_per_connection'])} | {fmt(r['setup_per_s'])} |")
+            w("")
     w(targets(rep))
     notes = os.path.join(ROOT, "bench/load/RESULTS_NOTES.md")
     if os.path.exists(notes):
