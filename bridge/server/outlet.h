@@ -32,6 +32,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/lazy_deque.h"
 #include "bridge/transcode/json_text.h"
 #include "websocketpp/config/asio_no_tls.hpp"
 #include "websocketpp/server.hpp"
@@ -309,7 +310,7 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
   std::atomic<size_t> queued_{0};     // not yet handed to websocketpp (waiting_ and backlog_)
   std::atomic<size_t> held_{0};       // unwatched: websocketpp's buffered amount, last seen
   // On the strand: messages not yet handed to websocketpp.
-  std::deque<Waiting> backlog_;
+  LazyDeque<Waiting> backlog_;
   asio::steady_timer pump_;  // unwatched connections only
   bool pump_armed_ = false;
   bool closed_ = false;

@@ -68,9 +68,11 @@ class SessionCore final : public session::Transport,
 
   SessionCore(asio::io_context& io, StrandPtr strand, std::shared_ptr<ServerGate> gate,
               SessionHost<Config>* host, protocol::Encoding encoding)
-      : strand_(std::move(strand)), gate_(std::move(gate)), host_(host), encoding_(encoding) {
-    for (auto& slot : timers_) slot = std::make_unique<TimerSlot>(io);
-  }
+      : io_(io),
+        strand_(std::move(strand)),
+        gate_(std::move(gate)),
+        host_(host),
+        encoding_(encoding) {}
 
   void Init(const session::SessionOptions& options, Clock* clock, Metrics* metrics,
             session::Session::IdGenerator ids, session::CallServices services,
@@ -195,6 +197,7 @@ class SessionCore final : public session::Transport,
     out_.reset();
     forward_.reset();
     session_.reset();
+    torn_down_ = true;
     for (auto& slot : timers_) slot.reset();
     strand_.reset();
   }
@@ -217,8 +220,10 @@ class SessionCore final : public session::Transport,
   }
 
   void ArmTimer(session::SessionTimer timer, absl::Duration after) override {
-    if (timers_[static_cast<size_t>(timer)] == nullptr) return;
-    TimerSlot& slot = *timers_[static_cast<size_t>(timer)];
+    std::unique_ptr<TimerSlot>& made = timers_[static_cast<size_t>(timer)];
+    if (torn_down_) return;
+    if (made == nullptr) made = std::make_unique<TimerSlot>(io_);  // on first use
+    TimerSlot& slot = *made;
     const uint64_t generation = ++slot.generation;
     slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
     slot.timer.async_wait(asio::bind_executor(
@@ -289,12 +294,15 @@ class SessionCore final : public session::Transport,
     asio::steady_timer timer;
     uint64_t generation = 0;
   };
+  asio::io_context& io_;
   StrandPtr strand_;                   // the first connection's
   std::atomic<int> events_posted_{0};  // connection events waiting in a task
   std::shared_ptr<ServerGate> gate_;
   SessionHost<Config>* const host_;
   const protocol::Encoding encoding_;
+  // Each made when first armed: an idle session arms two of them.
   std::array<std::unique_ptr<TimerSlot>, session::kSessionTimerCount> timers_;
+  bool torn_down_ = false;  // no timer is made after Teardown
   std::shared_ptr<Executor> executor_;
   std::unique_ptr<session::Session> session_;
   std::shared_ptr<session::SessionStats> stats_;

@@ -48,6 +48,14 @@ struct ConnectionSlot {
   }
 };
 
+// Bytes websocketpp reads from a connection's socket at a time. The buffer lives inside every
+// connection object, idle or not (websocketpp's default: 16 KiB). BRIDGE_READ_BUFFER_BYTES
+// overrides it for measurements (bench/load/README.md).
+#ifndef BRIDGE_READ_BUFFER_BYTES
+#define BRIDGE_READ_BUFFER_BYTES 16384
+#endif
+inline constexpr size_t kReadBufferBytes = BRIDGE_READ_BUFFER_BYTES;
+
 // The websocketpp configurations: plain TCP, and TLS (BridgeConfig.tls). Logging is compiled
 // out; the bridge reports through counters and its own logs.
 struct PlainConfig : public websocketpp::config::asio {
@@ -56,6 +64,7 @@ struct PlainConfig : public websocketpp::config::asio {
   typedef ConnectionSlot connection_base;
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+  static const size_t connection_read_buffer_size = kReadBufferBytes;
 };
 
 struct TlsConfig : public websocketpp::config::asio_tls {
@@ -64,6 +73,7 @@ struct TlsConfig : public websocketpp::config::asio_tls {
   typedef ConnectionSlot connection_base;
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
   static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+  static const size_t connection_read_buffer_size = kReadBufferBytes;
 };
 
 // The same with permessage-deflate (RFC 7692, BridgeConfig.permessage_deflate): offered to

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "bridge/common/lazy_deque.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/frame.pb.h"
@@ -71,7 +72,7 @@ class CallTable {
   absl::flat_hash_map<std::string, ActiveCall> calls_;
   uint64_t next_call_id_ = 0;
   absl::flat_hash_map<std::string, v1::Frame> outcomes_;
-  std::deque<std::string> outcome_order_;  // oldest first
+  LazyDeque<std::string> outcome_order_;  // oldest first
 };
 
 }  // namespace bridge::session

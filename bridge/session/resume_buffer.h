@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "bridge/common/lazy_deque.h"
 
 namespace bridge::session {
 
@@ -51,13 +52,13 @@ class ResumeBuffer {
   uint64_t LastSeqOr(uint64_t otherwise) const {
     return held_.empty() ? otherwise : held_.back().seq;
   }
-  const std::deque<Held>& held() const { return held_; }
+  const LazyDeque<Held>& held() const { return held_; }
 
  private:
   void PopFront();
 
   const Limits limits_;
-  std::deque<Held> held_;
+  LazyDeque<Held> held_;
   size_t bytes_ = 0;
 };
 
