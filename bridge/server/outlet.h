@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -104,8 +105,7 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
     queued_.fetch_add(bytes, std::memory_order_relaxed);
     if (strand_->running_in_this_thread()) {
       TakeWaiting();
-      backlog_.push_back({std::move(msg), bytes});
-      HandOver(kWindow);
+      HandOver(kWindow, Waiting{std::move(msg), bytes});
       return;
     }
     bool post;
@@ -176,7 +176,7 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
  private:
   struct Waiting {
     MessagePtr msg;
-    size_t bytes;
+    size_t bytes = 0;
   };
 
   // The deleter of a message framed here: websocketpp lets go of it once its write completed
@@ -240,22 +240,31 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
     if (!watched_) held_.store(con_->get_buffered_amount(), std::memory_order_relaxed);
   }
 
-  // Hands messages to websocketpp, oldest first, while it holds less than `window` bytes; then
-  // tells a session waiting for room, if there is room.
-  void HandOver(size_t window) {
+  // Hands messages to websocketpp, oldest first (the backlog, then `newest`), while it holds
+  // less than `window` bytes; what is left waits in the backlog. Then tells a session waiting
+  // for room, if there is room. A message that goes straight through never enters the backlog,
+  // which so allocates nothing on a connection that keeps up.
+  void HandOver(size_t window, std::optional<Waiting> newest = std::nullopt) {
     // What websocketpp holds: for messages framed here, those handed over and not yet
     // written (unwritten_ counts the queued ones too; on this strand, only Send adds to both).
     size_t held = watched_ ? SaturatingSub(unwritten_.load(std::memory_order_relaxed),
                                            queued_.load(std::memory_order_relaxed))
                            : con_->get_buffered_amount();
     size_t handed = 0;
-    while (!backlog_.empty() && held < window) {
-      Waiting w = std::move(backlog_.front());
-      backlog_.pop_front();
+    while (held < window && (!backlog_.empty() || newest.has_value())) {
+      Waiting w;
+      if (!backlog_.empty()) {
+        w = std::move(backlog_.front());
+        backlog_.pop_front();
+      } else {
+        w = std::move(*newest);
+        newest.reset();
+      }
       held += w.bytes;
       handed += w.bytes;
       (void)con_->send(std::move(w.msg));
     }
+    if (newest.has_value()) backlog_.push_back(std::move(*newest));
     queued_.fetch_sub(handed, std::memory_order_relaxed);
     has_backlog_.store(!backlog_.empty(), std::memory_order_relaxed);
     LookAtWebsocketpp();

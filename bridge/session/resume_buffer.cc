@@ -19,6 +19,9 @@ bool ResumeBuffer::Hold(uint64_t seq, std::string data, absl::Duration now, uint
 
 void ResumeBuffer::Trim(uint64_t acked_seq) {
   while (!held_.empty() && held_.front().seq <= acked_seq) PopFront();
+  // A client that acknowledged everything is often one that went quiet: its session keeps no
+  // storage for frames it may never get. (Acks come far less often than frames.)
+  if (held_.empty()) held_.clear();
 }
 
 void ResumeBuffer::PopFront() {
