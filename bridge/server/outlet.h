@@ -47,6 +47,19 @@ bool Rfc6455(Connection& con) {
   return v == "13" || v == "8" || v == "7";
 }
 
+// Empties the upgrade's request and response, which websocketpp keeps inside the connection
+// for its whole life: their header maps and bodies, about 1 KB per idle connection. websocketpp
+// reads them only during the handshake (and in its access log, compiled out); the bridge has
+// read what it needs by the time a connection's outlet is made (server.cc's OnOpen, Outlet's
+// constructor). The members are not const, only websocketpp's accessors are.
+template <typename Connection>
+void ReleaseHandshake(Connection& con) {
+  const_cast<typename Connection::request_type&>(con.get_request()) =
+      typename Connection::request_type();
+  const_cast<typename Connection::response_type&>(con.get_response()) =
+      typename Connection::response_type();
+}
+
 // The header of a final, unmasked (server to client) frame of `size` payload bytes.
 std::string FrameHeader(websocketpp::frame::opcode::value opcode, size_t size);
 
@@ -70,7 +83,9 @@ class Outlet final : public std::enable_shared_from_this<Outlet<Config>> {
         deflating_(absl::StrContains(con_->get_response_header("Sec-WebSocket-Extensions"),
                                      "permessage-deflate")),
         watched_(rfc6455_ && !deflating_),
-        pump_(con_->get_raw_socket().get_executor()) {}
+        pump_(con_->get_raw_socket().get_executor()) {
+    ReleaseHandshake(*con_);
+  }
 
   WsConnection* connection() const { return con_.get(); }
   const StrandPtr& strand() const { return strand_; }
