@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/common/lazy_deque.h"
 #include "bridge/upstream/metadata.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/channel.h"
@@ -285,7 +286,7 @@ class GrpcCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool writes_done_requested_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  LazyDeque<std::string> pending_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer write_buffer_;
   grpc::ByteBuffer read_buffer_;
 };
