@@ -34,7 +34,7 @@ class Worker;
 class Conn : public WsClient {
  public:
   Conn(Worker* worker, int index);
-  void Go();  // start the load (closed loop: fill the slots)
+  void Go();  // start the load: open the chat calls; closed loop: fill the slots
   void Pace(int64_t now);
   int64_t next_due() const { return next_due_; }
   void set_next_due(int64_t t) { next_due_ = t; }
@@ -117,6 +117,8 @@ class Worker {
     window_start_ = window_start;
     window_end_ = window_end;
     sending_ = true;
+    // Opens the chat calls, one per slot; in the closed loop, fills the slots too.
+    for (auto& c : conns_) c->Go();
     if (open_loop()) {
       pace_interval_ = static_cast<int64_t>(1e9 * spec_.connections / spec_.rate);
       for (size_t i = 0; i < conns_.size(); ++i) {
@@ -124,8 +126,6 @@ class Worker {
                                             static_cast<int64_t>(conns_.size()));
       }
       OnPace();
-    } else {
-      for (auto& c : conns_) c->Go();
     }
     stop_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(window_end)));
     stop_.async_wait([this](const asio::error_code&) {

@@ -45,6 +45,8 @@ BRIDGE="$R/bridge/bridge --config=$CONFIG --routes=demo.v1.Echo=127.0.0.1:$PORT 
 run_json bridge "$LOAD" "${COMMON[@]}" --spawn="$BRIDGE"
 run_json bridge_open_loop "$LOAD" "${COMMON[@]}" --rate=200 --spawn="$BRIDGE"
 run_json bridge_repeat "$LOAD" "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE"
+# Open-loop chat: the slots' bidi calls must be open before the first paced stream_send.
+run_json bridge_chat_open_loop "$LOAD" "${COMMON[@]}" --kind=chat --rate=200 --spawn="$BRIDGE"
 run_json idle "$LOAD" --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE"
 
 # The backend, too, must exit 0 on SIGTERM.
