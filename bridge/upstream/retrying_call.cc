@@ -2,9 +2,16 @@
 
 #include <utility>
 
-#include "bridge/common/status_codes.h"
+#include "absl/status/status.h"
 
 namespace bridge::upstream {
+namespace {
+
+// gRPC's status codes have absl::StatusCode's numbers.
+constexpr int kOk = static_cast<int>(absl::StatusCode::kOk);
+constexpr int kCancelled = static_cast<int>(absl::StatusCode::kCancelled);
+
+}  // namespace
 
 // Hands an attempt's events to its call, with the attempt's number.
 class RetryingCall::AttemptListener final : public CallListener {
@@ -139,7 +146,7 @@ void RetryingCall::AttemptFinish(int attempt, CallResult result) {
     absl::MutexLock lock(&mu_);
     if (attempt != attempt_) return;
     current_.reset();
-    if (result.code == status::kOk) {
+    if (result.code == kOk) {
       throttle_->OnSuccess();
     } else if (rule_->retryable_codes.count(result.code) > 0) {
       const bool budget = throttle_->OnFailureAllowsRetry();
@@ -167,7 +174,7 @@ void RetryingCall::AttemptFinish(int attempt, CallResult result) {
       }
     }
     finished_ = true;
-    if (spec_.one_event && result.code == status::kOk) {
+    if (spec_.one_event && result.code == kOk) {
       result.headers = std::move(collected_.headers);
       result.reply = std::move(collected_.reply);
     }
@@ -194,7 +201,7 @@ void RetryingCall::OnBackoffDone(bool fired) {
     absl::MutexLock lock(&mu_);
     waiting_ = false;
     if (cancelled_ || !fired) {
-      result.code = status::kCancelled;
+      result.code = kCancelled;
       result.message = "cancelled";
       finish = true;
     } else if (committed_) {

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "bridge/common/status_codes.h"
+#include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/mocks/fake_upstream.h"
@@ -18,6 +18,12 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::FakeCall;
+
+// gRPC's status codes have absl::StatusCode's numbers.
+constexpr int kOk = static_cast<int>(absl::StatusCode::kOk);
+constexpr int kCancelled = static_cast<int>(absl::StatusCode::kCancelled);
+constexpr int kInternal = static_cast<int>(absl::StatusCode::kInternal);
+constexpr int kUnavailable = static_cast<int>(absl::StatusCode::kUnavailable);
 using ::testing::Pair;
 
 // An attempt the test answers through its FakeCall.
@@ -116,7 +122,7 @@ class RetryingCallTest : public ::testing::Test {
     rule_.initial_backoff = absl::Milliseconds(100);
     rule_.max_backoff = absl::Seconds(1);
     rule_.multiplier = 2;
-    rule_.retryable_codes = {status::kUnavailable};
+    rule_.retryable_codes = {kUnavailable};
     spec_.method.path = "/demo.v1.Echo/Say";
     spec_.method.service = "demo.v1.Echo";
   }
@@ -146,7 +152,7 @@ TEST_F(RetryingCallTest, AnUnavailableAttemptIsRetriedAfterItsBackoffWithTheRequ
   call->Write("b");
   call->WritesDone();
   call->RequestRead();
-  Attempt(0).Finish(status::kUnavailable, "down");
+  Attempt(0).Finish(kUnavailable, "down");
 
   // Full jitter: the second attempt's backoff is uniform01 × initial_backoff.
   ASSERT_EQ(context_.timers.size(), 1u);
@@ -165,11 +171,11 @@ TEST_F(RetryingCallTest, AnUnavailableAttemptIsRetriedAfterItsBackoffWithTheRequ
 
   Attempt(1).Headers({{"k", "v"}});
   Attempt(1).Reply("reply");
-  Attempt(1).Finish(status::kOk);
+  Attempt(1).Finish(kOk);
   EXPECT_THAT(listener_->headers, ElementsAre(ElementsAre(Pair("k", "v"))));
   EXPECT_THAT(listener_->messages, ElementsAre("reply"));
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kOk);
+  EXPECT_EQ(listener_->result->code, kOk);
   EXPECT_EQ(in_flight_->count(), 0);
 }
 
@@ -180,7 +186,7 @@ TEST_F(RetryingCallTest, TheBackoffGrowsByTheMultiplierUpToItsMaximum) {
   auto call = Start();
   std::vector<absl::Duration> delays;
   for (size_t i = 0; i < 4; ++i) {
-    Attempt(i).Finish(status::kUnavailable);
+    Attempt(i).Finish(kUnavailable);
     ASSERT_EQ(context_.timers.size(), i + 1);
     delays.push_back(context_.timers[i]->when - context_.now);
     context_.timers[i]->End(true);
@@ -188,19 +194,19 @@ TEST_F(RetryingCallTest, TheBackoffGrowsByTheMultiplierUpToItsMaximum) {
   EXPECT_THAT(delays, ElementsAre(absl::Microseconds(99900), absl::Microseconds(199800),
                                   absl::Microseconds(299700), absl::Microseconds(299700)));
   // The fifth attempt is the last: its failure is the call's.
-  Attempt(4).Finish(status::kUnavailable, "still down");
+  Attempt(4).Finish(kUnavailable, "still down");
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
   EXPECT_EQ(listener_->result->message, "still down");
   EXPECT_EQ(context_.retries.size(), 4u);
 }
 
 TEST_F(RetryingCallTest, AStatusOutsideTheRuleEndsTheCallAtOnce) {
   auto call = Start();
-  Attempt(0).Finish(status::kInternal, "bug");
+  Attempt(0).Finish(kInternal, "bug");
   EXPECT_TRUE(context_.timers.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kInternal);
+  EXPECT_EQ(listener_->result->code, kInternal);
   EXPECT_TRUE(context_.retries.empty());
   EXPECT_EQ(in_flight_->count(), 0);
 }
@@ -209,27 +215,27 @@ TEST_F(RetryingCallTest, ResponseHeadersCommitTheCallSoALaterFailureIsNotRetried
   auto call = Start();
   call->RequestRead();
   Attempt(0).Headers({});
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   EXPECT_EQ(context_.attempts.size(), 1u);
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
 }
 
 TEST_F(RetryingCallTest, RequestsBeyondTheReplayBufferCommitTheCall) {
   auto call = Start();
   call->Write(std::string(RetryingCall::kMaxReplayBytes, 'x'));
   call->Write("one more");
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   EXPECT_EQ(context_.attempts.size(), 1u);
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
   EXPECT_EQ(Attempt(0).writes.size(), 2u) << "the current attempt still got both";
 }
 
 TEST_F(RetryingCallTest, TheServersPushbackSetsTheDelay) {
   auto call = Start();
   CallResult pushback;
-  pushback.code = status::kUnavailable;
+  pushback.code = kUnavailable;
   pushback.retry_pushback_ms = 700;
   context_.attempts[0]->End(std::move(pushback));
   ASSERT_EQ(context_.timers.size(), 1u);
@@ -239,22 +245,22 @@ TEST_F(RetryingCallTest, TheServersPushbackSetsTheDelay) {
 TEST_F(RetryingCallTest, APushbackThatIsNotADelayForbidsTheRetry) {
   auto call = Start();
   CallResult pushback;
-  pushback.code = status::kUnavailable;
+  pushback.code = kUnavailable;
   pushback.retry_pushback_ms = CallResult::kPushbackNoRetry;
   context_.attempts[0]->End(std::move(pushback));
   EXPECT_TRUE(context_.timers.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
 }
 
 TEST_F(RetryingCallTest, ABackoffThatWouldEndPastTheDeadlineEndsTheCallInstead) {
   spec_.timeout = absl::Milliseconds(40);  // the first backoff is 50 ms
   auto call = Start();
   EXPECT_EQ(context_.deadlines[0], context_.now + absl::Milliseconds(40));
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   EXPECT_TRUE(context_.timers.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
 }
 
 TEST_F(RetryingCallTest, AnEmptyRetryBudgetRefusesTheRetryAndCountsIt) {
@@ -262,24 +268,24 @@ TEST_F(RetryingCallTest, AnEmptyRetryBudgetRefusesTheRetryAndCountsIt) {
   auto call =
       std::make_shared<RetryingCall>(&context_, &rule_, &poor, in_flight_, spec_, listener_);
   call->Begin();
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   EXPECT_TRUE(context_.timers.empty());
   EXPECT_THAT(context_.throttled_retries, ElementsAre("/demo.v1.Echo/Say"));
   EXPECT_TRUE(context_.retries.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
 }
 
 TEST_F(RetryingCallTest, CancelDuringTheBackoffEndsTheCallWithCancelled) {
   auto call = Start();
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   ASSERT_EQ(context_.timers.size(), 1u);
   call->Cancel();
   EXPECT_TRUE(context_.timers[0]->cancelled);
   EXPECT_FALSE(listener_->result.has_value()) << "the timer's end reports it";
   context_.timers[0]->End(/*fired=*/false);
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kCancelled);
+  EXPECT_EQ(listener_->result->code, kCancelled);
   EXPECT_EQ(context_.attempts.size(), 1u);
   EXPECT_EQ(in_flight_->count(), 0);
 }
@@ -289,10 +295,10 @@ TEST_F(RetryingCallTest, CancelOfARunningAttemptCancelsItAndItsEndIsTheCalls) {
   call->Cancel();
   EXPECT_TRUE(Attempt(0).cancelled);
   // A CANCELLED end is not retryable here; even a retryable one is not retried once cancelled.
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   EXPECT_TRUE(context_.timers.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kUnavailable);
+  EXPECT_EQ(listener_->result->code, kUnavailable);
 }
 
 TEST_F(RetryingCallTest, OneEventCallsGetHeadersAndReplyWithTheEndOfTheAttemptThatSucceeded) {
@@ -301,24 +307,24 @@ TEST_F(RetryingCallTest, OneEventCallsGetHeadersAndReplyWithTheEndOfTheAttemptTh
   call->Write("req");
   call->WritesDone();
   call->RequestRead();
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   context_.timers[0]->End(true);
   Attempt(1).Headers({{"h", "1"}});
   Attempt(1).Reply("r");
   // The retrying call reads on by itself after the reply, to the end.
   EXPECT_TRUE(Attempt(1).read_pending());
-  Attempt(1).Finish(status::kOk);
+  Attempt(1).Finish(kOk);
   EXPECT_TRUE(listener_->headers.empty());
   EXPECT_TRUE(listener_->messages.empty());
   ASSERT_TRUE(listener_->result.has_value());
-  EXPECT_EQ(listener_->result->code, status::kOk);
+  EXPECT_EQ(listener_->result->code, kOk);
   EXPECT_THAT(listener_->result->headers, ElementsAre(Pair("h", "1")));
   EXPECT_EQ(listener_->result->reply, "r");
 }
 
 TEST_F(RetryingCallTest, ACallLetGoOfDuringItsBackoffLeavesTheCountOfCallsInFlight) {
   auto call = Start();
-  Attempt(0).Finish(status::kUnavailable);
+  Attempt(0).Finish(kUnavailable);
   ASSERT_EQ(context_.timers.size(), 1u);
   EXPECT_EQ(in_flight_->count(), 1);
   call.reset();
