@@ -33,11 +33,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGETS = [
     "//bench/load:load",
     "//bench/load:echo_bridge",
+    "//bench/load:setup_floor",
     "//bridge:bridge",
     "//harness/backend:demo_backend",
     "//proto:demo_v1_descriptor_set",
 ]
 PATHS = ["grpc", "echo", "bridge"]
+# Idle mode: client connections per source address (127.0.0.2, .3, ...). connect()'s search
+# for a free port per 4-tuple slows as one source's ports fill: at 19,000 connections from one
+# address, setup_floor's rate halves.
+IDLE_PER_SOURCE = 5000
 PATH_NAMES = {
     "grpc": "direct gRPC",
     "echo": "WS layer alone (echo_bridge)",
@@ -325,7 +330,13 @@ def main():
 
         # Idle connections, each count against a fresh bridge (and each --compare bridge, in
         # the same rounds).
-        idle_paths = {"bridge": None, **compare}
+        # setup_floor (bench/load/setup_floor.cc) answers the same handshakes with nothing
+        # behind them: what this machine and load tool allow any server.
+        if "idle" in sections:
+            report["idle_when"] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "loadavg_start": loadavg()}
+        idle_paths = {"bridge": None, **compare,
+                      "floor": os.path.join(b.bin, "bench/load/setup_floor")}
         for n in [int(x) for x in args.idle.split(",") if x and "idle" in sections]:
             got = {name: [] for name in idle_paths}
             for rep in range(max(1, runs)):
@@ -335,7 +346,7 @@ def main():
                         time.sleep(0.3)
                         r = b.run_load([f"--target=ws://127.0.0.1:{br.port}/ws",
                                         f"--pid={br.pid}", "--idle", f"--connections={n}",
-                                        "--threads=2"])
+                                        "--threads=2", f"--per_source={IDLE_PER_SOURCE}"])
                     finally:
                         br.stop()
                     got[name].append(r)
@@ -353,9 +364,13 @@ def main():
                 }
                 if name == "bridge":
                     report["idle"][str(n)] = summary
+                elif name == "floor":
+                    report.setdefault("idle_floor", {})[str(n)] = summary
                 else:
                     report.setdefault("idle_compare", {}).setdefault(name, {})[str(n)] = summary
         report["loadavg"]["end"] = loadavg()
+        if "idle" in sections:
+            report["idle_when"]["loadavg_end"] = report["loadavg"]["end"]
     finally:
         for p in procs.values():
             p.stop()
@@ -450,9 +465,13 @@ def render(rep, payloads, ks):
         w("## Idle connections\n")
         w("Upgraded and confirmed sessions (upgrade, `connect`, `connect_confirm`), opened "
           "256 at a time per client thread (2 threads) from source addresses 127.0.0.2, .3, ... "
-          "(25,000 each), fd limits raised to the hard limit (setrlimit; "
+          f"({IDLE_PER_SOURCE:,} each), fd limits raised to the hard limit (setrlimit; "
           f"{rep['machine'].get('fd_hard_limit')} here). Memory is the bridge's VmRSS after minus before, over the connections; "
           "the setup rate is connections over first connect to last connect_confirm.\n")
+        if rep.get("idle_when"):
+            iw = rep["idle_when"]
+            w(f"This section was measured from {iw['started']}, load average "
+              f"{iw['loadavg_start']} at its start and {iw.get('loadavg_end', '?')} at its end.\n")
         w("| connections | established | failures | bridge RSS before | bytes per connection "
           "| setups/s |")
         w("| --- | --- | --- | --- | --- | --- |")
@@ -461,6 +480,17 @@ def render(rep, payloads, ks):
               f"{fmt(r['rss_before'] / 1e6, 1)} MB | {fmt(r['rss_per_connection'])} | "
               f"{fmt(r['setup_per_s'])} |")
         w("")
+        if rep.get("idle_floor"):
+            w("The floor, in the same rounds: `setup_floor` (bench/load/setup_floor.cc) answers "
+              "the same upgrade and `connect` with a 101 and a `connect_confirm` and then only "
+              "waits on the socket: asio, the kernel and the allocator, no WebSocket library, "
+              "no session.\n")
+            w("| connections | established | failures | bytes per connection | setups/s |")
+            w("| --- | --- | --- | --- | --- |")
+            for n, r in rep["idle_floor"].items():
+                w(f"| {int(n):,} | {r['established']:,} | {r['failures']} | "
+                  f"{fmt(r['rss_per_connection'])} | {fmt(r['setup_per_s'])} |")
+            w("")
         for name, by_n in rep.get("idle_compare", {}).items():
             w(f"Compared in the same rounds: `{name}` ({rep['compare'].get(name, '')}).\n")
             w("| connections | established | failures | bytes per connection | setups/s |")

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The load generator works end to end (no timing asserted): about a second of load with two
 # connections on each path - echo_bridge, the full bridge in front of the demo backend, direct
-# gRPC - and a few idle sessions; each must complete round trips with no errors and print
-# JSON that parses, and every server the tool starts must exit 0 on SIGTERM (under a sanitizer,
-# a report makes it exit otherwise). Every server binds port 0; ports are read from the banners.
+# gRPC - and a few idle sessions, on the bridge and on setup_floor; each must complete round
+# trips with no errors and print JSON that parses, and every server the tool starts must exit 0
+# on SIGTERM (under a sanitizer, a report makes it exit otherwise). Every server binds port 0;
+# ports are read from the banners.
 set -euo pipefail
 R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 LOAD="$R/bench/load/load"
@@ -48,6 +49,9 @@ run_json bridge_repeat "$LOAD" "${COMMON[@]}" --kind=repeat --spawn="$BRIDGE"
 # Open-loop chat: the slots' bidi calls must be open before the first paced stream_send.
 run_json bridge_chat_open_loop "$LOAD" "${COMMON[@]}" --kind=chat --rate=200 --spawn="$BRIDGE"
 run_json idle "$LOAD" --idle --connections=50 --per_source=20 --json --spawn="$BRIDGE"
+# The idle figures' floor answers the same handshakes.
+run_json idle_floor "$LOAD" --idle --connections=50 --per_source=20 --json \
+  --spawn="$R/bench/load/setup_floor --io_threads=2"
 
 # The backend, too, must exit 0 on SIGTERM.
 trap - EXIT
