@@ -1,6 +1,9 @@
 #include "bridge/protocol/error_table.h"
 
 #include <array>
+#include <string>
+
+#include "absl/strings/cord.h"
 
 namespace bridge::protocol {
 namespace {
@@ -99,6 +102,22 @@ ErrorCategory CategoryForGrpcCode(int grpc_code) {
     default:
       return v1::ERROR_CATEGORY_INTERNAL;
   }
+}
+
+namespace {
+constexpr char kCategoryPayload[] = "bridge.v1/error_category";
+}  // namespace
+
+ErrorCategory CategoryForStatus(const absl::Status& status) {
+  if (absl::optional<absl::Cord> name = status.GetPayload(kCategoryPayload)) {
+    if (std::optional<ErrorCategory> c = CategoryFromName(std::string(*name))) return *c;
+  }
+  return CategoryForGrpcCode(static_cast<int>(status.code()));
+}
+
+absl::Status WithCategory(absl::Status status, ErrorCategory category) {
+  if (!status.ok()) status.SetPayload(kCategoryPayload, absl::Cord(std::string(CategoryName(category))));
+  return status;
 }
 
 CloseDisposition ClassifyClose(int code) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "proto/bridge/v1/frame.pb.h"
 
 namespace bridge::protocol {
@@ -74,6 +75,14 @@ bool IsRetryable(ErrorCategory category);
 // The category of a call that ended with gRPC status `grpc_code` (numeric, as grpc::StatusCode).
 // OK (0) has no category and yields ERROR_CATEGORY_UNSPECIFIED.
 ErrorCategory CategoryForGrpcCode(int grpc_code);
+
+// The category of a failure the bridge reports as an absl::Status (a refused subscribe, an auth
+// check): the one attached with WithCategory, else its code's by CategoryForGrpcCode (absl and
+// gRPC number the codes alike), so a channel and a call that fail alike are categorized alike.
+ErrorCategory CategoryForStatus(const absl::Status& status);
+// `status` marked with the category it must be reported as, where the bridge's own rule names
+// one its code does not (max_channels_per_session is RESOURCE_EXHAUSTED, yet `limit_exceeded`).
+absl::Status WithCategory(absl::Status status, ErrorCategory category);
 
 // What a close with `code` means to a client.
 struct CloseDisposition {

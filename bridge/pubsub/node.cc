@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bridge/common/strings.h"
+#include "bridge/protocol/error_table.h"
 
 namespace bridge::pubsub {
 namespace {
@@ -233,9 +234,11 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
     } else if (session->second.channels.contains(channel)) {
       refusal = absl::AlreadyExistsError(absl::StrCat("already subscribed to ", channel));
     } else if (session->second.channels.size() >= config_.channels().max_channels_per_session()) {
-      refusal = absl::ResourceExhaustedError(
-          absl::StrCat("a session may be in at most ",
-                       config_.channels().max_channels_per_session(), " channels"));
+      refusal = protocol::WithCategory(
+          absl::ResourceExhaustedError(absl::StrCat("a session may be in at most ",
+                                                    config_.channels().max_channels_per_session(),
+                                                    " channels")),
+          v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
     } else {
       session->second.channels.insert(channel);
       auto [it, created] = channels_.try_emplace(channel);

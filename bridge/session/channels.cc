@@ -19,29 +19,6 @@ using v1::Frame;
 // How many publications a channel may collect while its subscribe is being answered.
 constexpr size_t kMaxHeldPublications = 4096;
 
-v1::ErrorCategory CategoryOf(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-      return v1::ERROR_CATEGORY_INVALID_ARGUMENT;
-    case absl::StatusCode::kNotFound:
-      return v1::ERROR_CATEGORY_NOT_FOUND;
-    case absl::StatusCode::kResourceExhausted:
-      return v1::ERROR_CATEGORY_LIMIT_EXCEEDED;
-    case absl::StatusCode::kPermissionDenied:
-      return v1::ERROR_CATEGORY_PERMISSION_DENIED;
-    case absl::StatusCode::kUnavailable:
-      return v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE;
-    case absl::StatusCode::kCancelled:
-      return v1::ERROR_CATEGORY_CANCELLED;
-    case absl::StatusCode::kDeadlineExceeded:
-      return v1::ERROR_CATEGORY_TIMEOUT;
-    default:
-      return v1::ERROR_CATEGORY_INTERNAL;
-  }
-}
-
 }  // namespace
 
 class Session::Link final : public pubsub::Subscriber {
@@ -159,7 +136,7 @@ void Session::OnSubscribed(const std::string& channel,
   if (!result.ok()) {
     channels_.erase(it);
     options_.node->Unsubscribe(conversation_id_, channel);  // the history failed after the join
-    RefuseSubscribe(channel, CategoryOf(result.status()), std::string(result.status().message()));
+    RefuseSubscribe(channel, protocol::CategoryForStatus(result.status()), std::string(result.status().message()));
     return;
   }
   ChannelSub& sub = it->second;

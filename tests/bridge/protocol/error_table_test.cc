@@ -56,6 +56,29 @@ INSTANTIATE_TEST_SUITE_P(
                       GrpcCase{16, "UNAUTHENTICATED", v1::ERROR_CATEGORY_AUTHENTICATION_FAILED}),
     [](const ::testing::TestParamInfo<GrpcCase>& info) { return std::string(info.param.name); });
 
+// A failure the bridge reports as an absl::Status (a refused subscribe) is categorized by the
+// same table as a call's status, code for code.
+TEST_P(GrpcCodeTest, AStatusWithTheSameCodeGetsTheSameCategory) {
+  const GrpcCase& c = GetParam();
+  const absl::Status status(static_cast<absl::StatusCode>(c.code), "why");
+  EXPECT_EQ(CategoryForStatus(status), c.category)
+      << c.name << " -> " << CategoryName(CategoryForStatus(status));
+}
+
+TEST(CategoryForStatusTest, ACategoryAttachedByTheBridgeWins) {
+  const absl::Status limit = WithCategory(absl::ResourceExhaustedError("at most 128 channels"),
+                                          v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
+  EXPECT_EQ(CategoryForStatus(limit), v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
+  EXPECT_EQ(limit.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limit.message(), "at most 128 channels");
+  // Without it, the code's row: what a call with RESOURCE_EXHAUSTED gets.
+  EXPECT_EQ(CategoryForStatus(absl::ResourceExhaustedError("x")),
+            v1::ERROR_CATEGORY_RATE_LIMITED);
+  // OK carries no payload and has no category.
+  EXPECT_TRUE(WithCategory(absl::OkStatus(), v1::ERROR_CATEGORY_INTERNAL).ok());
+  EXPECT_EQ(CategoryForStatus(absl::OkStatus()), v1::ERROR_CATEGORY_UNSPECIFIED);
+}
+
 TEST(GrpcCodeOutsideTheTableTest, IsInternal) {
   for (int code : {17, 100, -1, 1000}) {
     EXPECT_EQ(CategoryForGrpcCode(code), v1::ERROR_CATEGORY_INTERNAL) << code;
