@@ -456,17 +456,16 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
-    // Closes websocketpp started itself on bad input carry its error's text as their reason.
+    // Closes websocketpp started itself on bad input carry their error's word (close_reasons.h).
     namespace perr = websocketpp::processor::error;
-    static const std::string kInvalidUtf8 = perr::make_error_code(perr::invalid_utf8).message();
-    static const std::string kTooBig = perr::make_error_code(perr::message_too_big).message();
     const int code = con->get_local_close_code();
+    const std::string& reason = con->get_local_close_reason();
     if (code == protocol::close_code::kInvalidPayload &&
-        con->get_local_close_reason() == kInvalidUtf8) {
+        reason == LibraryCloseWord(perr::invalid_utf8)) {
       metrics_.invalid_utf8_closes.fetch_add(1, std::memory_order_relaxed);
       metrics_.CountCloseSent(code);
     } else if (code == protocol::close_code::kMessageTooBig &&
-               con->get_local_close_reason() == kTooBig) {
+               reason == LibraryCloseWord(perr::message_too_big)) {
       metrics_.too_big_closes.fetch_add(1, std::memory_order_relaxed);
       metrics_.CountCloseSent(code);
     }

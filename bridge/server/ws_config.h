@@ -15,9 +15,11 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/synchronization/mutex.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/server/close_reasons.h"
 #include "bridge/transcode/json_text.h"
 #include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
@@ -144,5 +146,32 @@ BRIDGE_FAST_PAYLOAD(::bridge::server::TlsConfig)
 #undef BRIDGE_FAST_PAYLOAD
 
 }  // namespace websocketpp::processor
+
+namespace websocketpp {
+
+// Every close of the bridge's connections, websocketpp's own included: websocketpp's body of
+// connection::close, with the reason put through CloseReasonWord (close_reasons.h), so a
+// close websocketpp makes on a client's RFC 6455 violation carries a word, not a sentence.
+#define BRIDGE_CLOSE_WITH_WORDS(CONFIG)                                                         \
+  template <>                                                                                   \
+  inline void connection<CONFIG>::close(close::status::value const code,                       \
+                                        std::string const& reason, lib::error_code& ec) {      \
+    const std::string_view word = ::bridge::server::CloseReasonWord(reason);                    \
+    const std::string truncated(word.substr(0, frame::limits::close_reason_size));              \
+    scoped_lock_type lock(m_connection_state_lock);                                             \
+    if (m_state != session::state::open) {                                                      \
+      ec = error::make_error_code(error::invalid_state);                                        \
+      return;                                                                                   \
+    }                                                                                           \
+    ec = this->send_close_frame(code, truncated, false, close::status::terminal(code));         \
+  }
+
+BRIDGE_CLOSE_WITH_WORDS(::bridge::server::PlainConfig)
+BRIDGE_CLOSE_WITH_WORDS(::bridge::server::TlsConfig)
+BRIDGE_CLOSE_WITH_WORDS(::bridge::server::PlainDeflateConfig)
+BRIDGE_CLOSE_WITH_WORDS(::bridge::server::TlsDeflateConfig)
+#undef BRIDGE_CLOSE_WITH_WORDS
+
+}  // namespace websocketpp
 
 #endif  // BRIDGE_SERVER_WS_CONFIG_H_

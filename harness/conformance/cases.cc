@@ -505,7 +505,7 @@ Verdict InvalidUtf8(CaseContext& ctx) {
   if (absl::Status st = s->ws->SendText("{\"type\":\"ping\",\"x\":\"\xc3\x28\"}"); !st.ok()) {
     return Fail(std::string(st.message()));
   }
-  return ExpectClose(*s->ws, 1007, "", ctx.options().reply_timeout);
+  return ExpectClose(*s->ws, 1007, "invalid_utf8", ctx.options().reply_timeout);
 }
 
 Verdict TooBig(CaseContext& ctx) {
@@ -525,9 +525,8 @@ Verdict TooBig(CaseContext& ctx) {
     const int code = *s->ws->close_code();
     const std::string seen = DescribeEnd(*s->ws, m.status());
     if (code != 1009) return Fail(absl::StrCat(seen, "; expected close 1009"));
-    if (!IsReasonWord(s->ws->close_reason())) {
-      return NonStrict(absl::StrCat(
-          seen, "; the close reason should be a short machine-readable word (heartbeat_timeout)"));
+    if (s->ws->close_reason() != "message_too_big") {
+      return NonStrict(absl::StrCat(seen, "; the reason word should be \"message_too_big\""));
     }
     return Pass(seen);
   }
@@ -539,13 +538,13 @@ Verdict TooBig(CaseContext& ctx) {
 }
 
 // RFC 6455 section 5.2 and 5.5: the server must fail the connection.
-Verdict RfcViolation(CaseContext& ctx, uint8_t opcode, uint8_t rsv) {
+Verdict RfcViolation(CaseContext& ctx, uint8_t opcode, uint8_t rsv, std::string_view word) {
   absl::StatusOr<Session> s = ctx.OpenConfirmed();
   if (!s.ok()) return NoSession(s.status());
   if (absl::Status st = s->ws->SendFrame(opcode, kPing, true, rsv); !st.ok()) {
     return Fail(std::string(st.message()));
   }
-  return ExpectClose(*s->ws, 1002, "", ctx.options().reply_timeout, /*drop_is_non_strict=*/true);
+  return ExpectClose(*s->ws, 1002, word, ctx.options().reply_timeout, /*drop_is_non_strict=*/true);
 }
 
 // --- 5. error mapping
@@ -2080,20 +2079,19 @@ std::vector<Case> MakeCases() {
   add("4.6", "bad input", "unknown fields are ignored", "a ping with extra members gets a pong",
       false, UnknownFieldsIgnored);
   add("4.7", "bad input", "invalid UTF-8 in a text frame closes 1007",
-      "close 1007 with a machine-readable reason word", false, InvalidUtf8);
+      "close 1007 invalid_utf8", false, InvalidUtf8);
   add("4.8", "bad input", "a 2 MiB message closes 1009",
-      "close 1009 with a machine-readable reason word (Non-strict when the server accepts it: its "
-      "limit is higher)",
+      "close 1009 message_too_big (Non-strict when the server accepts it: its limit is higher)",
       false, TooBig);
   add("4.9", "bad input", "a binary frame on a JSON session is a protocol error",
       "error protocol_error; the session stays up", false,
       [](CaseContext& ctx) { return BadFrame(ctx, "\x0a\x00", std::nullopt, /*binary=*/true); });
   add("4.10", "bad input", "reserved bits set fail the connection (RFC 6455)",
-      "close 1002 with a machine-readable reason word", false,
-      [](CaseContext& ctx) { return RfcViolation(ctx, RawWsClient::kText, 0x4); });
+      "close 1002 reserved_bits_set", false,
+      [](CaseContext& ctx) { return RfcViolation(ctx, RawWsClient::kText, 0x4, "reserved_bits_set"); });
   add("4.11", "bad input", "a reserved opcode fails the connection (RFC 6455)",
-      "close 1002 with a machine-readable reason word", false,
-      [](CaseContext& ctx) { return RfcViolation(ctx, 0x3, 0); });
+      "close 1002 invalid_opcode", false,
+      [](CaseContext& ctx) { return RfcViolation(ctx, 0x3, 0, "invalid_opcode"); });
 
   add("5.1", "error mapping", "a unary call answers with its response",
       "response with the call's messageId and the echoed payload", true, UnaryOk);

@@ -428,6 +428,7 @@ TEST_F(BridgeServerTest, InvalidUtf8TextFrameCloses1007) {
   auto code = client->WaitForClose();
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, cc::kInvalidPayload);
+  EXPECT_EQ(client->close_reason(), "invalid_utf8");  // a word, not websocketpp's sentence
   // The close handler, which counts, runs once the close handshake is done.
   ASSERT_TRUE(server_->AwaitOpenConnections(0, bridge::testing::kTestTimeout));
   EXPECT_EQ(server_->metrics().invalid_utf8_closes.load(), 1u);
@@ -449,6 +450,7 @@ TEST_F(BridgeServerTest, FrameOverTheLimitCloses1009) {
   auto code = client->WaitForClose();
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, cc::kMessageTooBig);
+  EXPECT_EQ(client->close_reason(), "message_too_big");
   ASSERT_TRUE(server_->AwaitOpenConnections(0, bridge::testing::kTestTimeout));
   EXPECT_EQ(server_->metrics().too_big_closes.load(), 1u);
 }

@@ -3,7 +3,6 @@
 // case.
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -26,19 +25,6 @@ using ::testing::HasSubstr;
 constexpr char kFastTimeouts[] =
     "heartbeat_interval_ms: 500 heartbeat_timeout_ms: 1000 handshake_timeout_ms: 1000 "
     "control_listen: \"127.0.0.1:0\"";
-
-// Where the bridge knowingly deviates from a detail of docs/protocol.md: case id -> why.
-const std::map<std::string, std::string>& DocumentedNonStrict() {
-  // websocketpp's own close reasons: sentences, not the short machine-readable words of
-  // docs/protocol.md ("The close reason is a short machine-readable word").
-  static const auto* const known = new std::map<std::string, std::string>{
-      {"4.7", "close 1007 \"Invalid UTF8 encoding\""},
-      {"4.8", "close 1009 \"A message was too large\""},
-      {"4.10", "close 1002 \"Invalid use of reserved bits\""},
-      {"4.11", "close 1002 \"invalid opcode\""},
-  };
-  return *known;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,13 +60,7 @@ TEST_F(ConformanceIntegrationTest, TheBridgePassesEveryCase) {
   ASSERT_EQ(report.results.size(), AllCases().size());
   for (const CaseResult& r : report.results) {
     SCOPED_TRACE(absl::StrCat(r.id, " ", r.title, ": ", r.observed));
-    auto known = DocumentedNonStrict().find(r.id);
-    if (known != DocumentedNonStrict().end()) {
-      EXPECT_EQ(r.outcome, Outcome::kNonStrict) << "documented: " << known->second;
-      EXPECT_THAT(r.observed, HasSubstr(known->second));
-    } else {
-      EXPECT_EQ(r.outcome, Outcome::kPass) << OutcomeName(r.outcome);
-    }
+    EXPECT_EQ(r.outcome, Outcome::kPass) << OutcomeName(r.outcome);
   }
   std::cout << FormatTable(report);
 
