@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bridge/common/json_string.h"
 #include "bridge/common/strings.h"
 
 namespace bridge::log {
@@ -19,37 +20,6 @@ std::mutex write_mu;
 
 constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
 
-void AppendJsonString(std::string* line, std::string_view s) {
-  line->push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        *line += "\\\"";
-        break;
-      case '\\':
-        *line += "\\\\";
-        break;
-      case '\n':
-        *line += "\\n";
-        break;
-      case '\r':
-        *line += "\\r";
-        break;
-      case '\t':
-        *line += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          *line += buf;
-        } else {
-          line->push_back(c);
-        }
-    }
-  }
-  line->push_back('"');
-}
 
 }  // namespace
 
@@ -83,7 +53,7 @@ Event::Event(Level level, std::string_view name) : on_(level != Level::kOff && E
   const char* level_name = kNames[static_cast<int>(level)];
   if (format_ == Format::kJson) {
     absl::StrAppend(&line_, "{\"ts\":\"", ts, "\",\"level\":\"", level_name, "\",\"event\":");
-    AppendJsonString(&line_, name);
+    AppendJsonString(name, &line_);
   } else {
     absl::StrAppend(&line_, ts, " ", level_name, " ", Sv(name));
   }
@@ -92,7 +62,7 @@ Event::Event(Level level, std::string_view name) : on_(level != Level::kOff && E
 void Event::Key(std::string_view key) {
   if (format_ == Format::kJson) {
     line_.push_back(',');
-    AppendJsonString(&line_, key);
+    AppendJsonString(key, &line_);
     line_.push_back(':');
   } else {
     absl::StrAppend(&line_, " ", Sv(key), "=");
@@ -103,11 +73,11 @@ Event& Event::Str(std::string_view key, std::string_view value) {
   if (!on_) return *this;
   Key(key);
   if (format_ == Format::kJson) {
-    AppendJsonString(&line_, value);
+    AppendJsonString(value, &line_);
   } else if (value.find_first_of(" \"=\n") == std::string_view::npos && !value.empty()) {
     line_.append(value);
   } else {
-    AppendJsonString(&line_, value);  // quoted, escaped
+    AppendJsonString(value, &line_);  // quoted, escaped
   }
   return *this;
 }

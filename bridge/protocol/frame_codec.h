@@ -88,9 +88,6 @@ std::string EncodeBatch(Encoding encoding, const std::vector<std::string>& frame
 // serves every session that delivers it, each adding its own seq.
 std::string WithSeq(Encoding encoding, std::string_view unsequenced, uint64_t seq);
 
-// Appends `s` as a JSON string literal (quoted and escaped; UTF-8 passes through).
-void AppendJsonString(std::string_view s, std::string* out);
-
 // The protocol's name of the kind of `frame` ("connect_confirm"), or "" when none is set.
 std::string_view FrameTypeName(const Frame& frame);
 

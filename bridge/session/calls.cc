@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/common/json_string.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/session/session.h"
@@ -188,9 +189,9 @@ void Session::StartCall(const v1::Message& m) {
       return;
     }
     std::string json = "{";
-    protocol::AppendJsonString(field->json_name(), &json);
+    AppendJsonString(field->json_name(), &json);
     json += ':';
-    protocol::AppendJsonString(m.content(), &json);
+    AppendJsonString(m.content(), &json);
     json += '}';
     absl::StatusOr<std::string> bytes =
         services_.transcoder->JsonToBinary(method->descriptor->input_type(), json);

@@ -59,7 +59,7 @@ done
 
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -I. -I"$build/gen"
        -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
-libs=(-lprotobuf -lsimdjson -labsl_status -labsl_statusor -labsl_strings
+libs=(-lprotobuf -lsimdjson -labsl_status -labsl_statusor -labsl_cord -labsl_strings
       -labsl_str_format_internal -labsl_synchronization -labsl_time -labsl_time_zone
       -labsl_hash -labsl_raw_hash_set -labsl_base -labsl_raw_logging_internal
       -labsl_throw_delegate -labsl_int128 -labsl_spinlock_wait -labsl_malloc_internal
@@ -70,6 +70,7 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
          bridge/transcode/json_transcoder.cc bridge/transcode/descriptor_registry.cc
          tests/bridge/transcode/transcode_testing.cc
          bridge/protocol/frame_codec.cc bridge/config/config.cc bridge/common/log.cc
+         bridge/common/json_string.cc
          bridge/server/upgrade.cc
          "$build/gen/proto/bridge/v1/frame.pb.cc" "$build/gen/proto/bridge/v1/config.pb.cc"
          "$build/gen/proto/demo/v1/echo.pb.cc"
