@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "asio.hpp"
+#include "bridge/common/ws_frame.h"
 #include "websocketpp/base64/base64.hpp"
 #include "websocketpp/sha1/sha1.hpp"
 
@@ -53,26 +54,6 @@ std::string HeaderValue(std::string_view head, std::string_view name) {
     pos = end + 2;
   }
   return "";
-}
-
-// The length of the complete client frame at the start of `b`, or 0 while it is incomplete.
-size_t FrameLength(std::string_view b) {
-  if (b.size() < 2) return 0;
-  const uint8_t len7 = static_cast<uint8_t>(b[1]) & 0x7f;
-  const size_t mask = (static_cast<uint8_t>(b[1]) & 0x80) ? 4 : 0;
-  size_t header = 2, payload = len7;
-  if (len7 == 126) {
-    if (b.size() < 4) return 0;
-    header = 4;
-    payload = (static_cast<uint8_t>(b[2]) << 8) | static_cast<uint8_t>(b[3]);
-  } else if (len7 == 127) {
-    if (b.size() < 10) return 0;
-    header = 10;
-    payload = 0;
-    for (int i = 2; i < 10; ++i) payload = (payload << 8) | static_cast<uint8_t>(b[i]);
-  }
-  const size_t total = header + mask + payload;
-  return b.size() >= total ? total : 0;
 }
 
 class Conn : public std::enable_shared_from_this<Conn> {
@@ -124,9 +105,16 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   bool OnFrameBytes() {
-    if (FrameLength(buf_) == 0) return false;
+    bridge::ws::Header header;
+    if (bridge::ws::ParseHeader(buf_, &header) != bridge::ws::ParseResult::kDone ||
+        buf_.size() - header.size < header.payload_size) {
+      return false;
+    }
     static constexpr std::string_view kConfirm = "{\"type\":\"connect_confirm\"}";
-    out_.assign({'\x81', static_cast<char>(kConfirm.size())});
+    header = bridge::ws::Header();
+    header.payload_size = kConfirm.size();
+    out_.clear();
+    bridge::ws::AppendHeader(header, &out_);
     out_.append(kConfirm);
     auto self = shared_from_this();
     asio::async_write(socket_, asio::buffer(out_), [this, self](const std::error_code& ec, size_t) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bench/load/clock.h"
+#include "bridge/common/ws_frame.h"
 
 namespace bench::load {
 
@@ -14,37 +15,16 @@ using asio::ip::tcp;
 
 void AppendMaskedFrame(std::string* out, uint8_t opcode,
                        std::initializer_list<std::string_view> parts, uint32_t key) {
-  size_t len = 0;
-  for (std::string_view p : parts) len += p.size();
-  char header[14];
-  size_t h = 0;
-  header[h++] = static_cast<char>(0x80 | opcode);
-  if (len < 126) {
-    header[h++] = static_cast<char>(0x80 | len);
-  } else if (len < 65536) {
-    header[h++] = static_cast<char>(0x80 | 126);
-    header[h++] = static_cast<char>(len >> 8);
-    header[h++] = static_cast<char>(len & 0xff);
-  } else {
-    header[h++] = static_cast<char>(0x80 | 127);
-    for (int i = 7; i >= 0; --i) header[h++] = static_cast<char>((len >> (8 * i)) & 0xff);
-  }
-  std::memcpy(header + h, &key, 4);
-  h += 4;
-  out->append(header, h);
+  bridge::ws::Header header;
+  header.opcode = opcode;
+  for (std::string_view p : parts) header.payload_size += p.size();
+  bridge::ws::Mask mask;
+  std::memcpy(mask.data(), &key, 4);
+  header.mask = mask;
+  bridge::ws::AppendHeader(header, out);
   const size_t body = out->size();
   for (std::string_view p : parts) out->append(p.data(), p.size());
-  char* data = out->data() + body;
-  const uint64_t mask = static_cast<uint64_t>(key) | (static_cast<uint64_t>(key) << 32);
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data + i, 8);
-    w ^= mask;
-    std::memcpy(data + i, &w, 8);
-  }
-  const auto* k = reinterpret_cast<const uint8_t*>(&key);
-  for (; i < len; ++i) data[i] = static_cast<char>(data[i] ^ k[i & 3]);
+  bridge::ws::ApplyMask(mask, out->data() + body, out->size() - body);
 }
 
 std::string_view Digits(uint64_t v, char* buf) {
@@ -201,22 +181,16 @@ void WsClient::OnRead(size_t n) {
   }
   // Frames: the server does not mask.
   while (rend_ - rbeg_ >= 2) {
-    const auto* p = reinterpret_cast<const uint8_t*>(rbuf_.data() + rbeg_);
     const size_t avail = rend_ - rbeg_;
-    const uint8_t opcode = p[0] & 0x0f;
-    const bool compressed = (p[0] & 0x40) != 0;  // RSV1: permessage-deflate
-    uint64_t len = p[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (avail < 4) break;
-      len = (static_cast<uint64_t>(p[2]) << 8) | p[3];
-      h = 4;
-    } else if (len == 127) {
-      if (avail < 10) break;
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-      h = 10;
-    }
+    bridge::ws::Header header;
+    const bridge::ws::ParseResult parsed =
+        bridge::ws::ParseHeader(std::string_view(rbuf_.data() + rbeg_, avail), &header);
+    if (parsed == bridge::ws::ParseResult::kTooBig) return Fail("a frame over 64 MiB");
+    if (parsed == bridge::ws::ParseResult::kNeedMore) break;
+    const uint8_t opcode = header.opcode;
+    const bool compressed = (header.rsv & 0x4) != 0;  // RSV1: permessage-deflate
+    const size_t h = header.size;
+    const uint64_t len = header.payload_size;
     if (avail < h + len) {
       if (h + len > rbuf_.size()) {  // room for the whole frame
         std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, avail);

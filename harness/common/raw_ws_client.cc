@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bridge/common/strings.h"
+#include "bridge/common/ws_frame.h"
 
 namespace harness {
 namespace {
@@ -233,49 +234,26 @@ absl::Status RawWsClient::WriteAll(std::string_view data) {
 
 absl::Status RawWsClient::SendFrame(uint8_t opcode, std::string_view payload, bool fin,
                                     uint8_t rsv) {
-  std::string frame;
-  frame.push_back(static_cast<char>((fin ? 0x80 : 0) | ((rsv & 0x7) << 4) | (opcode & 0xf)));
-  const size_t n = payload.size();
-  if (n < 126) {
-    frame.push_back(static_cast<char>(0x80 | n));
-  } else if (n <= 0xffff) {
-    frame.push_back(static_cast<char>(0x80 | 126));
-    frame.push_back(static_cast<char>(n >> 8));
-    frame.push_back(static_cast<char>(n & 0xff));
-  } else {
-    frame.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) frame.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  }
+  bridge::ws::Frame frame;
+  frame.fin = fin;
+  frame.rsv = rsv & 0x7;
+  frame.opcode = opcode & 0xf;
+  frame.payload.assign(payload.data(), payload.size());
   // A fixed sequence of masks: the bytes on the wire are the same on every run.
   mask_counter_ = mask_counter_ * 1664525u + 1013904223u;
-  char mask[4];
-  for (int i = 0; i < 4; ++i) mask[i] = static_cast<char>((mask_counter_ >> (8 * i)) & 0xff);
-  frame.append(mask, 4);
-  const size_t start = frame.size();
-  frame.append(payload.data(), payload.size());
-  for (size_t i = 0; i < n; ++i) frame[start + i] ^= mask[i % 4];
-  return WriteAll(frame);
+  bridge::ws::Mask mask;
+  for (int i = 0; i < 4; ++i) mask[i] = static_cast<uint8_t>((mask_counter_ >> (8 * i)) & 0xff);
+  frame.mask = mask;
+  return WriteAll(bridge::ws::EncodeFrame(frame));
 }
 
 absl::Status RawWsClient::SendClose(uint16_t code, std::string_view reason) {
-  std::string payload;
-  payload.push_back(static_cast<char>(code >> 8));
-  payload.push_back(static_cast<char>(code & 0xff));
-  payload.append(reason.data(), reason.size());
   close_sent_ = true;
-  return SendFrame(kClose, payload);
+  return SendFrame(kClose, bridge::ws::ClosePayload(code, reason));
 }
 
-absl::Status RawWsClient::ReadExact(char *out, size_t n, absl::Time deadline) {
-  while (n > 0) {
-    if (!buffered_.empty()) {
-      const size_t take = std::min(n, buffered_.size());
-      std::memcpy(out, buffered_.data(), take);
-      buffered_.erase(0, take);
-      out += take;
-      n -= take;
-      continue;
-    }
+absl::Status RawWsClient::ReadMore(absl::Time deadline) {
+  while (true) {
     if (auto s = WaitReadable(fd_, deadline); !s.ok()) return s;
     char buf[65536];
     const ssize_t got = ::recv(fd_, buf, sizeof(buf), 0);
@@ -289,32 +267,29 @@ absl::Status RawWsClient::ReadExact(char *out, size_t n, absl::Time deadline) {
       return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
     }
     buffered_.append(buf, static_cast<size_t>(got));
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<RawWsClient::Message> RawWsClient::ReadFrame(absl::Time deadline) {
   Message message;
   while (true) {
-    unsigned char head[2];
-    if (auto s = ReadExact(reinterpret_cast<char *>(head), 2, deadline); !s.ok()) return s;
-    const bool fin = head[0] & 0x80;
-    const uint8_t opcode = head[0] & 0x0f;
-    if (head[1] & 0x80) return absl::InternalError("server frames must not be masked");
-    uint64_t len = head[1] & 0x7f;
-    if (len >= 126) {
-      unsigned char ext[8];
-      const size_t ext_len = len == 126 ? 2 : 8;
-      if (auto s = ReadExact(reinterpret_cast<char *>(ext), ext_len, deadline); !s.ok()) return s;
-      len = 0;
-      for (size_t i = 0; i < ext_len; ++i) len = (len << 8) | ext[i];
+    bridge::ws::Frame frame;
+    size_t size = 0;
+    const bridge::ws::ParseResult r = bridge::ws::ParseFrame(buffered_, &frame, &size);
+    if (r == bridge::ws::ParseResult::kNeedMore) {
+      if (auto s = ReadMore(deadline); !s.ok()) return s;
+      continue;
     }
-    std::string payload(len, '\0');
-    if (auto s = ReadExact(payload.data(), len, deadline); !s.ok()) return s;
-    if (opcode >= 0x8) return Message{opcode, std::move(payload)};  // control frames stand alone
-    if (opcode != kContinuation) message.opcode = opcode;
-    message.payload += payload;
-    if (fin) return message;
+    if (r == bridge::ws::ParseResult::kTooBig) {
+      return absl::InternalError("the server sent a frame over 64 MiB");
+    }
+    buffered_.erase(0, size);
+    if (frame.mask) return absl::InternalError("server frames must not be masked");
+    if (frame.is_control()) return Message{frame.opcode, std::move(frame.payload)};
+    if (frame.opcode != kContinuation) message.opcode = frame.opcode;
+    message.payload += frame.payload;
+    if (frame.fin) return message;
   }
 }
 

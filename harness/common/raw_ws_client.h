@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bridge/common/ws_frame.h"
 
 namespace harness {
 
@@ -26,14 +27,13 @@ class RawWsClient {
  public:
   static constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
 
-  enum Opcode : uint8_t {
-    kContinuation = 0x0,
-    kText = 0x1,
-    kBinary = 0x2,
-    kClose = 0x8,
-    kPing = 0x9,
-    kPong = 0xA,
-  };
+  // The codec's opcodes (bridge/common/ws_frame.h), as RawWsClient::kText and so on.
+  static constexpr uint8_t kContinuation = bridge::ws::kContinuation;
+  static constexpr uint8_t kText = bridge::ws::kText;
+  static constexpr uint8_t kBinary = bridge::ws::kBinary;
+  static constexpr uint8_t kClose = bridge::ws::kClose;
+  static constexpr uint8_t kPing = bridge::ws::kPing;
+  static constexpr uint8_t kPong = bridge::ws::kPong;
 
   struct Message {
     uint8_t opcode = 0;
@@ -100,7 +100,8 @@ class RawWsClient {
  private:
   RawWsClient(int fd, absl::Duration write_timeout) : fd_(fd), write_timeout_(write_timeout) {}
   absl::StatusOr<Message> ReadFrame(absl::Time deadline);
-  absl::Status ReadExact(char *out, size_t n, absl::Time deadline);
+  // Appends what the socket has to buffered_, waiting for it until `deadline`.
+  absl::Status ReadMore(absl::Time deadline);
   absl::Status WriteAll(std::string_view data);
   // Records the server's close frame, answers it once, and returns the error
   // Receive gives.

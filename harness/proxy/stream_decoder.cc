@@ -90,10 +90,10 @@ bool StreamDecoder::NextFrame(Chunk* chunk) {
   switch (ParseFrame(buffer_, &frame, &size, max_frame_payload_)) {
     case ParseResult::kNeedMore:
       return false;
-    case ParseResult::kInvalid:
+    case ParseResult::kTooBig:
       mode_ = Mode::kRaw;
       return NextRaw(chunk);
-    case ParseResult::kFrame:
+    case ParseResult::kDone:
       break;
   }
   *chunk = Chunk();

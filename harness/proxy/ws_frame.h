@@ -1,7 +1,6 @@
-// RFC 6455 frames for the fault proxy's WebSocket toxics: a parser that takes one complete
-// frame off the front of a byte buffer, an encoder, and the rewrites the toxics make (close
-// frames, corruption). Frames are checked only as far as cutting them needs; judging them is
-// the endpoints' business. Pure functions; any thread.
+// RFC 6455 frames for the fault proxy's WebSocket toxics: the shared codec's frames
+// (bridge/common/ws_frame.h) and the rewrites the toxics make (close frames, corruption). Pure
+// functions; any thread.
 #ifndef HARNESS_PROXY_WS_FRAME_H_
 #define HARNESS_PROXY_WS_FRAME_H_
 
@@ -12,44 +11,24 @@
 #include <string>
 #include <string_view>
 
+#include "bridge/common/ws_frame.h"
+
 namespace harness::proxy {
 
-enum WsOpcode : uint8_t {
-  kWsContinuation = 0x0,
-  kWsText = 0x1,
-  kWsBinary = 0x2,
-  kWsClose = 0x8,
-  kWsPing = 0x9,
-  kWsPong = 0xA,
-};
-
-struct WsFrame {
-  bool fin = true;
-  uint8_t rsv = 0;  // RSV1, RSV2, RSV3 as bits 2, 1, 0
-  uint8_t opcode = kWsText;
-  // Set on client-to-server frames, which must be masked.
-  std::optional<std::array<uint8_t, 4>> mask;
-  std::string payload;  // unmasked
-
-  bool is_control() const { return (opcode & 0x8) != 0; }
-};
+// The proxy's names for the shared RFC 6455 codec (bridge/common/ws_frame.h).
+using WsFrame = ::bridge::ws::Frame;
+using ::bridge::ws::EncodeFrame;
+using ::bridge::ws::ParseFrame;
+using ::bridge::ws::ParseResult;
+inline constexpr uint8_t kWsContinuation = ::bridge::ws::kContinuation;
+inline constexpr uint8_t kWsText = ::bridge::ws::kText;
+inline constexpr uint8_t kWsBinary = ::bridge::ws::kBinary;
+inline constexpr uint8_t kWsClose = ::bridge::ws::kClose;
+inline constexpr uint8_t kWsPing = ::bridge::ws::kPing;
+inline constexpr uint8_t kWsPong = ::bridge::ws::kPong;
 
 // Frames with a bigger payload are not cut; the stream carrying one goes on as plain bytes.
-inline constexpr uint64_t kMaxFramePayload = uint64_t{64} << 20;
-
-enum class ParseResult {
-  kFrame,     // a frame was taken
-  kNeedMore,  // the buffer holds only part of a frame
-  kInvalid,   // not a frame this parser cuts (a payload over `max_payload`)
-};
-
-// Parses the frame at the front of `data`. On kFrame, `*frame` holds it (payload unmasked)
-// and `*size` the number of bytes it took.
-ParseResult ParseFrame(std::string_view data, WsFrame* frame, size_t* size,
-                       uint64_t max_payload = kMaxFramePayload);
-
-// The bytes of `frame` on the wire, its payload masked with `frame.mask` when set.
-std::string EncodeFrame(const WsFrame& frame);
+inline constexpr uint64_t kMaxFramePayload = ::bridge::ws::kMaxPayload;
 
 // An unmasked close frame (server to client) with `code` and `reason`.
 WsFrame CloseFrame(uint16_t code, std::string_view reason);
