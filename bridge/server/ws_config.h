@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/ws_frame.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/server/close_reasons.h"
 #include "bridge/transcode/json_text.h"
@@ -93,20 +94,12 @@ using TlsDeflateConfig = DeflateConfig<TlsConfig>;
 
 // Unmasks `len` bytes of a client frame in place with websocketpp's prepared key (the 4-byte
 // mask, rotated to where the payload stands); returns the key rotated past them, as
-// websocketpp::frame::byte_mask_circ does, eight bytes at a time.
+// websocketpp::frame::byte_mask_circ does (the masking itself: ws::ApplyMask).
 inline size_t UnmaskInPlace(uint8_t* data, size_t len, size_t prepared_key) {
   const uint32_t key = static_cast<uint32_t>(prepared_key);
-  const uint64_t key8 = (static_cast<uint64_t>(key) << 32) | key;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data + i, 8);
-    w ^= key8;
-    std::memcpy(data + i, &w, 8);
-  }
-  websocketpp::frame::uint32_converter k;
-  k.i = key;
-  for (; i < len; ++i) data[i] ^= k.c[i % 4];
+  ws::Mask mask;
+  std::memcpy(mask.data(), &key, 4);
+  ws::ApplyMask(mask, reinterpret_cast<char*>(data), len);
   return websocketpp::frame::circshift_prepared_key(prepared_key, len % 4);
 }
 
