@@ -23,6 +23,103 @@ namespace bridge {
 
 using Counter = std::atomic<uint64_t>;
 
+// Every plain counter of the bridge, once: its member of Metrics, its Prometheus name and its
+// help text. Metrics declares a member per row and RenderPrometheus writes a line per row, in
+// this order. Counters with labels (frames by type, bad frames by reason, error frames by
+// category, calls by method and code, closes by code) have their own members below.
+#define BRIDGE_COUNTERS(X)                                                                        \
+  X(connections_accepted, "bridge_connections_accepted_total", "WebSocket upgrades accepted.")    \
+  X(connections_refused, "bridge_connections_refused_total", "WebSocket upgrades refused.")       \
+  X(sessions_confirmed, "bridge_sessions_confirmed_total", "Handshakes completed.")               \
+  X(frames_received, "bridge_frames_received_total", "Frames received from clients.")             \
+  X(frames_sent, "bridge_frames_sent_total", "Frames sent to clients.")                           \
+  X(bytes_received, "bridge_bytes_received_total", "Frame bytes received.")                       \
+  X(bytes_sent, "bridge_bytes_sent_total", "Frame bytes sent.")                                   \
+  X(pings_received, "bridge_pings_total", "Protocol ping frames answered.")                       \
+  X(control_pings_received, "bridge_control_pings_total",                                         \
+    "WebSocket ping control frames answered.")                                                    \
+  X(handshake_timeouts, "bridge_handshake_timeouts_total", "Sessions closed with 4001.")          \
+  X(heartbeat_timeouts, "bridge_heartbeat_timeouts_total", "Sessions closed with 4000.")          \
+  X(frames_before_connect, "bridge_frames_before_connect_total",                                  \
+    "Frames other than connect before the handshake (closed with 1002).")                         \
+  X(unsupported_versions, "bridge_unsupported_versions_total", "Sessions closed with 4502.")      \
+  X(wrong_encoding_frames, "bridge_wrong_encoding_frames_total",                                  \
+    "Binary frames on JSON sessions and text frames on binary sessions.")                         \
+  X(invalid_utf8_closes, "bridge_invalid_utf8_closes_total", "Sessions closed with 1007.")        \
+  X(too_big_closes, "bridge_too_big_closes_total", "Sessions closed with 1009.")                  \
+  X(calls_started, "bridge_calls_started_total", "Upstream calls started.")                       \
+  X(calls_succeeded, "bridge_calls_succeeded_total", "Upstream calls that ended with OK.")        \
+  X(calls_failed, "bridge_calls_failed_total", "Upstream calls that ended with an error.")        \
+  X(calls_cancelled_by_client, "bridge_calls_cancelled_by_client_total",                          \
+    "cancel frames honoured.")                                                                    \
+  X(calls_cancelled_by_close, "bridge_calls_cancelled_by_close_total",                            \
+    "Calls cancelled upstream because their session ended.")                                      \
+  X(bad_payloads, "bridge_bad_payloads_total", "Request payloads refused (invalid_argument).")    \
+  X(bad_metadata, "bridge_bad_metadata_total",                                                    \
+    "Calls refused for their metadata: a key, a value or the size gRPC would refuse "             \
+    "(invalid_argument).")                                                                        \
+  X(bad_client_ids, "bridge_bad_client_ids_total",                                                \
+    "connect frames refused for their clientId (control characters, too long).")                  \
+  X(headers_not_forwarded, "bridge_headers_not_forwarded_total",                                  \
+    "Upgrade headers matching forward_request_headers that were not forwarded: a name gRPC "      \
+    "refuses, or one the bridge reserves (x-bridge-*, grpc-*).")                                  \
+  X(resumes_gapped, "bridge_resumes_gapped_total",                                                \
+    "Resumes refused at replay because the held frames no longer followed lastSeq.")              \
+  X(flow_control_pauses, "bridge_flow_control_pauses_total",                                      \
+    "Upstream reads deferred until the outbound buffer drained.")                                 \
+  X(connection_events_inline, "bridge_connection_events_inline_total",                            \
+    "WebSocket events (open, message, ping, close) handled by their session inside "              \
+    "websocketpp's handler, on the connection's strand.")                                         \
+  X(connection_events_posted, "bridge_connection_events_posted_total",                            \
+    "WebSocket events handed to their session's strand in a task (a resumed session runs on "     \
+    "its first connection's strand).")                                                            \
+  X(upstream_events_posted, "bridge_upstream_events_posted_total",                                \
+    "Upstream call events handed from gRPC's threads to a session: one per unary or "             \
+    "client-streaming call, one per stream message and one per stream's end.")                    \
+  X(sessions_detached, "bridge_sessions_detached_total",                                          \
+    "Sessions kept for a resume after their connection dropped.")                                 \
+  X(sessions_resumed, "bridge_sessions_resumed_total", "Sessions resumed on a new connection.")   \
+  X(resumes_refused, "bridge_resumes_refused_total",                                              \
+    "Resumes asked for that got a fresh session (unknown, expired, frames lost).")                \
+  X(sessions_expired, "bridge_sessions_expired_total",                                            \
+    "Detached sessions whose grace period ran out.")                                              \
+  X(frames_replayed, "bridge_frames_replayed_total", "Frames replayed on resume.")                \
+  X(duplicate_messages, "bridge_duplicate_messages_total",                                        \
+    "Resent messageIds answered without calling upstream again.")                                 \
+  X(origin_refusals, "bridge_origin_refusals_total", "Upgrades refused for their Origin (403).")  \
+  X(connection_limit_refusals, "bridge_connection_limit_refusals_total",                          \
+    "Connections closed with 1013 over max_connections or max_connections_per_ip.")               \
+  X(memory_guard_refusals, "bridge_memory_guard_refusals_total",                                  \
+    "Connections closed with 1013 over max_memory_bytes.")                                        \
+  X(rate_limited_messages, "bridge_rate_limited_messages_total",                                  \
+    "Messages refused by the per-connection rate limit.")                                         \
+  X(rate_limit_closes, "bridge_rate_limit_closes_total", "Connections closed with 4029.")         \
+  X(slow_consumer_closes, "bridge_slow_consumer_closes_total", "Connections closed with 4002.")   \
+  X(accept_errors, "bridge_accept_errors_total",                                                  \
+    "Accepts that failed (the accept loop tries again after 50 ms).")                             \
+  X(auth_failures, "bridge_auth_failures_total",                                                  \
+    "Bad, missing or expired tokens, and refused refreshes.")                                     \
+  X(subscriptions_refused, "bridge_subscriptions_refused_total",                                  \
+    "Subscribes answered with an error.")                                                         \
+  X(user_limit_closes, "bridge_user_limit_closes_total",                                          \
+    "Connections closed with 4503: over max_connections_per_user.")                               \
+  X(disconnects_ordered, "bridge_disconnects_ordered_total",                                      \
+    "Sessions closed by BridgeControl.Disconnect.")                                               \
+  X(control_requests_refused, "bridge_control_requests_refused_total",                            \
+    "BridgeControl requests refused as invalid.")                                                 \
+  X(batches_sent, "bridge_batches_sent_total",                                                    \
+    "Outbound batch frames, each holding several frames.")                                        \
+  X(channel_gaps, "bridge_channel_gaps_total",                                                    \
+    "Publications lost on the way that the channel's history could not give back.")               \
+  X(permission_denials, "bridge_permission_denials_total",                                        \
+    "Calls the caller's token does not allow.")                                                   \
+  X(drains_requested, "bridge_drains_requested_total", "Drains asked for through /drain.")        \
+  X(auth_unavailable, "bridge_auth_unavailable_total",                                            \
+    "Connections closed with 1013 because the authentication service did not answer.")            \
+  X(tls_reloads, "bridge_tls_reloads_total", "Certificate files reloaded after a change.")        \
+  X(tls_reload_failures, "bridge_tls_reload_failures_total",                                      \
+    "Changed certificate files that did not load; the pair in use stayed.")
+
 // A Prometheus histogram of durations with fixed buckets (0.5 ms to 10 s). Not thread-safe.
 class LatencyHistogram {
  public:
@@ -41,72 +138,11 @@ class LatencyHistogram {
 
 class Metrics {
  public:
-  Counter connections_accepted{0};
-  Counter connections_refused{0};  // upgrade refused (wrong path, ...)
-  std::atomic<int64_t> connections_active{0};
-  Counter sessions_confirmed{0};
-  Counter frames_received{0};
-  Counter frames_sent{0};
-  Counter bytes_received{0};
-  Counter bytes_sent{0};
-  Counter pings_received{0};
-  Counter control_pings_received{0};
-  Counter handshake_timeouts{0};
-  Counter heartbeat_timeouts{0};
-  Counter frames_before_connect{0};
-  Counter unsupported_versions{0};
-  Counter wrong_encoding_frames{0};  // a binary frame on a JSON session, or the reverse
-  Counter invalid_utf8_closes{0};    // close 1007 sent
-  Counter too_big_closes{0};         // close 1009 sent
-  Counter calls_started{0};
-  Counter calls_succeeded{0};
-  Counter calls_failed{0};  // ended with an error frame
-  Counter calls_cancelled_by_client{0};
-  Counter calls_cancelled_by_close{0};  // the session ended first
-  Counter bad_payloads{0};              // request payloads that did not transcode
-  Counter bad_metadata{0};              // calls refused for their metadata (rules, size)
-  Counter bad_client_ids{0};            // connects refused for their clientId
-  // Upgrade headers matching forward_request_headers whose name gRPC refuses or the bridge
-  // reserves: not forwarded.
-  Counter headers_not_forwarded{0};
-  Counter resumes_gapped{0};       // resumes refused at replay: the first held frame was not next
-  Counter flow_control_pauses{0};  // reads deferred for a full outbound buffer
-  // The data path's hops (docs/performance.md, "A call's path"): WebSocket events (open,
-  // message, ping, close) the session handled inside websocketpp's handler, on the connection's
-  // strand, and those handed to the session's strand in a task (a resumed session, or an event
-  // behind one that was); upstream call events handed from gRPC's threads to a session.
-  Counter connection_events_inline{0};
-  Counter connection_events_posted{0};
-  Counter upstream_events_posted{0};
-  Counter sessions_detached{0};  // kept after their connection dropped
-  Counter sessions_resumed{0};
-  Counter resumes_refused{0};   // a resume asked for and a fresh session given
-  Counter sessions_expired{0};  // detached sessions whose grace period ran out
-  Counter frames_replayed{0};
-  Counter duplicate_messages{0};         // resent messageIds: attached or answered, not re-called
-  Counter origin_refusals{0};            // HTTP 403 at the upgrade
-  Counter connection_limit_refusals{0};  // 1013: too many connections, in all or per IP
-  Counter memory_guard_refusals{0};      // 1013: over max_memory_bytes
-  Counter rate_limited_messages{0};
-  Counter rate_limit_closes{0};      // 4029
-  Counter slow_consumer_closes{0};   // 4002
-  Counter auth_failures{0};          // bad, missing or expired tokens (4500), bad refreshes
-  Counter permission_denials{0};     // calls the user's token does not allow
-  Counter drains_requested{0};       // GET or POST /drain on the admin port
-  Counter auth_unavailable{0};       // 1013: the authentication service did not answer
-  Counter tls_reloads{0};            // certificate files changed and loaded
-  Counter tls_reload_failures{0};    // changed files that did not load (the old pair stays)
-  Counter subscriptions_refused{0};  // subscribe answered with an error
-  Counter user_limit_closes{0};      // 4503: one connection too many for the user
-  Counter disconnects_ordered{0};    // sessions closed by BridgeControl.Disconnect
-  // Publications that arrived after a missing offset.
-  Counter channel_gaps{0};
-  // Outbound `batch` frames (each of several frames).
-  Counter batches_sent{0};
-  // BridgeControl requests answered INVALID_ARGUMENT.
-  Counter control_requests_refused{0};
-  // Accepts that failed (out of descriptors, for one); the loop tries again shortly.
-  Counter accept_errors{0};
+  // The plain counters: one member per row of BRIDGE_COUNTERS.
+#define BRIDGE_COUNTER_MEMBER(member, name, help) Counter member{0};
+  BRIDGE_COUNTERS(BRIDGE_COUNTER_MEMBER)
+#undef BRIDGE_COUNTER_MEMBER
+  std::atomic<int64_t> connections_active{0};  // a gauge: bridge_connections_active
 
   void CountBadFrame(protocol::DecodeFailure failure) {
     bad_frames_[static_cast<size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
@@ -168,7 +204,7 @@ class Metrics {
   std::map<std::string, MethodFigures> methods_ ABSL_GUARDED_BY(calls_mu_);
   LatencyHistogram bridge_added_ ABSL_GUARDED_BY(calls_mu_);
   std::array<Counter, protocol::kDecodeFailureCount> bad_frames_{};
-  std::array<Counter, 17> error_frames_{};
+  std::array<Counter, v1::ErrorCategory_ARRAYSIZE> error_frames_{};
   mutable absl::Mutex closes_mu_;
   std::map<int, uint64_t> closes_sent_ ABSL_GUARDED_BY(closes_mu_);
   std::vector<std::function<std::string()>> sections_ ABSL_GUARDED_BY(closes_mu_);
