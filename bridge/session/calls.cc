@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -366,10 +367,10 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     stats_->calls_ended.fetch_add(1, std::memory_order_relaxed);
     stats_->upstream_micros.fetch_add(absl::ToInt64Microseconds(upstream_time),
                                       std::memory_order_relaxed);
-    if (code != 0) stats_->call_errors.fetch_add(1, std::memory_order_relaxed);
+    if (code != static_cast<int>(absl::StatusCode::kOk)) stats_->call_errors.fetch_add(1, std::memory_order_relaxed);
   });
 
-  if (result.code != 0) {
+  if (result.code != static_cast<int>(absl::StatusCode::kOk)) {
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     const v1::ErrorCategory category = protocol::CategoryForGrpcCode(result.code);
     metrics_->CountErrorFrame(category);
@@ -389,7 +390,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (call.method.server_streaming) {
     v1::StreamEnd* end = frame.mutable_stream_end();
     end->set_message_id(message_id);
-    end->mutable_status()->set_code(0);
+    end->mutable_status()->set_code(static_cast<int>(absl::StatusCode::kOk));
     end->mutable_status()->set_message(transcode::ToValidUtf8(result.message));
     FillMetadata(result.trailers, end->mutable_trailers());
     metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
@@ -398,7 +399,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     return;
   }
   if (!result.reply.has_value()) {
-    code = 13;
+    code = static_cast<int>(absl::StatusCode::kInternal);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, "the upstream ended the call with OK and no reply", "",
               message_id);
@@ -408,7 +409,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *result.reply);
   absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(result.reply));
   if (!payload.ok()) {
-    code = 13;
+    code = static_cast<int>(absl::StatusCode::kInternal);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", message_id);
     return;

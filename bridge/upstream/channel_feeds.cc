@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/common/log.h"
@@ -51,7 +52,7 @@ class FeedListener final : public CallListener {
       absl::MutexLock lock(&mu_);
       call_.reset();  // the call holds this listener: let go of the cycle
     }
-    on_end_(result.code == 0
+    on_end_(result.code == static_cast<int>(absl::StatusCode::kOk)
                 ? absl::OkStatus()
                 : absl::Status(static_cast<absl::StatusCode>(result.code), result.message));
   }
