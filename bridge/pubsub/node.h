@@ -26,54 +26,13 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/common/clock.h"
 #include "bridge/pubsub/broker.h"
+#include "bridge/pubsub/feeds.h"
 #include "bridge/pubsub/memory_broker.h"
+#include "bridge/pubsub/session_node.h"
+#include "bridge/pubsub/subscriber.h"
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::pubsub {
-
-// One local session as the node sees it. Called from any thread, never with the node's lock
-// held; implementations post to the session's strand and return.
-class Subscriber {
- public:
-  virtual ~Subscriber() = default;
-  // One Publication is shared by every subscriber it goes to.
-  virtual void OnPublication(std::shared_ptr<const Publication> publication) = 0;
-  // Data pushed to this connection (SendToUser, SendToSession, Broadcast).
-  virtual void OnPush(const std::string& data) = 0;
-  // BridgeControl.Disconnect: close with `code` and `reason`, for good (no resume).
-  virtual void OnDisconnect(int code, const std::string& reason) = 0;
-  // The node ended a subscription itself (the upstream stream feeding the channel ended).
-  virtual void OnUnsubscribed(const std::string& channel) = 0;
-  // Publications of `channel` may have been lost on the way (the broker's delivery was
-  // interrupted): the session compares its position with the channel's (Node::History).
-  virtual void OnCheckPosition(const std::string& channel) = 0;
-
-  struct Counts {
-    uint64_t frames_in = 0;
-    uint64_t frames_out = 0;
-    uint64_t calls = 0;
-  };
-  virtual Counts counts() const = 0;
-};
-
-// Opens the upstream streams that feed channels (ChannelNamespace.method).
-class ChannelFeeds {
- public:
-  class Feed {
-   public:
-    virtual ~Feed() = default;
-    // Ends the stream upstream; on_end still follows.
-    virtual void Cancel() = 0;
-  };
-  virtual ~ChannelFeeds() = default;
-  // Starts `method` with `params_json` as its request. `on_message` gets every reply as JSON
-  // text, then `on_end` runs once (OK when the stream ended cleanly), from any thread. Errors
-  // here (unknown method, not server streaming, bad params) mean nothing was started.
-  virtual absl::StatusOr<std::unique_ptr<Feed>> Open(
-      const std::string& method, const std::string& channel, const std::string& params_json,
-      std::function<void(std::string json)> on_message,
-      std::function<void(absl::Status)> on_end) = 0;
-};
 
 // What a channel is, from the namespaces of ChannelsConfig.
 struct ChannelRules {
@@ -82,7 +41,7 @@ struct ChannelRules {
   std::string method;  // a server-streaming method feeding the channel; empty: Publish feeds it
 };
 
-class Node final : public BrokerEvents {
+class Node final : public BrokerEvents, public SessionNode {
  public:
   // `config` must have defaults applied and outlive the node. `feeds` may be null (channels of
   // a namespace with a method then refuse subscribers).
@@ -104,25 +63,19 @@ class Node final : public BrokerEvents {
   // require_namespace is set and no namespace matches.
   absl::StatusOr<ChannelRules> RulesFor(std::string_view channel) const;
 
-  // A session is known to the node from AddSession to RemoveSession (which leaves its channels,
-  // its presence and its user connection).
-  void AddSession(const ClientInfo& client, std::shared_ptr<Subscriber> subscriber);
-  // Records the session's user connection (client.user_id set); `done` gets the count now.
-  void AddUserConnection(const ClientInfo& client, Done<size_t> done);
-  void RemoveSession(const std::string& session_id);
-
-  // Joins `channel`. `done` gets the channel's position and, with `since`, what the session
-  // missed (HistoryResult). Errors: those of RulesFor; FAILED_PRECONDITION (unknown session),
-  // ALREADY_EXISTS (already subscribed), RESOURCE_EXHAUSTED (max_channels_per_session),
-  // UNAVAILABLE (the broker), and a feed's errors. Publications of the channel reach the
-  // subscriber from before `done` runs; the session drops those `done` already covers.
+  // SessionNode (session_node.h).
+  void AddSession(const ClientInfo& client, std::shared_ptr<Subscriber> subscriber) override;
+  void AddUserConnection(const ClientInfo& client, Done<size_t> done) override;
+  void RemoveSession(const std::string& session_id) override;
+  void RemoveUserConnection(const std::string& user_id, const std::string& session_id) override {
+    broker_->RemoveUserConnection(user_id, session_id);
+  }
   void Subscribe(const std::string& session_id, const std::string& channel,
                  const std::string& params_json, std::optional<Position> since,
-                 Done<HistoryResult> done);
-  // False when the session was not subscribed.
-  bool Unsubscribe(const std::string& session_id, const std::string& channel);
-  // The channel's position and what came after `since` (see Broker::History).
-  void History(const std::string& channel, std::optional<Position> since, Done<HistoryResult> done);
+                 Done<HistoryResult> done) override;
+  bool Unsubscribe(const std::string& session_id, const std::string& channel) override;
+  void History(const std::string& channel, std::optional<Position> since,
+               Done<HistoryResult> done) override;
 
   // BridgeControl. `data` must be JSON text (the caller checks).
   void Publish(const std::string& channel, std::string data, std::string exclude_session,

@@ -35,7 +35,7 @@ struct ServerOptions {
   // The external check (BridgeConfig.auth.service); must outlive the server. Null: none.
   auth::Checker* auth_checker = nullptr;
   // Channels, users and push; must outlive the server. Null: no channels.
-  pubsub::Node* node = nullptr;
+  pubsub::SessionNode* node = nullptr;
 };
 
 class Server {

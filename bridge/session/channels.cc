@@ -74,7 +74,7 @@ void Session::LeaveNode() {
     options_.node->RemoveSession(conversation_id_);  // its user connection included
     link_.reset();
   } else if (user_counted_ && identity_.has_value()) {
-    options_.node->broker().RemoveUserConnection(identity_->user_id, conversation_id_);
+    options_.node->RemoveUserConnection(identity_->user_id, conversation_id_);
   }
   user_counted_ = false;
   channels_.clear();

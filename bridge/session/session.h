@@ -44,7 +44,8 @@
 #include "bridge/common/clock.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
-#include "bridge/pubsub/node.h"
+#include "bridge/pubsub/session_node.h"
+#include "bridge/pubsub/subscriber.h"
 #include "bridge/session/batcher.h"
 #include "bridge/session/call_table.h"
 #include "bridge/session/rate_limiter.h"
@@ -172,7 +173,7 @@ struct SessionOptions {
   // An external check (auth.service) instead of `jwt`: every client is checked after connect.
   auth::Checker* auth_checker = nullptr;
   // Channels, users and push. Null: subscribe gets not_found, users are not counted.
-  pubsub::Node* node = nullptr;
+  pubsub::SessionNode* node = nullptr;
   // Connections of one user (across instances sharing the broker); one more closes with 4503.
   size_t max_connections_per_user = 5;
   // Outbound batching: up to batch_max_frames frames in one `batch`, none waiting longer than

@@ -3,7 +3,7 @@
 #ifndef BRIDGE_UPSTREAM_CHANNEL_FEEDS_H_
 #define BRIDGE_UPSTREAM_CHANNEL_FEEDS_H_
 
-#include "bridge/pubsub/node.h"
+#include "bridge/pubsub/feeds.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/upstream.h"

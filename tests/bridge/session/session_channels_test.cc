@@ -1,6 +1,7 @@
 // The session's side of channels without sockets: a real Node over a broker whose answers the
 // test releases by hand, so publications can be made to arrive while a subscribe is still being
-// answered, repeated, or out of order; and outbound batching.
+// answered, repeated, or out of order; outbound batching; and, against a fake node, how every
+// refusal is categorized.
 #include <deque>
 #include <functional>
 #include <memory>
@@ -8,9 +9,11 @@
 #include <vector>
 
 #include "bridge/config/config.h"
+#include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/pubsub/memory_broker.h"
 #include "bridge/pubsub/node.h"
+#include "bridge/pubsub/session_node.h"
 #include "bridge/session/session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -356,6 +359,77 @@ TEST_F(SessionChannelsTest, BatchesGoOutAtTheirSizeOrTheirDelayAndBeforeAClose) 
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_TRUE(frames[0].has_pong());
   EXPECT_EQ(transport_.close_code, 1001);
+}
+
+}  // namespace
+}  // namespace bridge::session
+
+namespace bridge::session {
+namespace {
+
+// The node as a session uses it, answering every subscribe with the status the test sets.
+class RefusingNode final : public pubsub::SessionNode {
+ public:
+  absl::Status refusal = absl::UnavailableError("down");
+
+  void AddSession(const pubsub::ClientInfo&, std::shared_ptr<pubsub::Subscriber>) override {}
+  void AddUserConnection(const pubsub::ClientInfo&, pubsub::Done<size_t> done) override {
+    done(size_t{1});
+  }
+  void RemoveSession(const std::string&) override {}
+  void RemoveUserConnection(const std::string&, const std::string&) override {}
+  void Subscribe(const std::string&, const std::string&, const std::string&,
+                 std::optional<pubsub::Position>, pubsub::Done<pubsub::HistoryResult> done) override {
+    done(refusal);
+  }
+  bool Unsubscribe(const std::string&, const std::string&) override { return true; }
+  void History(const std::string&, std::optional<pubsub::Position>,
+               pubsub::Done<pubsub::HistoryResult> done) override {
+    done(refusal);
+  }
+};
+
+// A subscribe the node refuses gets the category a call with the same status gets
+// (docs/protocol.md 8.4), but for the bridge's own limit, marked limit_exceeded.
+TEST(SessionSubscribeRefusalTest, IsCategorizedAsACallWithTheSameStatus) {
+  v1::BridgeConfig config;
+  config::ApplyDefaults(&config);
+  for (int code = 1; code <= 16; ++code) {
+    for (const bool marked : {false, true}) {
+      if (marked && code != static_cast<int>(absl::StatusCode::kResourceExhausted)) continue;
+      SCOPED_TRACE(::testing::Message() << "code " << code << (marked ? " marked" : ""));
+      RefusingNode node;
+      node.refusal = absl::Status(static_cast<absl::StatusCode>(code), "refused");
+      if (marked) {
+        node.refusal = protocol::WithCategory(node.refusal, v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
+      }
+      FakeClock clock;
+      Metrics metrics;
+      FakeTransport transport;
+      SessionOptions options;
+      options.node = &node;
+      Session session(options, protocol::Encoding::kJson, &transport, &clock, &metrics,
+                      [] { return std::string("s-1"); });
+      session.Start();
+      session.OnMessage(kConnect, false);
+      ASSERT_EQ(session.state(), Session::State::kConfirmed);
+      session.OnMessage(R"({"type":"subscribe","channel":"news"})", false);
+      transport.fake_executor->RunAll();
+      std::vector<Frame> frames;
+      for (const std::string& text : transport.sent) {
+        Frame f;
+        ASSERT_TRUE(protocol::DecodeJsonFrame(text, &f).ok()) << text;
+        frames.push_back(std::move(f));
+      }
+      ASSERT_GE(frames.size(), 3u);  // connect_confirm, error, unsubscribed
+      const Frame& error = frames[frames.size() - 2];
+      ASSERT_TRUE(error.has_error());
+      EXPECT_EQ(error.error().field(), "channel");
+      EXPECT_EQ(error.error().category(), marked ? v1::ERROR_CATEGORY_LIMIT_EXCEEDED
+                                                 : protocol::CategoryForGrpcCode(code));
+      EXPECT_TRUE(frames.back().has_unsubscribed());
+    }
+  }
 }
 
 }  // namespace
