@@ -1,9 +1,9 @@
 #include "bridge/pubsub/memory_broker.h"
 
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "bridge/common/random_id.h"
 
 namespace bridge::pubsub {
 namespace {
@@ -14,10 +14,7 @@ absl::Status Stopped() { return absl::UnavailableError("the broker is stopped");
 
 }  // namespace
 
-std::string NewEpoch() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrFormat("%016x", rng());
-}
+std::string NewEpoch() { return RandomHex(8); }
 
 MemoryBroker::MemoryBroker(Clock* clock) : clock_(clock) {}
 

@@ -1,23 +1,20 @@
 #include "bridge/pubsub/node.h"
 
 #include <algorithm>
-#include <random>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bridge/common/random_id.h"
 #include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"
 
 namespace bridge::pubsub {
 namespace {
 
-std::string NewNodeId() {
-  std::random_device rd;
-  return absl::StrFormat("n-%08x%08x", rd(), rd());
-}
+std::string NewNodeId() { return "n-" + RandomHex(8); }
 
 bool PatternMatches(std::string_view pattern, std::string_view channel) {
   if (!pattern.empty() && pattern.back() == '*') {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <string_view>
 #include <utility>
 
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bridge/common/log.h"
+#include "bridge/common/random_id.h"
 #include "bridge/common/strings.h"
 
 namespace bridge::pubsub {
@@ -119,11 +119,6 @@ constexpr const char* kScripts[kScriptCount] = {kPublishLua, kHistoryLua, kAddEn
 
 absl::Status Stopped() { return absl::UnavailableError("the Redis broker is stopped"); }
 absl::Status NotConnected() { return absl::UnavailableError("not connected to Redis"); }
-
-std::string RandomHex() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrFormat("%016x", rng());
-}
 
 int64_t Millis(absl::Duration d) {
   return std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1))));
@@ -286,7 +281,7 @@ RedisBrokerOptions RedisBrokerOptions::FromConfig(const v1::BrokerConfig& config
 }
 
 RedisBroker::RedisBroker(RedisBrokerOptions options) : options_(std::move(options)) {
-  if (options_.node_id.empty()) options_.node_id = RandomHex();
+  if (options_.node_id.empty()) options_.node_id = RandomHex(8);
   if (options_.clock == nullptr) options_.clock = RealClock::Get();
   const std::string& a = options_.address;
   if (a.rfind("unix:", 0) == 0) {
@@ -918,7 +913,7 @@ void RedisBroker::Publish(Publication publication, const HistoryOptions& history
       absl::StrCat(history.ttl > absl::ZeroDuration() ? Millis(history.ttl) : 0),
       absl::StrCat(meta_ttl),
       absl::StrCat(absl::ToUnixMillis(options_.clock->Now())),
-      RandomHex()};
+      RandomHex(8)};
   Send(std::move(args), kPublishScript,
        [done = std::move(done)](absl::Status status, const redisReply* r) {
          if (!status.ok()) return done(status);
@@ -983,7 +978,7 @@ void RedisBroker::History(const std::string& channel, std::optional<Position> si
                                    Key("meta", channel),
                                    Key("history", channel),
                                    absl::StrCat(since_offset),
-                                   RandomHex(),
+                                   RandomHex(8),
                                    absl::StrCat(Millis(std::max(options_.meta_ttl, history.ttl)))};
   Clock* clock = options_.clock;
   Send(std::move(args), kHistoryScript,

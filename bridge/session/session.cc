@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/common/log.h"
+#include "bridge/common/random_id.h"
 #include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"
 
@@ -64,12 +65,7 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   return o;
 }
 
-std::string Session::RandomConversationId() {
-  thread_local absl::BitGen gen;
-  char bytes[16];
-  for (char& b : bytes) b = static_cast<char>(absl::Uniform<unsigned>(gen, 0, 256));
-  return absl::StrCat("s-", absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes))));
-}
+std::string Session::RandomConversationId() { return "s-" + RandomHex(16); }
 
 Session::Session(const SessionOptions& options, protocol::Encoding encoding, Transport* transport,
                  Clock* clock, Metrics* metrics, IdGenerator new_conversation_id,

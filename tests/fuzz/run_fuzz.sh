@@ -84,7 +84,8 @@ session_sources=(bridge/session/session.cc bridge/session/calls.cc bridge/sessio
                  bridge/session/call_table.cc bridge/session/batcher.cc
                  bridge/upstream/metadata.cc bridge/metrics/metrics.cc
                  bridge/protocol/error_table.cc bridge/pubsub/node.cc
-                 bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc)
+                 bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc
+                 bridge/common/random_id.cc)
 grpc_sources=(bridge/upstream/grpc_upstream.cc bridge/upstream/retry.cc
              bridge/upstream/retrying_call.cc)
 session_libs=(-ljwt -lssl -lcrypto -labsl_random_internal_seed_material
