@@ -236,10 +236,12 @@ Verdict BinaryConnect(CaseContext& ctx) {
   return c.Result(Printable(confirm.ShortDebugString(), 300));
 }
 
-Verdict FrameBeforeConnect(CaseContext& ctx) {
+// Sends `frame` before any `connect`: an `error` protocol_error, then close 1002
+// protocol_error.
+Verdict RefusedBeforeConnect(CaseContext& ctx, const std::string& frame) {
   absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
   if (!ws.ok()) return Fail(absl::StrCat("open: ", ws.status().message()));
-  if (absl::Status s = (*ws)->SendText(kPing); !s.ok()) return Fail(std::string(s.message()));
+  if (absl::Status s = (*ws)->SendText(frame); !s.ok()) return Fail(std::string(s.message()));
   Checks c;
   absl::StatusOr<JsonFrame> f = ctx.Next(**ws);
   std::string seen;
@@ -255,10 +257,13 @@ Verdict FrameBeforeConnect(CaseContext& ctx) {
               absl::StrCat(DescribeEnd(**ws, f.status()), ", expected close 1002"));
     return c.Result(seen);
   }
-  Verdict close = ExpectClose(**ws, 1002, "", ctx.options().reply_timeout);
+  Verdict close = ExpectClose(**ws, 1002, "protocol_error", ctx.options().reply_timeout);
   c.Require(close.outcome != Outcome::kFail, close.observed);
+  c.Prefer(close.outcome != Outcome::kNonStrict, close.observed);
   return c.Result(absl::StrCat(seen, seen.empty() ? "" : "; ", close.observed));
 }
+
+Verdict FrameBeforeConnect(CaseContext& ctx) { return RefusedBeforeConnect(ctx, kPing); }
 
 Verdict HandshakeTimeout(CaseContext& ctx) {
   absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
@@ -1393,29 +1398,7 @@ Verdict EmptyChannel(CaseContext& ctx) {
 }
 
 Verdict SubscribeBeforeConnect(CaseContext& ctx) {
-  absl::StatusOr<std::unique_ptr<RawWsClient>> ws = ctx.Open();
-  if (!ws.ok()) return Fail(absl::StrCat("open: ", ws.status().message()));
-  if (absl::Status st = (*ws)->SendText(SubscribeFrame(FreshChannel("early"))); !st.ok()) {
-    return Fail(std::string(st.message()));
-  }
-  Checks c;
-  absl::StatusOr<JsonFrame> f = ctx.Next(**ws);
-  std::string seen;
-  if (f.ok()) {
-    CheckError(c, *f, {"protocol_error", false, "", std::nullopt, std::nullopt});
-    seen = Printable(f->text(), 300);
-  } else {
-    c.Require(false, absl::StrCat("no error frame before the close (",
-                                  DescribeEnd(**ws, f.status()), ")"));
-  }
-  if ((*ws)->close_code().has_value() || (*ws)->connection_ended()) {
-    c.Require((*ws)->close_code() == 1002,
-              absl::StrCat(DescribeEnd(**ws, f.status()), ", expected close 1002"));
-    return c.Result(seen);
-  }
-  Verdict close = ExpectClose(**ws, 1002, "", ctx.options().reply_timeout);
-  c.Require(close.outcome != Outcome::kFail, close.observed);
-  return c.Result(absl::StrCat(seen, seen.empty() ? "" : "; ", close.observed));
+  return RefusedBeforeConnect(ctx, SubscribeFrame(FreshChannel("early")));
 }
 
 // BridgeControl.Publish at --control.
