@@ -81,16 +81,17 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool OnHandshakeBytes() {
     const size_t end = buf_.find("\r\n\r\n");
     if (end == std::string::npos) return false;
-    const std::string key = HeaderValue(std::string_view(buf_).substr(0, end + 2),
-                                        "sec-websocket-key:");
-    const std::string protocol = HeaderValue(std::string_view(buf_).substr(0, end + 2),
-                                             "sec-websocket-protocol:");
+    const std::string key =
+        HeaderValue(std::string_view(buf_).substr(0, end + 2), "sec-websocket-key:");
+    const std::string protocol =
+        HeaderValue(std::string_view(buf_).substr(0, end + 2), "sec-websocket-protocol:");
     std::string accept_input = key + std::string(kGuid);
     unsigned char hash[20];
     websocketpp::sha1::calc(accept_input.data(), accept_input.size(), hash);
-    out_ = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-           "Sec-WebSocket-Accept: " +
-           websocketpp::base64_encode(hash, sizeof hash) + "\r\n";
+    out_ =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Accept: " +
+        websocketpp::base64_encode(hash, sizeof hash) + "\r\n";
     if (!protocol.empty()) {
       out_ += "Sec-WebSocket-Protocol: " + protocol.substr(0, protocol.find(',')) + "\r\n";
     }

@@ -20,7 +20,6 @@ std::mutex write_mu;
 
 constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
 
-
 }  // namespace
 
 std::optional<Level> ParseLevel(std::string_view name) {

@@ -59,8 +59,7 @@ enum class ParseResult {
 void AppendHeader(const Header& header, std::string* out);
 
 // Reads the header at the front of `data`.
-ParseResult ParseHeader(std::string_view data, Header* header,
-                        uint64_t max_payload = kMaxPayload);
+ParseResult ParseHeader(std::string_view data, Header* header, uint64_t max_payload = kMaxPayload);
 
 // XORs `size` bytes at `data` with `mask`, the first byte taking the mask's byte at
 // `offset % 4`; eight bytes at a time.

@@ -12,32 +12,31 @@ using v1::ErrorCategory;
 
 constexpr std::array<CategoryInfo, 17> kTable = {{
     {v1::ERROR_CATEGORY_UNSPECIFIED, "unspecified", CallRetry::kNo, Reconnect::kNo, 0},
-    {v1::ERROR_CATEGORY_NETWORK_ERROR, "network_error", CallRetry::kNotApplicable,
-     Reconnect::kYes, 0},
+    {v1::ERROR_CATEGORY_NETWORK_ERROR, "network_error", CallRetry::kNotApplicable, Reconnect::kYes,
+     0},
     {v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE, "service_unavailable", CallRetry::kYes,
      Reconnect::kYes, 0},
     {v1::ERROR_CATEGORY_TIMEOUT, "timeout", CallRetry::kIdempotentOnly, Reconnect::kYes, 0},
     {v1::ERROR_CATEGORY_RATE_LIMITED, "rate_limited", CallRetry::kYes, Reconnect::kYes, 0},
-    {v1::ERROR_CATEGORY_SLOW_CONSUMER, "slow_consumer", CallRetry::kNotApplicable,
-     Reconnect::kYes, 0},
+    {v1::ERROR_CATEGORY_SLOW_CONSUMER, "slow_consumer", CallRetry::kNotApplicable, Reconnect::kYes,
+     0},
     {v1::ERROR_CATEGORY_SERVER_SHUTDOWN, "server_shutdown", CallRetry::kNotApplicable,
      Reconnect::kYes, 0},
-    {v1::ERROR_CATEGORY_INTERNAL, "internal", CallRetry::kIdempotentOnly,
-     Reconnect::kNotApplicable, 0},
+    {v1::ERROR_CATEGORY_INTERNAL, "internal", CallRetry::kIdempotentOnly, Reconnect::kNotApplicable,
+     0},
     {v1::ERROR_CATEGORY_AUTHENTICATION_FAILED, "authentication_failed", CallRetry::kNo,
      Reconnect::kNo, 0},
-    {v1::ERROR_CATEGORY_PERMISSION_DENIED, "permission_denied", CallRetry::kNo, Reconnect::kNo,
-     0},
+    {v1::ERROR_CATEGORY_PERMISSION_DENIED, "permission_denied", CallRetry::kNo, Reconnect::kNo, 0},
     {v1::ERROR_CATEGORY_PROTOCOL_ERROR, "protocol_error", CallRetry::kNo, Reconnect::kNo, 0},
     {v1::ERROR_CATEGORY_INVALID_ARGUMENT, "invalid_argument", CallRetry::kNo,
      Reconnect::kNotApplicable, 0},
     {v1::ERROR_CATEGORY_NOT_FOUND, "not_found", CallRetry::kNo, Reconnect::kNotApplicable, 0},
     {v1::ERROR_CATEGORY_MESSAGE_TOO_BIG, "message_too_big", CallRetry::kNo, Reconnect::kNo, 0},
-    {v1::ERROR_CATEGORY_LIMIT_EXCEEDED, "limit_exceeded", CallRetry::kNotApplicable,
-     Reconnect::kNo, 0},
+    {v1::ERROR_CATEGORY_LIMIT_EXCEEDED, "limit_exceeded", CallRetry::kNotApplicable, Reconnect::kNo,
+     0},
     {v1::ERROR_CATEGORY_CANCELLED, "cancelled", CallRetry::kNo, Reconnect::kNotApplicable, 0},
-    {v1::ERROR_CATEGORY_NORMAL_CLOSURE, "normal_closure", CallRetry::kNotApplicable,
-     Reconnect::kNo, 0},
+    {v1::ERROR_CATEGORY_NORMAL_CLOSURE, "normal_closure", CallRetry::kNotApplicable, Reconnect::kNo,
+     0},
 }};
 
 // Checked once at start-up: row i describes category i.
@@ -66,15 +65,13 @@ std::optional<ErrorCategory> CategoryFromName(std::string_view name) {
   return std::nullopt;
 }
 
-bool IsRetryable(ErrorCategory category) {
-  return Info(category).call_retry == CallRetry::kYes;
-}
+bool IsRetryable(ErrorCategory category) { return Info(category).call_retry == CallRetry::kYes; }
 
 ErrorCategory CategoryForGrpcCode(int grpc_code) {
   switch (grpc_code) {
     case 0:  // OK
       return v1::ERROR_CATEGORY_UNSPECIFIED;
-    case 1:  // CANCELLED
+    case 1:   // CANCELLED
     case 10:  // ABORTED
       return v1::ERROR_CATEGORY_CANCELLED;
     case 2:   // UNKNOWN
@@ -116,7 +113,8 @@ ErrorCategory CategoryForStatus(const absl::Status& status) {
 }
 
 absl::Status WithCategory(absl::Status status, ErrorCategory category) {
-  if (!status.ok()) status.SetPayload(kCategoryPayload, absl::Cord(std::string(CategoryName(category))));
+  if (!status.ok())
+    status.SetPayload(kCategoryPayload, absl::Cord(std::string(CategoryName(category))));
   return status;
 }
 

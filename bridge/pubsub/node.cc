@@ -231,11 +231,11 @@ void Node::Subscribe(const std::string& session_id, const std::string& channel,
     } else if (session->second.channels.contains(channel)) {
       refusal = absl::AlreadyExistsError(absl::StrCat("already subscribed to ", channel));
     } else if (session->second.channels.size() >= config_.channels().max_channels_per_session()) {
-      refusal = protocol::WithCategory(
-          absl::ResourceExhaustedError(absl::StrCat("a session may be in at most ",
-                                                    config_.channels().max_channels_per_session(),
-                                                    " channels")),
-          v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
+      refusal =
+          protocol::WithCategory(absl::ResourceExhaustedError(absl::StrCat(
+                                     "a session may be in at most ",
+                                     config_.channels().max_channels_per_session(), " channels")),
+                                 v1::ERROR_CATEGORY_LIMIT_EXCEEDED);
     } else {
       session->second.channels.insert(channel);
       auto [it, created] = channels_.try_emplace(channel);

@@ -24,8 +24,7 @@ class SessionNode {
   virtual void AddUserConnection(const ClientInfo& client, Done<size_t> done) = 0;
   virtual void RemoveSession(const std::string& session_id) = 0;
   // Forgets a user connection AddUserConnection recorded for a session never added.
-  virtual void RemoveUserConnection(const std::string& user_id,
-                                    const std::string& session_id) = 0;
+  virtual void RemoveUserConnection(const std::string& user_id, const std::string& session_id) = 0;
 
   // Joins `channel`. `done` gets the channel's position and, with `since`, what the session
   // missed (HistoryResult). Errors: INVALID_ARGUMENT and NOT_FOUND for the name,

@@ -145,18 +145,18 @@ namespace websocketpp {
 // Every close of the bridge's connections, websocketpp's own included: websocketpp's body of
 // connection::close, with the reason put through CloseReasonWord (close_reasons.h), so a
 // close websocketpp makes on a client's RFC 6455 violation carries a word, not a sentence.
-#define BRIDGE_CLOSE_WITH_WORDS(CONFIG)                                                         \
-  template <>                                                                                   \
-  inline void connection<CONFIG>::close(close::status::value const code,                       \
-                                        std::string const& reason, lib::error_code& ec) {      \
-    const std::string_view word = ::bridge::server::CloseReasonWord(reason);                    \
-    const std::string truncated(word.substr(0, frame::limits::close_reason_size));              \
-    scoped_lock_type lock(m_connection_state_lock);                                             \
-    if (m_state != session::state::open) {                                                      \
-      ec = error::make_error_code(error::invalid_state);                                        \
-      return;                                                                                   \
-    }                                                                                           \
-    ec = this->send_close_frame(code, truncated, false, close::status::terminal(code));         \
+#define BRIDGE_CLOSE_WITH_WORDS(CONFIG)                                                   \
+  template <>                                                                             \
+  inline void connection<CONFIG>::close(close::status::value const code,                  \
+                                        std::string const& reason, lib::error_code& ec) { \
+    const std::string_view word = ::bridge::server::CloseReasonWord(reason);              \
+    const std::string truncated(word.substr(0, frame::limits::close_reason_size));        \
+    scoped_lock_type lock(m_connection_state_lock);                                       \
+    if (m_state != session::state::open) {                                                \
+      ec = error::make_error_code(error::invalid_state);                                  \
+      return;                                                                             \
+    }                                                                                     \
+    ec = this->send_close_frame(code, truncated, false, close::status::terminal(code));   \
   }
 
 BRIDGE_CLOSE_WITH_WORDS(::bridge::server::PlainConfig)

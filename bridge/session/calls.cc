@@ -367,7 +367,8 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     stats_->calls_ended.fetch_add(1, std::memory_order_relaxed);
     stats_->upstream_micros.fetch_add(absl::ToInt64Microseconds(upstream_time),
                                       std::memory_order_relaxed);
-    if (code != static_cast<int>(absl::StatusCode::kOk)) stats_->call_errors.fetch_add(1, std::memory_order_relaxed);
+    if (code != static_cast<int>(absl::StatusCode::kOk))
+      stats_->call_errors.fetch_add(1, std::memory_order_relaxed);
   });
 
   if (result.code != static_cast<int>(absl::StatusCode::kOk)) {

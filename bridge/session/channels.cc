@@ -136,7 +136,8 @@ void Session::OnSubscribed(const std::string& channel,
   if (!result.ok()) {
     channels_.erase(it);
     options_.node->Unsubscribe(conversation_id_, channel);  // the history failed after the join
-    RefuseSubscribe(channel, protocol::CategoryForStatus(result.status()), std::string(result.status().message()));
+    RefuseSubscribe(channel, protocol::CategoryForStatus(result.status()),
+                    std::string(result.status().message()));
     return;
   }
   ChannelSub& sub = it->second;

@@ -2061,8 +2061,8 @@ std::vector<Case> MakeCases() {
       });
   add("4.6", "bad input", "unknown fields are ignored", "a ping with extra members gets a pong",
       false, UnknownFieldsIgnored);
-  add("4.7", "bad input", "invalid UTF-8 in a text frame closes 1007",
-      "close 1007 invalid_utf8", false, InvalidUtf8);
+  add("4.7", "bad input", "invalid UTF-8 in a text frame closes 1007", "close 1007 invalid_utf8",
+      false, InvalidUtf8);
   add("4.8", "bad input", "a 2 MiB message closes 1009",
       "close 1009 message_too_big (Non-strict when the server accepts it: its limit is higher)",
       false, TooBig);
@@ -2070,8 +2070,9 @@ std::vector<Case> MakeCases() {
       "error protocol_error; the session stays up", false,
       [](CaseContext& ctx) { return BadFrame(ctx, "\x0a\x00", std::nullopt, /*binary=*/true); });
   add("4.10", "bad input", "reserved bits set fail the connection (RFC 6455)",
-      "close 1002 reserved_bits_set", false,
-      [](CaseContext& ctx) { return RfcViolation(ctx, RawWsClient::kText, 0x4, "reserved_bits_set"); });
+      "close 1002 reserved_bits_set", false, [](CaseContext& ctx) {
+        return RfcViolation(ctx, RawWsClient::kText, 0x4, "reserved_bits_set");
+      });
   add("4.11", "bad input", "a reserved opcode fails the connection (RFC 6455)",
       "close 1002 invalid_opcode", false,
       [](CaseContext& ctx) { return RfcViolation(ctx, 0x3, 0, "invalid_opcode"); });

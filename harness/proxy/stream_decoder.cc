@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "bridge/common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "bridge/common/strings.h"
 
 namespace harness::proxy {
 namespace {

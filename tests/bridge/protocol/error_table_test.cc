@@ -72,8 +72,7 @@ TEST(CategoryForStatusTest, ACategoryAttachedByTheBridgeWins) {
   EXPECT_EQ(limit.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(limit.message(), "at most 128 channels");
   // Without it, the code's row: what a call with RESOURCE_EXHAUSTED gets.
-  EXPECT_EQ(CategoryForStatus(absl::ResourceExhaustedError("x")),
-            v1::ERROR_CATEGORY_RATE_LIMITED);
+  EXPECT_EQ(CategoryForStatus(absl::ResourceExhaustedError("x")), v1::ERROR_CATEGORY_RATE_LIMITED);
   // OK carries no payload and has no category.
   EXPECT_TRUE(WithCategory(absl::OkStatus(), v1::ERROR_CATEGORY_INTERNAL).ok());
   EXPECT_EQ(CategoryForStatus(absl::OkStatus()), v1::ERROR_CATEGORY_UNSPECIFIED);

@@ -379,7 +379,8 @@ class RefusingNode final : public pubsub::SessionNode {
   void RemoveSession(const std::string&) override {}
   void RemoveUserConnection(const std::string&, const std::string&) override {}
   void Subscribe(const std::string&, const std::string&, const std::string&,
-                 std::optional<pubsub::Position>, pubsub::Done<pubsub::HistoryResult> done) override {
+                 std::optional<pubsub::Position>,
+                 pubsub::Done<pubsub::HistoryResult> done) override {
     done(refusal);
   }
   bool Unsubscribe(const std::string&, const std::string&) override { return true; }
@@ -425,8 +426,8 @@ TEST(SessionSubscribeRefusalTest, IsCategorizedAsACallWithTheSameStatus) {
       const Frame& error = frames[frames.size() - 2];
       ASSERT_TRUE(error.has_error());
       EXPECT_EQ(error.error().field(), "channel");
-      EXPECT_EQ(error.error().category(), marked ? v1::ERROR_CATEGORY_LIMIT_EXCEEDED
-                                                 : protocol::CategoryForGrpcCode(code));
+      EXPECT_EQ(error.error().category(),
+                marked ? v1::ERROR_CATEGORY_LIMIT_EXCEEDED : protocol::CategoryForGrpcCode(code));
       EXPECT_TRUE(frames.back().has_unsubscribed());
     }
   }
