@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/str_format.h"
 #include "bridge/common/random_id.h"
 
 namespace bridge::pubsub {

@@ -6,7 +6,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "bridge/common/random_id.h"
 #include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"

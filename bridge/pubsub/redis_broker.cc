@@ -13,7 +13,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "bridge/common/log.h"
 #include "bridge/common/random_id.h"
 #include "bridge/common/strings.h"

@@ -1,5 +1,7 @@
 #include "bridge/server/close_reasons.h"
 
+#include <array>
+#include <iterator>
 #include <string>
 
 namespace bridge::server {
@@ -59,9 +61,16 @@ std::string_view LibraryCloseWord(perr::processor_errors error) {
 }
 
 std::string_view CloseReasonWord(std::string_view reason) {
-  const auto& category = perr::get_processor_category();
-  for (const Row& row : kRows) {
-    if (category.message(row.error) == reason) return row.word;
+  // Each row's sentence, made once rather than at every close.
+  static const auto* const sentences = [] {
+    auto* out = new std::array<std::string, std::size(kRows)>;
+    for (size_t i = 0; i < std::size(kRows); ++i) {
+      (*out)[i] = perr::get_processor_category().message(kRows[i].error);
+    }
+    return out;
+  }();
+  for (size_t i = 0; i < std::size(kRows); ++i) {
+    if ((*sentences)[i] == reason) return kRows[i].word;
   }
   return reason;
 }

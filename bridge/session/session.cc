@@ -4,7 +4,6 @@
 #include <cmath>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/common/log.h"
