@@ -134,7 +134,7 @@ JwtVerifier::JwtVerifier(const v1::JwtConfig& config, std::string key, Algorithm
     : config_(config),
       key_(std::move(key)),
       algorithm_(algorithm),
-      skew_(absl::Milliseconds(config.clock_skew_ms() == 0 ? 30000 : config.clock_skew_ms())) {}
+      skew_(absl::Milliseconds(config.clock_skew_ms())) {}
 
 absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, absl::Time now) const {
   if (token.empty()) return absl::UnauthenticatedError("no token");
@@ -182,19 +182,17 @@ absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, absl::Time 
     }
     if (!match) return absl::UnauthenticatedError("token for another audience");
   }
-  const std::string user_claim = config_.user_claim().empty() ? "sub" : config_.user_claim();
+  const std::string& user_claim = config_.user_claim();
   const char* user = jwt_get_grant(jwt.get(), user_claim.c_str());
   if (user == nullptr || *user == '\0') {
     return absl::UnauthenticatedError(absl::StrCat("token has no ", user_claim));
   }
   identity.user_id = user;
-  const std::string methods_claim =
-      config_.methods_claim().empty() ? "methods" : config_.methods_claim();
+  const std::string& methods_claim = config_.methods_claim();
   bool present = false;
   identity.methods = StringList(jwt.get(), methods_claim.c_str(), &present);
   identity.all_methods = !present;
-  const std::string channels_claim =
-      config_.channels_claim().empty() ? "channels" : config_.channels_claim();
+  const std::string& channels_claim = config_.channels_claim();
   identity.channels = StringList(jwt.get(), channels_claim.c_str(), &present);
   identity.all_channels = !present;
   return identity;

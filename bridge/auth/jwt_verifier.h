@@ -39,7 +39,8 @@ bool ChannelAllowed(const Identity& identity, std::string_view channel);
 
 class JwtVerifier {
  public:
-  // Loads the key. Errors name the config field at fault.
+  // Loads the key. `config` has its defaults applied (config::ApplyDefaults). Errors name the
+  // config field at fault.
   static absl::StatusOr<std::unique_ptr<JwtVerifier>> Create(const v1::JwtConfig& config);
 
   // absl::UnauthenticatedError with a short reason when the token is not good at `now`.

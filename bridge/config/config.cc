@@ -94,11 +94,67 @@ absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path) {
   return config;
 }
 
+void ApplyDefaults(v1::ChannelsConfig* channels) {
+  if (channels->history_size() == 0) channels->set_history_size(kDefaultHistorySize);
+  if (channels->history_ttl_ms() == 0) channels->set_history_ttl_ms(kDefaultHistoryTtlMs);
+  if (channels->max_channels_per_session() == 0) {
+    channels->set_max_channels_per_session(kDefaultMaxChannelsPerSession);
+  }
+  if (channels->max_channel_length() == 0) {
+    channels->set_max_channel_length(kDefaultMaxChannelLength);
+  }
+  for (v1::ChannelNamespace& ns : *channels->mutable_namespaces()) {
+    if (!ns.has_presence()) ns.set_presence(kDefaultChannelPresence);
+  }
+}
+
+void ApplyDefaults(v1::BrokerConfig* broker) {
+  if (broker->type().empty()) broker->set_type(std::string(kDefaultBrokerType));
+  if (broker->redis_address().empty()) broker->set_redis_address(std::string(kDefaultRedisAddress));
+  if (broker->redis_prefix().empty()) broker->set_redis_prefix(std::string(kDefaultRedisPrefix));
+  if (broker->presence_ttl_ms() == 0) broker->set_presence_ttl_ms(kDefaultPresenceTtlMs);
+}
+
+void ApplyDefaults(v1::ServerTls* tls) {
+  if (!tls->has_reload_check_ms()) tls->set_reload_check_ms(kDefaultTlsReloadCheckMs);
+}
+
+void ApplyDefaults(v1::AuthServiceConfig* service) {
+  if (service->timeout_ms() == 0) service->set_timeout_ms(kDefaultAuthServiceTimeoutMs);
+}
+
+void ApplyDefaults(v1::JwtConfig* jwt) {
+  if (jwt->clock_skew_ms() == 0) jwt->set_clock_skew_ms(kDefaultJwtClockSkewMs);
+  if (jwt->user_claim().empty()) jwt->set_user_claim(std::string(kDefaultJwtUserClaim));
+  if (jwt->methods_claim().empty()) jwt->set_methods_claim(std::string(kDefaultJwtMethodsClaim));
+  if (jwt->channels_claim().empty()) {
+    jwt->set_channels_claim(std::string(kDefaultJwtChannelsClaim));
+  }
+}
+
+void ApplyDefaults(v1::RouteTls* tls) {
+  if (tls->reload_interval_s() == 0) tls->set_reload_interval_s(kDefaultRouteTlsReloadIntervalS);
+}
+
+void ApplyDefaults(v1::RetryPolicy* p) {
+  if (p->initial_backoff_ms() == 0) p->set_initial_backoff_ms(kDefaultRetryInitialBackoffMs);
+  if (p->max_backoff_ms() == 0) p->set_max_backoff_ms(kDefaultRetryMaxBackoffMs);
+  if (p->backoff_multiplier() == 0) p->set_backoff_multiplier(kDefaultRetryBackoffMultiplier);
+  if (p->retryable_status_codes().empty()) {
+    p->add_retryable_status_codes(std::string(kDefaultRetryableStatus));
+  }
+}
+
+void ApplyDefaults(v1::RetryThrottling* t) {
+  if (t->max_tokens() == 0) t->set_max_tokens(kDefaultRetryMaxTokens);
+  if (t->token_ratio() == 0) t->set_token_ratio(kDefaultRetryTokenRatio);
+}
+
 void ApplyDefaults(BridgeConfig* c) {
   if (c->listen().empty()) c->set_listen(std::string(kDefaultListen));
   if (c->path().empty()) c->set_path(std::string(kDefaultPath));
-  if (c->log_level().empty()) c->set_log_level("info");
-  if (c->log_format().empty()) c->set_log_format("json");
+  if (c->log_level().empty()) c->set_log_level(std::string(kDefaultLogLevel));
+  if (c->log_format().empty()) c->set_log_format(std::string(kDefaultLogFormat));
   if (c->io_threads() == 0) {
     c->set_io_threads(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -122,37 +178,47 @@ void ApplyDefaults(BridgeConfig* c) {
   if (c->max_pending_writes_per_call() == 0) {
     c->set_max_pending_writes_per_call(kDefaultMaxPendingWritesPerCall);
   }
-  if (c->session_grace_ms() == 0) c->set_session_grace_ms(30000);
-  if (c->max_messages_per_second() == 0) c->set_max_messages_per_second(100);
-  if (c->message_burst() == 0) c->set_message_burst(2 * c->max_messages_per_second());
-  if (c->rate_limit_strikes() == 0) c->set_rate_limit_strikes(10);
-  if (c->max_connections() == 0) c->set_max_connections(10000);
-  if (c->max_connections_per_ip() == 0) c->set_max_connections_per_ip(1000);
-  if (c->max_outbound_queue_bytes() == 0) c->set_max_outbound_queue_bytes(8 << 20);
-  if (c->drain_timeout_ms() == 0) c->set_drain_timeout_ms(10000);
-  if (c->drain_retry_after_ms() == 0) c->set_drain_retry_after_ms(1000);
-  if (c->max_request_metadata_bytes() == 0) c->set_max_request_metadata_bytes(8192);
-  if (c->upstream_channels() == 0) c->set_upstream_channels(2);
-  if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(1024);
-  if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(1 << 20);
-  if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(60000);
+  if (c->session_grace_ms() == 0) c->set_session_grace_ms(kDefaultSessionGraceMs);
+  if (c->max_messages_per_second() == 0) {
+    c->set_max_messages_per_second(kDefaultMaxMessagesPerSecond);
+  }
+  if (c->message_burst() == 0) {
+    c->set_message_burst(kDefaultMessageBurstFactor * c->max_messages_per_second());
+  }
+  if (c->rate_limit_strikes() == 0) c->set_rate_limit_strikes(kDefaultRateLimitStrikes);
+  if (c->max_connections() == 0) c->set_max_connections(kDefaultMaxConnections);
+  if (c->max_connections_per_ip() == 0) c->set_max_connections_per_ip(kDefaultMaxConnectionsPerIp);
+  if (c->max_outbound_queue_bytes() == 0) {
+    c->set_max_outbound_queue_bytes(kDefaultMaxOutboundQueueBytes);
+  }
+  if (c->drain_timeout_ms() == 0) c->set_drain_timeout_ms(kDefaultDrainTimeoutMs);
+  if (c->drain_retry_after_ms() == 0) c->set_drain_retry_after_ms(kDefaultDrainRetryAfterMs);
+  if (c->max_request_metadata_bytes() == 0) {
+    c->set_max_request_metadata_bytes(kDefaultMaxRequestMetadataBytes);
+  }
+  if (c->upstream_channels() == 0) c->set_upstream_channels(kDefaultUpstreamChannels);
+  if (c->resume_buffer_frames() == 0) c->set_resume_buffer_frames(kDefaultResumeBufferFrames);
+  if (c->resume_buffer_bytes() == 0) c->set_resume_buffer_bytes(kDefaultResumeBufferBytes);
+  if (c->resume_buffer_age_ms() == 0) c->set_resume_buffer_age_ms(kDefaultResumeBufferAgeMs);
   if (c->max_outbound_buffer_bytes() == 0) {
     c->set_max_outbound_buffer_bytes(kDefaultMaxOutboundBufferBytes);
   }
-  if (c->max_connections_per_user() == 0) c->set_max_connections_per_user(5);
-  v1::ChannelsConfig* channels = c->mutable_channels();
-  if (channels->history_size() == 0) channels->set_history_size(100);
-  if (channels->history_ttl_ms() == 0) channels->set_history_ttl_ms(300000);
-  if (channels->max_channels_per_session() == 0) channels->set_max_channels_per_session(128);
-  if (channels->max_channel_length() == 0) channels->set_max_channel_length(255);
-  v1::BrokerConfig* broker = c->mutable_broker();
-  if (broker->type().empty()) broker->set_type("memory");
-  if (broker->redis_address().empty()) broker->set_redis_address("127.0.0.1:6379");
-  if (broker->redis_prefix().empty()) broker->set_redis_prefix("bridge");
-  if (broker->presence_ttl_ms() == 0) broker->set_presence_ttl_ms(30000);
-  if (c->batch().max_frames() > 1 && c->batch().max_delay_ms() == 0) {
-    c->mutable_batch()->set_max_delay_ms(5);
+  if (c->max_connections_per_user() == 0) {
+    c->set_max_connections_per_user(kDefaultMaxConnectionsPerUser);
   }
+  ApplyDefaults(c->mutable_channels());
+  ApplyDefaults(c->mutable_broker());
+  if (c->batch().max_frames() > 1 && c->batch().max_delay_ms() == 0) {
+    c->mutable_batch()->set_max_delay_ms(kDefaultBatchMaxDelayMs);
+  }
+  for (v1::RetryPolicy& policy : *c->mutable_retry_policies()) ApplyDefaults(&policy);
+  ApplyDefaults(c->mutable_retry_throttling());
+  for (v1::Route& route : *c->mutable_routes()) {
+    if (route.has_tls()) ApplyDefaults(route.mutable_tls());
+  }
+  if (c->has_tls()) ApplyDefaults(c->mutable_tls());
+  if (c->auth().has_service()) ApplyDefaults(c->mutable_auth()->mutable_service());
+  if (c->auth().has_jwt()) ApplyDefaults(c->mutable_auth()->mutable_jwt());
 }
 
 absl::Status Validate(const BridgeConfig& c) {

@@ -18,24 +18,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bridge/config/defaults.h"
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::config {
 
 using ::bridge::v1::BridgeConfig;
-
-// Defaults of the fields left unset (0 or empty).
-inline constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
-inline constexpr std::string_view kDefaultPath = "/ws";
-inline constexpr uint32_t kDefaultHandshakeTimeoutMs = 10000;
-inline constexpr uint32_t kDefaultHeartbeatIntervalMs = 30000;
-inline constexpr uint64_t kDefaultMaxFrameBytes = 1 << 20;
-inline constexpr uint32_t kDefaultShutdownGraceMs = 5000;
-inline constexpr uint32_t kDefaultCallTimeoutMs = 30000;
-inline constexpr uint32_t kDefaultMaxCallTimeoutMs = 300000;
-inline constexpr uint32_t kDefaultMaxCallsPerSession = 100;
-inline constexpr uint32_t kDefaultMaxPendingWritesPerCall = 64;
-inline constexpr uint64_t kDefaultMaxOutboundBufferBytes = 1 << 20;
 
 // Parses protobuf text format into `message`, refusing unknown fields. Errors name `origin`
 // (a file), the line, the column and the field.
@@ -50,8 +38,20 @@ absl::StatusOr<BridgeConfig> ParseConfigText(std::string_view text, std::string_
 // Reads and parses `path`.
 absl::StatusOr<BridgeConfig> LoadConfigFile(const std::string& path);
 
-// Fills every unset field with its default. io_threads defaults to the number of cores.
+// Fills every unset field with its default (bridge/config/defaults.h). io_threads defaults to
+// the number of cores. Sections that are absent stay absent (no `tls`, no `auth.jwt`): their
+// presence switches a feature on.
 void ApplyDefaults(BridgeConfig* config);
+// The same for one section, as ApplyDefaults(BridgeConfig*) applies it to each section present;
+// for parts built from a section alone (a JwtVerifier from a JwtConfig, ...).
+void ApplyDefaults(v1::ChannelsConfig* channels);
+void ApplyDefaults(v1::BrokerConfig* broker);
+void ApplyDefaults(v1::ServerTls* tls);
+void ApplyDefaults(v1::AuthServiceConfig* service);
+void ApplyDefaults(v1::JwtConfig* jwt);
+void ApplyDefaults(v1::RouteTls* tls);
+void ApplyDefaults(v1::RetryPolicy* policy);
+void ApplyDefaults(v1::RetryThrottling* throttling);
 
 // Checks every field of a config with defaults applied; the error names the field.
 absl::Status Validate(const BridgeConfig& config);

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/common/clock.h"
+#include "bridge/config/defaults.h"
 #include "bridge/pubsub/broker.h"
 #include "bridge/pubsub/feeds.h"
 #include "bridge/pubsub/memory_broker.h"
@@ -37,7 +38,7 @@ namespace bridge::pubsub {
 // What a channel is, from the namespaces of ChannelsConfig.
 struct ChannelRules {
   HistoryOptions history;
-  bool presence = true;
+  bool presence = config::kDefaultChannelPresence;
   std::string method;  // a server-streaming method feeding the channel; empty: Publish feeds it
 };
 

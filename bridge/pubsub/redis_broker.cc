@@ -272,10 +272,9 @@ class RedisBroker::Connection {
 
 RedisBrokerOptions RedisBrokerOptions::FromConfig(const v1::BrokerConfig& config) {
   RedisBrokerOptions options;
-  if (!config.redis_address().empty()) options.address = config.redis_address();
-  if (!config.redis_prefix().empty()) options.prefix = config.redis_prefix();
-  if (config.presence_ttl_ms() > 0)
-    options.presence_ttl = absl::Milliseconds(config.presence_ttl_ms());
+  options.address = config.redis_address();
+  options.prefix = config.redis_prefix();
+  options.presence_ttl = absl::Milliseconds(config.presence_ttl_ms());
   return options;
 }
 

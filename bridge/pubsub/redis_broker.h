@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/common/clock.h"
+#include "bridge/config/defaults.h"
 #include "bridge/pubsub/broker.h"
 #include "proto/bridge/v1/config.pb.h"
 
@@ -51,10 +52,10 @@ namespace bridge::pubsub {
 
 struct RedisBrokerOptions {
   // HOST:PORT ([v6]:PORT), or unix:/path/to.sock.
-  std::string address = "127.0.0.1:6379";
-  std::string prefix = "bridge";
+  std::string address = std::string(config::kDefaultRedisAddress);
+  std::string prefix = std::string(config::kDefaultRedisPrefix);
   // How long presence and user-connection entries live without a refresh.
-  absl::Duration presence_ttl = absl::Seconds(30);
+  absl::Duration presence_ttl = absl::Milliseconds(config::kDefaultPresenceTtlMs);
   // Names this instance; empty: a random one.
   std::string node_id;
   // Timestamps of history entries and expiry times of presence entries.
@@ -71,7 +72,7 @@ struct RedisBrokerOptions {
   // Commands queued and not yet answered; beyond it `done`s get RESOURCE_EXHAUSTED.
   size_t max_pending_commands = 100000;
 
-  // From the config's broker section (defaults for fields left unset).
+  // From the config's broker section, with its defaults applied (config::ApplyDefaults).
   static RedisBrokerOptions FromConfig(const v1::BrokerConfig& config);
 };
 

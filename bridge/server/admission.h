@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/config/defaults.h"
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::server {
@@ -20,8 +21,8 @@ namespace bridge::server {
 class Admission {
  public:
   struct Limits {
-    size_t max_connections = 10000;
-    size_t max_per_ip = 1000;
+    size_t max_connections = config::kDefaultMaxConnections;
+    size_t max_per_ip = config::kDefaultMaxConnectionsPerIp;
     uint64_t max_memory_bytes = 0;  // of resident memory; 0: no guard
   };
   static Limits FromConfig(const v1::BridgeConfig& config);

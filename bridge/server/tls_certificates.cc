@@ -15,16 +15,13 @@ constexpr long kTlsOptions =  // NOLINT(runtime/int): OpenSSL's type
     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
     asio::ssl::context::single_dh_use;
 
-constexpr absl::Duration kDefaultCheckEvery = absl::Milliseconds(1000);
-
 }  // namespace
 
 TlsCertificates::TlsCertificates(const v1::ServerTls& tls, Metrics* metrics, Clock* clock)
     : tls_(tls),
       metrics_(metrics),
       clock_(clock),
-      check_every_(tls.has_reload_check_ms() ? absl::Milliseconds(tls.reload_check_ms())
-                                             : kDefaultCheckEvery) {}
+      check_every_(absl::Milliseconds(tls.reload_check_ms())) {}
 
 absl::StatusOr<std::shared_ptr<asio::ssl::context>> TlsCertificates::Start() {
   if (absl::Status loaded = Load(/*at_start=*/true); !loaded.ok()) return loaded;

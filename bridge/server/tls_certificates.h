@@ -26,7 +26,8 @@ namespace bridge::server {
 
 class TlsCertificates {
  public:
-  // `tls`, `metrics` and `clock` outlive this object.
+  // `tls` (with its defaults applied, config::ApplyDefaults), `metrics` and `clock` outlive
+  // this object.
   TlsCertificates(const v1::ServerTls& tls, Metrics* metrics, Clock* clock);
 
   // Loads the pair and makes the context every connection's stream shares.

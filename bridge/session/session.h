@@ -42,6 +42,7 @@
 #include "bridge/auth/checker.h"
 #include "bridge/auth/jwt_verifier.h"
 #include "bridge/common/clock.h"
+#include "bridge/config/defaults.h"
 #include "bridge/metrics/metrics.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/pubsub/session_node.h"
@@ -139,33 +140,34 @@ class Transport {
   virtual void Release() = 0;
 };
 
-// What a session needs of the configuration, resolved once from BridgeConfig.
+// What a session needs of the configuration, resolved once from BridgeConfig. The members start
+// at the config's defaults (bridge/config/defaults.h).
 struct SessionOptions {
-  absl::Duration handshake_timeout = absl::Seconds(10);
-  absl::Duration heartbeat_interval = absl::Seconds(30);
-  absl::Duration heartbeat_timeout = absl::Seconds(60);
+  absl::Duration handshake_timeout = absl::Milliseconds(config::kDefaultHandshakeTimeoutMs);
+  absl::Duration heartbeat_interval = absl::Milliseconds(config::kDefaultHeartbeatIntervalMs);
+  absl::Duration heartbeat_timeout = 2 * heartbeat_interval;
   std::string default_method;
-  absl::Duration default_call_timeout = absl::Seconds(30);
-  absl::Duration max_call_timeout = absl::Minutes(5);
-  size_t max_calls = 100;
-  size_t max_outbound_buffer = 1 << 20;
+  absl::Duration default_call_timeout = absl::Milliseconds(config::kDefaultCallTimeoutMs);
+  absl::Duration max_call_timeout = absl::Milliseconds(config::kDefaultMaxCallTimeoutMs);
+  size_t max_calls = config::kDefaultMaxCallsPerSession;
+  size_t max_outbound_buffer = config::kDefaultMaxOutboundBufferBytes;
   // Request metadata of one call, as HTTP/2 counts it (max_request_metadata_bytes).
-  size_t max_request_metadata_bytes = 8192;
+  size_t max_request_metadata_bytes = config::kDefaultMaxRequestMetadataBytes;
   std::vector<std::string> forward_response_metadata;  // exact keys, or prefixes ending in '*'
   // How long a session whose connection dropped waits to be resumed (zero: not at all).
-  absl::Duration session_grace = absl::Seconds(30);
+  absl::Duration session_grace = absl::Milliseconds(config::kDefaultSessionGraceMs);
   // Bounds of the resume buffer: the frames sent and not yet acknowledged.
-  size_t resume_buffer_frames = 1024;
-  size_t resume_buffer_bytes = 1 << 20;
-  absl::Duration resume_buffer_age = absl::Seconds(60);
+  size_t resume_buffer_frames = config::kDefaultResumeBufferFrames;
+  size_t resume_buffer_bytes = config::kDefaultResumeBufferBytes;
+  absl::Duration resume_buffer_age = absl::Milliseconds(config::kDefaultResumeBufferAgeMs);
   // Per-connection message rate limit (token bucket) and the strikes before 4029.
-  double max_messages_per_second = 100;
-  double message_burst = 200;
-  int rate_limit_strikes = 10;
+  double max_messages_per_second = config::kDefaultMaxMessagesPerSecond;
+  double message_burst = config::kDefaultMessageBurstFactor * max_messages_per_second;
+  int rate_limit_strikes = config::kDefaultRateLimitStrikes;
   // Bytes waiting to be written above which the client is a slow consumer (4002).
-  size_t max_outbound_queue = 8 << 20;
+  size_t max_outbound_queue = config::kDefaultMaxOutboundQueueBytes;
   // retryAfterMs given to clients drained at shutdown.
-  absl::Duration drain_retry_after = absl::Seconds(1);
+  absl::Duration drain_retry_after = absl::Milliseconds(config::kDefaultDrainRetryAfterMs);
   // Client authentication: tokens are checked with `jwt` when given; `auth_required` refuses
   // clients without one. No verifier: every client is anonymous.
   const auth::JwtVerifier* jwt = nullptr;
@@ -175,11 +177,11 @@ struct SessionOptions {
   // Channels, users and push. Null: subscribe gets not_found, users are not counted.
   pubsub::SessionNode* node = nullptr;
   // Connections of one user (across instances sharing the broker); one more closes with 4503.
-  size_t max_connections_per_user = 5;
+  size_t max_connections_per_user = config::kDefaultMaxConnectionsPerUser;
   // Outbound batching: up to batch_max_frames frames in one `batch`, none waiting longer than
   // batch_max_delay. batch_max_frames <= 1: off.
   size_t batch_max_frames = 0;
-  absl::Duration batch_max_delay = absl::Milliseconds(5);
+  absl::Duration batch_max_delay = absl::Milliseconds(config::kDefaultBatchMaxDelayMs);
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };

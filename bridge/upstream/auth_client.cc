@@ -22,7 +22,7 @@ class AuthServiceChecker final : public auth::Checker {
   explicit AuthServiceChecker(const v1::AuthServiceConfig& config)
       : stub_(v1::Auth::NewStub(
             grpc::CreateChannel(config.target(), grpc::InsecureChannelCredentials()))),
-        timeout_ms_(config.timeout_ms() > 0 ? config.timeout_ms() : 2000),
+        timeout_ms_(config.timeout_ms()),
         forward_(config.forward_headers().begin(), config.forward_headers().end()) {}
 
   // Cancels the checks in flight and waits for their completions, so that the channel goes

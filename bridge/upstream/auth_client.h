@@ -10,7 +10,7 @@
 
 namespace bridge::upstream {
 
-// `config` must be valid (config::Validate).
+// `config` has its defaults applied and is valid (config::ApplyDefaults, config::Validate).
 std::unique_ptr<auth::Checker> MakeAuthServiceChecker(const v1::AuthServiceConfig& config);
 
 }  // namespace bridge::upstream

@@ -46,12 +46,11 @@ namespace {
 // Channel credentials for TLS to an upstream, from files gRPC watches and reloads.
 std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const v1::RouteTls& tls,
                                                          grpc::ChannelArguments* args) {
-  const unsigned refresh = tls.reload_interval_s() > 0 ? tls.reload_interval_s() : 60;
   grpc::experimental::TlsChannelCredentialsOptions options;
   if (!tls.ca_file().empty() || !tls.cert_file().empty()) {
     options.set_certificate_provider(
         std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-            tls.key_file(), tls.cert_file(), tls.ca_file(), refresh));
+            tls.key_file(), tls.cert_file(), tls.ca_file(), tls.reload_interval_s()));
   }
   if (!tls.ca_file().empty()) options.watch_root_certs();
   if (!tls.cert_file().empty()) options.watch_identity_key_cert_pairs();
@@ -654,8 +653,7 @@ GrpcUpstream::Target* GrpcUpstream::TargetFor(std::string_view service) {
       slot->second->channels.push_back(std::move(channel));
     }
     const auto& t = config_.retry_throttling();
-    slot->second->throttle = std::make_unique<RetryThrottle>(
-        t.max_tokens() == 0 ? 10 : t.max_tokens(), t.token_ratio() == 0 ? 0.1 : t.token_ratio());
+    slot->second->throttle = std::make_unique<RetryThrottle>(t.max_tokens(), t.token_ratio());
     slot->second->retries = std::make_unique<TargetRetries>(this, slot->second.get());
   }
   return slot->second.get();

@@ -30,9 +30,9 @@ absl::Status FieldError(const std::string& field, const std::string& reason) {
 
 absl::Duration BackoffDelay(const RetryRule& rule, int attempt, double uniform01) {
   const double exponent = std::max(0, attempt - 2);
-  const double ceiling_ms =
-      std::min(absl::ToDoubleMilliseconds(rule.max_backoff),
-               absl::ToDoubleMilliseconds(rule.initial_backoff) * std::pow(rule.multiplier, exponent));
+  const double ceiling_ms = std::min(
+      absl::ToDoubleMilliseconds(rule.max_backoff),
+      absl::ToDoubleMilliseconds(rule.initial_backoff) * std::pow(rule.multiplier, exponent));
   return absl::Milliseconds(ceiling_ms * std::clamp(uniform01, 0.0, 1.0));
 }
 
@@ -48,9 +48,9 @@ absl::StatusOr<RetryPolicies> RetryPolicies::FromConfig(const v1::BridgeConfig& 
     }
     RetryRule rule;
     rule.max_attempts = static_cast<int>(p.max_attempts());
-    if (p.initial_backoff_ms() > 0) rule.initial_backoff = absl::Milliseconds(p.initial_backoff_ms());
-    if (p.max_backoff_ms() > 0) rule.max_backoff = absl::Milliseconds(p.max_backoff_ms());
-    if (p.backoff_multiplier() != 0) rule.multiplier = p.backoff_multiplier();
+    rule.initial_backoff = absl::Milliseconds(p.initial_backoff_ms());
+    rule.max_backoff = absl::Milliseconds(p.max_backoff_ms());
+    rule.multiplier = p.backoff_multiplier();
     if (rule.max_backoff < rule.initial_backoff) {
       return FieldError(field + ".max_backoff_ms", "must be at least initial_backoff_ms");
     }
@@ -63,16 +63,16 @@ absl::StatusOr<RetryPolicies> RetryPolicies::FromConfig(const v1::BridgeConfig& 
         return FieldError(field + ".retryable_status_codes",
                           absl::StrCat("unknown gRPC status ", name));
       }
-      const bool unsafe = name == "DEADLINE_EXCEEDED" || name == "INTERNAL" ||
-                          name == "UNKNOWN" || name == "DATA_LOSS";
+      const bool unsafe = name == "DEADLINE_EXCEEDED" || name == "INTERNAL" || name == "UNKNOWN" ||
+                          name == "DATA_LOSS";
       if (unsafe && !p.idempotent()) {
         return FieldError(field + ".retryable_status_codes",
-                          absl::StrCat(name, " may be retried only for idempotent methods "
-                                             "(set idempotent: true)"));
+                          absl::StrCat(name,
+                                       " may be retried only for idempotent methods "
+                                       "(set idempotent: true)"));
       }
       rule.retryable_codes.insert(it->second);
     }
-    if (rule.retryable_codes.empty()) rule.retryable_codes.insert(14);  // UNAVAILABLE
     const std::string key =
         p.method().empty() ? p.service() : absl::StrCat(p.service(), "/", p.method());
     if (policies.rules_.count(key) > 0) {

@@ -12,15 +12,16 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/config/defaults.h"
 #include "proto/bridge/v1/config.pb.h"
 
 namespace bridge::upstream {
 
 struct RetryRule {
   int max_attempts = 1;
-  absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(10);
-  double multiplier = 2.0;
+  absl::Duration initial_backoff = absl::Milliseconds(config::kDefaultRetryInitialBackoffMs);
+  absl::Duration max_backoff = absl::Milliseconds(config::kDefaultRetryMaxBackoffMs);
+  double multiplier = config::kDefaultRetryBackoffMultiplier;
   std::set<int> retryable_codes;  // gRPC status codes
 };
 
@@ -28,7 +29,8 @@ struct RetryRule {
 // [0, min(max_backoff, initial_backoff * multiplier^(attempt - 2))).
 absl::Duration BackoffDelay(const RetryRule& rule, int attempt, double uniform01);
 
-// The per-method rules of a config. Errors name the offending field.
+// The per-method rules of a config with its defaults applied (config::ApplyDefaults). Errors
+// name the offending field.
 class RetryPolicies {
  public:
   static absl::StatusOr<RetryPolicies> FromConfig(const v1::BridgeConfig& config);

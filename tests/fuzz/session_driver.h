@@ -620,6 +620,7 @@ struct Services {
     v1::JwtConfig jwt_config;
     jwt_config.set_hs256_secret(kSecret);
     jwt_config.set_allow_no_expiry(true);
+    config::ApplyDefaults(&jwt_config);
     auto verifier = auth::JwtVerifier::Create(jwt_config);
     if (!verifier.ok()) Fail(absl::StrCat("jwt: ", verifier.status().message()));
     jwt = *std::move(verifier);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "bridge/config/config.h"
 #include "bridge/upstream/auth_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
@@ -198,6 +199,7 @@ TEST(AuthServiceCheckerTest, ACheckerLetGoCancelsItsChecksInFlight) {
   v1::AuthServiceConfig config;
   config.set_target(absl::StrCat("127.0.0.1:", port));
   config.set_timeout_ms(3'600'000);  // only the cancel can end the check within the test
+  config::ApplyDefaults(&config);
   std::unique_ptr<auth::Checker> checker = upstream::MakeAuthServiceChecker(config);
   absl::Notification done;
   absl::Status outcome;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/config/config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jwt.h"
@@ -75,6 +76,7 @@ std::unique_ptr<JwtVerifier> Hs256Verifier(const std::string& extra = "") {
   config.set_hs256_secret(kSecret);
   config.set_issuer("https://id.example.com");
   config.add_audiences("bridge");
+  config::ApplyDefaults(&config);
   auto v = JwtVerifier::Create(config);
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? *std::move(v) : nullptr;
@@ -105,8 +107,7 @@ TEST(JwtVerifierTest, RefusalsSayWhy) {
       {"", "no token"},
       {"not.a.token", "invalid token"},
       {Sign(JWT_ALG_HS256, "another-secret-another-secret-another",
-            {{"sub", "u"}, {"iss", "https://id.example.com"}, {"aud", "bridge"}},
-            {{"exp", kExp}}),
+            {{"sub", "u"}, {"iss", "https://id.example.com"}, {"aud", "bridge"}}, {{"exp", kExp}}),
        "invalid token"},
       {Sign(JWT_ALG_HS256, kSecret,
             {{"sub", "u"}, {"iss", "https://id.example.com"}, {"aud", "bridge"}},
@@ -119,12 +120,11 @@ TEST(JwtVerifierTest, RefusalsSayWhy) {
       {Sign(JWT_ALG_HS256, kSecret, {{"sub", "u"}, {"iss", "https://evil"}, {"aud", "bridge"}},
             {{"exp", kExp}}),
        "issuer"},
-      {Sign(JWT_ALG_HS256, kSecret, {{"sub", "u"}, {"iss", "https://id.example.com"},
-                                     {"aud", "other"}},
-            {{"exp", kExp}}),
+      {Sign(JWT_ALG_HS256, kSecret,
+            {{"sub", "u"}, {"iss", "https://id.example.com"}, {"aud", "other"}}, {{"exp", kExp}}),
        "audience"},
-      {Sign(JWT_ALG_HS256, kSecret, {{"sub", "u"}, {"iss", "https://id.example.com"},
-                                     {"aud", "bridge"}}),
+      {Sign(JWT_ALG_HS256, kSecret,
+            {{"sub", "u"}, {"iss", "https://id.example.com"}, {"aud", "bridge"}}),
        "no exp"},
       {Sign(JWT_ALG_HS256, kSecret, {{"iss", "https://id.example.com"}, {"aud", "bridge"}},
             {{"exp", kExp}}),
@@ -155,8 +155,8 @@ TEST(JwtVerifierTest, AudienceMayBeAnArray) {
 
 TEST(JwtVerifierTest, MethodsClaimRestrictsCalls) {
   auto v = Hs256Verifier();
-  auto identity = v->Verify(GoodHs256(R"({"methods":["demo.v1.Echo/Say","shop.v1.Cart/*"]})"),
-                            kNow);
+  auto identity =
+      v->Verify(GoodHs256(R"({"methods":["demo.v1.Echo/Say","shop.v1.Cart/*"]})"), kNow);
   ASSERT_TRUE(identity.ok()) << identity.status();
   EXPECT_FALSE(identity->all_methods);
   EXPECT_TRUE(MethodAllowed(*identity, "demo.v1.Echo/Say"));
@@ -174,17 +174,17 @@ TEST(JwtVerifierTest, Rs256AndEs256WithPublicKeys) {
     const KeyPair keys = MakeKeys(rsa);
     v1::JwtConfig config;
     config.set_public_key_file(WriteTemp(rsa ? "rsa.pem" : "ec.pem", keys.public_pem));
+    config::ApplyDefaults(&config);
     auto v = JwtVerifier::Create(config);
     ASSERT_TRUE(v.ok()) << v.status();
     const jwt_alg_t alg = rsa ? JWT_ALG_RS256 : JWT_ALG_ES256;
-    auto identity = (*v)->Verify(Sign(alg, keys.private_pem, {{"sub", "k"}}, {{"exp", kExp}}),
-                                 kNow);
+    auto identity =
+        (*v)->Verify(Sign(alg, keys.private_pem, {{"sub", "k"}}, {{"exp", kExp}}), kNow);
     ASSERT_TRUE(identity.ok()) << identity.status();
     EXPECT_EQ(identity->user_id, "k");
     // The classic forgery: HS256 "signed" with the public key as the secret.
-    auto forged = (*v)->Verify(Sign(JWT_ALG_HS256, keys.public_pem, {{"sub", "admin"}},
-                                    {{"exp", kExp}}),
-                               kNow);
+    auto forged = (*v)->Verify(
+        Sign(JWT_ALG_HS256, keys.public_pem, {{"sub", "admin"}}, {{"exp", kExp}}), kNow);
     EXPECT_FALSE(forged.ok());
     // Signed by someone else's key.
     const KeyPair other = MakeKeys(rsa);

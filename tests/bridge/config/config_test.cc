@@ -20,6 +20,7 @@ namespace bridge::config {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -150,6 +151,43 @@ TEST(ApplyDefaultsTest, ConstantsMatchTheSchemaComments) {
   EXPECT_EQ(kDefaultHeartbeatIntervalMs, 30000u);
   EXPECT_EQ(kDefaultMaxFrameBytes, 1048576u);
   EXPECT_EQ(kDefaultShutdownGraceMs, 5000u);
+}
+
+TEST(ApplyDefaultsTest, SectionsThatSwitchAFeatureOnGetDefaultsOnlyWhenPresent) {
+  BridgeConfig absent;
+  ApplyDefaults(&absent);
+  EXPECT_FALSE(absent.has_tls());
+  EXPECT_FALSE(absent.auth().has_jwt());
+  EXPECT_FALSE(absent.auth().has_service());
+
+  BridgeConfig present;
+  present.mutable_tls();
+  present.mutable_auth()->mutable_jwt()->set_clock_skew_ms(5);
+  present.mutable_auth()->mutable_service();
+  present.add_routes()->mutable_tls();
+  present.add_routes();  // plaintext: stays so
+  present.add_retry_policies()->set_max_backoff_ms(700);
+  present.mutable_channels()->add_namespaces()->set_presence(false);
+  present.mutable_channels()->add_namespaces();
+  ApplyDefaults(&present);
+  EXPECT_EQ(present.tls().reload_check_ms(), kDefaultTlsReloadCheckMs);
+  EXPECT_EQ(present.auth().jwt().clock_skew_ms(), 5u);
+  EXPECT_EQ(present.auth().jwt().user_claim(), kDefaultJwtUserClaim);
+  EXPECT_EQ(present.auth().service().timeout_ms(), kDefaultAuthServiceTimeoutMs);
+  EXPECT_EQ(present.routes(0).tls().reload_interval_s(), kDefaultRouteTlsReloadIntervalS);
+  EXPECT_FALSE(present.routes(1).has_tls());
+  EXPECT_EQ(present.retry_policies(0).initial_backoff_ms(), kDefaultRetryInitialBackoffMs);
+  EXPECT_EQ(present.retry_policies(0).max_backoff_ms(), 700u);
+  EXPECT_THAT(present.retry_policies(0).retryable_status_codes(), ElementsAre("UNAVAILABLE"));
+  EXPECT_EQ(present.retry_throttling().max_tokens(), kDefaultRetryMaxTokens);
+  EXPECT_FALSE(present.channels().namespaces(0).presence());
+  EXPECT_TRUE(present.channels().namespaces(1).presence());
+
+  // An explicit 0 for reload_check_ms (look at every connection) is kept.
+  BridgeConfig every;
+  every.mutable_tls()->set_reload_check_ms(0);
+  ApplyDefaults(&every);
+  EXPECT_EQ(every.tls().reload_check_ms(), 0u);
 }
 
 TEST(ApplyDefaultsTest, HeartbeatTimeoutIsTwiceTheConfiguredInterval) {

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bridge/common/clock.h"
+#include "bridge/config/config.h"
 #include "bridge/pubsub/broker.h"
 #include "bridge/pubsub/memory_broker.h"
 #include "bridge/pubsub/redis_broker.h"
@@ -893,6 +894,7 @@ TEST(RedisBrokerConfigTest, StartRejectsABadAddressAndAnAbsentRedis) {
 
 TEST(RedisBrokerConfigTest, OptionsFromConfig) {
   v1::BrokerConfig config;
+  config::ApplyDefaults(&config);
   RedisBrokerOptions options = RedisBrokerOptions::FromConfig(config);
   EXPECT_EQ(options.address, "127.0.0.1:6379");
   EXPECT_EQ(options.prefix, "bridge");

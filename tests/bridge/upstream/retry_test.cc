@@ -33,6 +33,7 @@ TEST(BackoffDelayTest, FullJitterUnderAnExponentialCeiling) {
 absl::StatusOr<RetryPolicies> Policies(const std::string& text) {
   auto config = config::ParseConfigText(text, "test");
   if (!config.ok()) return config.status();
+  config::ApplyDefaults(&*config);
   return RetryPolicies::FromConfig(*config);
 }
 
@@ -92,7 +93,7 @@ TEST(RetryThrottleTest, RetriesStopBelowHalfTheTokensAndSuccessesRefill) {
   EXPECT_FALSE(t.OnFailureAllowsRetry());  // 5: not more than half
   EXPECT_DOUBLE_EQ(t.tokens(), 5);
   t.OnSuccess();
-  t.OnSuccess();  // 6
+  t.OnSuccess();                           // 6
   EXPECT_FALSE(t.OnFailureAllowsRetry());  // 6 - 1 = 5: refused
   EXPECT_DOUBLE_EQ(t.tokens(), 5);
   for (int i = 0; i < 100; ++i) t.OnSuccess();
