@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/grpc_time.h"
 #include "bridge/common/log.h"
 #include "bridge/common/strings.h"
 #include "grpcpp/grpcpp.h"
@@ -272,7 +273,7 @@ absl::Status ControlServer::Start(const std::string& address) {
 
 void ControlServer::Shutdown() {
   if (server_ == nullptr) return;
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Shutdown(GrpcDeadlineChrono(absl::Seconds(2)));
   server_->Wait();
   server_.reset();
 }

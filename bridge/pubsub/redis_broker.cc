@@ -180,6 +180,12 @@ absl::Status BadReply(std::string_view what) {
 
 // Waits until `fd` (if >= 0) or `wake_fd` is readable; the wake fd is drained. Bit 1: fd,
 // bit 2: wake fd; 0: timeout.
+// The I/O threads wait on sockets with poll(2), which sleeps in real time, so their deadlines
+// are readings of the monotonic clock, never of options_.clock: a clock a test moves by hand
+// would make poll wait for ever or not at all. options_.clock is for what the broker stores
+// (history timestamps, presence expiry).
+absl::Duration IoNow() { return RealClock::Get()->Monotonic(); }
+
 int WaitReadable(int fd, int wake_fd, absl::Duration timeout) {
   pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd, POLLIN, 0}};
   const int timeout_ms = timeout == absl::InfiniteDuration()
@@ -456,7 +462,7 @@ bool RedisBroker::RunBatch(Connection& conn, std::vector<Command>& batch) {
     return false;
   }
   std::vector<Command> retry;  // scripts Redis did not know (SCRIPT FLUSH): sent again as EVAL
-  absl::Time deadline = absl::Now() + options_.command_timeout;
+  absl::Duration deadline = IoNow() + options_.command_timeout;
   while (next < batch.size()) {
     absl::StatusOr<redisReply*> reply = conn.TakeReply();
     if (!reply.ok()) {
@@ -478,10 +484,10 @@ bool RedisBroker::RunBatch(Connection& conn, std::vector<Command>& batch) {
         c.handler(absl::OkStatus(), r);
       }
       freeReplyObject(r);
-      deadline = absl::Now() + options_.command_timeout;
+      deadline = IoNow() + options_.command_timeout;
       continue;
     }
-    const int ready = WaitReadable(conn.fd(), command_wake_fd_, deadline - absl::Now());
+    const int ready = WaitReadable(conn.fd(), command_wake_fd_, deadline - IoNow());
     if (ready == 0) {
       fail_rest(absl::UnavailableError(absl::StrCat(
           "no reply from Redis within ", absl::FormatDuration(options_.command_timeout))));
@@ -542,11 +548,11 @@ int64_t RedisBroker::EntryKeyTtlMs() const {
 void RedisBroker::CommandLoop() {
   absl::Duration backoff = options_.reconnect_backoff_min;
   std::unique_ptr<Connection> conn;
-  absl::Time next_attempt = absl::InfinitePast();
-  absl::Time next_refresh = absl::InfiniteFuture();
+  absl::Duration next_attempt = -absl::InfiniteDuration();
+  absl::Duration next_refresh = absl::InfiniteDuration();
   const absl::Duration refresh_every = options_.presence_ttl / 3;
   while (true) {
-    if (conn == nullptr && absl::Now() >= next_attempt) {
+    if (conn == nullptr && IoNow() >= next_attempt) {
       {
         absl::MutexLock lock(&mu_);
         if (stopping_) break;
@@ -582,7 +588,7 @@ void RedisBroker::CommandLoop() {
         // This node's entries again first (Redis may be a new one), before anything sent once
         // the connection shows as up.
         QueueRefreshLocked();
-        next_refresh = absl::Now() + refresh_every;
+        next_refresh = IoNow() + refresh_every;
         commands_up_ = true;
         ++stats_.connects;
       } else {
@@ -590,7 +596,7 @@ void RedisBroker::CommandLoop() {
         if (backoff == options_.reconnect_backoff_min) {
           log::Warn("redis_connect_failed").Str("error", std::string(status.message()));
         }
-        next_attempt = absl::Now() + NextBackoff(backoff);
+        next_attempt = IoNow() + NextBackoff(backoff);
         FailQueued(status.code() == absl::StatusCode::kUnavailable ? status : NotConnected());
       }
     }
@@ -603,9 +609,9 @@ void RedisBroker::CommandLoop() {
       if (conn == nullptr) {
         failed.swap(queue_);
       } else {
-        if (absl::Now() >= next_refresh) {
+        if (IoNow() >= next_refresh) {
           QueueRefreshLocked();
-          next_refresh = absl::Now() + refresh_every;
+          next_refresh = IoNow() + refresh_every;
         }
         while (!queue_.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue_.front()));
@@ -621,9 +627,9 @@ void RedisBroker::CommandLoop() {
     } else {
       // Idle: wait for work (Send wakes us), the next refresh or connection attempt, or the
       // connection closing under us.
-      const absl::Time until = conn != nullptr ? next_refresh : next_attempt;
+      const absl::Duration until = conn != nullptr ? next_refresh : next_attempt;
       const int ready =
-          WaitReadable(conn != nullptr ? conn->fd() : -1, command_wake_fd_, until - absl::Now());
+          WaitReadable(conn != nullptr ? conn->fd() : -1, command_wake_fd_, until - IoNow());
       if ((ready & 1) != 0) {
         // Nothing is due from Redis on an idle connection: an end, or data to drop.
         lost = !conn->Read().ok();
@@ -644,7 +650,7 @@ void RedisBroker::CommandLoop() {
         conn.reset();
         commands_up_ = false;
         ++stats_.disconnects;
-        next_attempt = absl::Now() + NextBackoff(backoff);
+        next_attempt = IoNow() + NextBackoff(backoff);
       }
     }
     if (lost && !stopping) log::Warn("redis_connection_lost").Str("connection", "commands");
@@ -699,9 +705,9 @@ void RedisBroker::SubscriberLoop() {
       if (backoff == options_.reconnect_backoff_min) {
         log::Warn("redis_connect_failed").Str("error", std::string(opened.status().message()));
       }
-      const absl::Time until = absl::Now() + NextBackoff(backoff);
-      while (absl::Now() < until) {
-        WaitReadable(-1, subscriber_wake_fd_, until - absl::Now());
+      const absl::Duration until = IoNow() + NextBackoff(backoff);
+      while (IoNow() < until) {
+        WaitReadable(-1, subscriber_wake_fd_, until - IoNow());
         run_ready();
         absl::MutexLock lock(&mu_);
         if (stopping_) break;
@@ -798,9 +804,9 @@ void RedisBroker::SubscriberLoop() {
         .Str("connection", "subscriber")
         .Str("error", std::string(status.message()));
     backoff = options_.reconnect_backoff_min;
-    const absl::Time until = absl::Now() + NextBackoff(backoff);
-    while (absl::Now() < until) {
-      WaitReadable(-1, subscriber_wake_fd_, until - absl::Now());
+    const absl::Duration until = IoNow() + NextBackoff(backoff);
+    while (IoNow() < until) {
+      WaitReadable(-1, subscriber_wake_fd_, until - IoNow());
       run_ready();
       absl::MutexLock lock(&mu_);
       if (stopping_) break;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/grpc_time.h"
 #include "bridge/transcode/json_text.h"
 #include "bridge/upstream/in_flight.h"
 #include "grpcpp/client_context.h"
@@ -44,8 +45,7 @@ class AuthServiceChecker final : public auth::Checker {
     };
     auto* p = new Pending;
     p->done = std::move(done);
-    p->context.set_deadline(std::chrono::system_clock::now() +
-                            std::chrono::milliseconds(timeout_ms_));
+    p->context.set_deadline(GrpcDeadlineChrono(absl::Milliseconds(timeout_ms_)));
     for (auto& [name, value] : input.headers) {
       if (!forward_.empty() && forward_.count(name) == 0) continue;
       // Header bytes are any bytes; a proto string must be UTF-8 (the service could not parse

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/common/grpc_time.h"
 #include "bridge/common/lazy_deque.h"
 #include "bridge/upstream/metadata.h"
 #include "grpcpp/alarm.h"
@@ -521,7 +522,8 @@ class AlarmTimer final : public BackoffTimer {
 class GrpcUpstream::TargetRetries final : public RetryContext {
  public:
   TargetRetries(GrpcUpstream* upstream, Target* target) : upstream_(upstream), target_(target) {}
-  absl::Time Now() override { return absl::Now(); }
+  // Attempts' deadlines go to gRPC: real time (grpc_time.h).
+  absl::Time Now() override { return GrpcNow(); }
   double Uniform01() override { return upstream_->NextUniform(); }
   std::shared_ptr<Attempt> NewAttempt(const CallSpec& spec, absl::Time deadline,
                                       size_t replay_writes,
@@ -671,8 +673,7 @@ std::shared_ptr<Call> GrpcUpstream::StartCall(const CallSpec& spec,
     call->Begin();
     return call;
   }
-  const absl::Time deadline =
-      spec.timeout > absl::ZeroDuration() ? absl::Now() + spec.timeout : absl::InfiniteFuture();
+  const absl::Time deadline = GrpcDeadline(spec.timeout);
   if (!spec.method.client_streaming && !spec.method.server_streaming) {
     auto call = std::make_shared<UnaryGrpcCall>(std::move(listener), in_flight_, spec.one_event);
     call->Begin(target->stub(), spec, deadline, target->wait_for_ready);

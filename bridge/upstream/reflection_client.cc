@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/common/grpc_time.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -20,9 +21,8 @@ constexpr char kMethod[] = "/grpc.reflection.v1alpha.ServerReflection/ServerRefl
 class ReflectionStream {
  public:
   ReflectionStream(const std::string& target, absl::Duration timeout)
-      : target_(target),
-        stub_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())) {
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      : target_(target), stub_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())) {
+    context_.set_deadline(GrpcDeadlineChrono(timeout));
     call_ = stub_.PrepareCall(&context_, kMethod, &cq_);
     call_->StartCall(Tag(1));
     ok_ = Await(1);
@@ -61,8 +61,8 @@ class ReflectionStream {
     refl::ServerReflectionResponse response;
     if (!response.ParseFromString(bytes)) return Failure("a reflection answer did not parse");
     if (response.has_error_response()) {
-      return absl::NotFoundError(absl::StrCat("reflection at ", target_, ": ",
-                                              response.error_response().error_message()));
+      return absl::NotFoundError(
+          absl::StrCat("reflection at ", target_, ": ", response.error_response().error_message()));
     }
     return response;
   }
@@ -95,8 +95,7 @@ class ReflectionStream {
 }  // namespace
 
 absl::StatusOr<google::protobuf::FileDescriptorSet> FetchDescriptorsByReflection(
-    const std::string& target, const std::vector<std::string>& services,
-    absl::Duration timeout) {
+    const std::string& target, const std::vector<std::string>& services, absl::Duration timeout) {
   ReflectionStream stream(target, timeout);
   std::vector<std::string> wanted = services;
   if (wanted.empty()) {
