@@ -1082,16 +1082,22 @@ void RedisBroker::AddPresence(const std::string& channel, const ClientInfo& clie
 }
 
 void RedisBroker::RemovePresence(const std::string& channel, const std::string& session_id) {
+  RemoveEntry(&RedisBroker::own_presence_, "presence", "presence_exp", channel, session_id);
+}
+
+void RedisBroker::RemoveEntry(OwnEntries RedisBroker::*own, const char* kind, const char* exp_kind,
+                              const std::string& name, const std::string& session_id) {
   {
     absl::MutexLock lock(&mu_);
-    auto it = own_presence_.find(channel);
-    if (it != own_presence_.end()) {
+    OwnEntries& entries = this->*own;
+    auto it = entries.find(name);
+    if (it != entries.end()) {
       it->second.erase(session_id);
-      if (it->second.empty()) own_presence_.erase(it);
+      if (it->second.empty()) entries.erase(it);
     }
   }
-  Send({"2", Key("presence", channel), Key("presence_exp", channel), session_id},
-       kRemoveEntryScript, [](absl::Status, const redisReply*) {});
+  Send({"2", Key(kind, name), Key(exp_kind, name), session_id}, kRemoveEntryScript,
+       [](absl::Status, const redisReply*) {});
 }
 
 void RedisBroker::Presence(const std::string& channel, Done<std::vector<ClientInfo>> done) {
@@ -1136,16 +1142,7 @@ void RedisBroker::AddUserConnection(const ClientInfo& client, Done<size_t> done)
 }
 
 void RedisBroker::RemoveUserConnection(const std::string& user_id, const std::string& session_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = own_users_.find(user_id);
-    if (it != own_users_.end()) {
-      it->second.erase(session_id);
-      if (it->second.empty()) own_users_.erase(it);
-    }
-  }
-  Send({"2", Key("user", user_id), Key("user_exp", user_id), session_id}, kRemoveEntryScript,
-       [](absl::Status, const redisReply*) {});
+  RemoveEntry(&RedisBroker::own_users_, "user", "user_exp", user_id, session_id);
 }
 
 }  // namespace bridge::pubsub

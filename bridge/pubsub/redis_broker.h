@@ -143,6 +143,12 @@ class RedisBroker final : public Broker {
   void QueueRefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailQueued(absl::Status status);
   static void Wake(int fd);
+  // key suffix (a channel, a user id) -> session id -> encoded ClientInfo.
+  using OwnEntries = std::map<std::string, std::map<std::string, std::string>>;
+  // Forgets one of this instance's entries (`own`: own_presence_ or own_users_) here and in
+  // Redis.
+  void RemoveEntry(OwnEntries RedisBroker::*own, const char* kind, const char* exp_kind,
+                   const std::string& name, const std::string& session_id);
   // The live entries (presence or user connections) of `name`.
   void ListEntries(std::string_view kind, std::string_view exp_kind, const std::string& name,
                    Done<std::vector<ClientInfo>> done);
@@ -180,8 +186,8 @@ class RedisBroker final : public Broker {
   bool commands_up_ ABSL_GUARDED_BY(mu_) = false;
   bool refresh_due_ ABSL_GUARDED_BY(mu_) = false;
   // This instance's entries, kept alive by the refresh: key suffix -> session id -> encoded.
-  std::map<std::string, std::map<std::string, std::string>> own_presence_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::map<std::string, std::string>> own_users_ ABSL_GUARDED_BY(mu_);
+  OwnEntries own_presence_ ABSL_GUARDED_BY(mu_);
+  OwnEntries own_users_ ABSL_GUARDED_BY(mu_);
 
   // Subscriber thread.
   struct TopicState {

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/json_frames.h"
 #include "tests/support/test_bridge.h"
 #include "tests/support/test_tokens.h"
 #include "tests/support/ws_test_client.h"
@@ -56,16 +57,7 @@ class AuthTest : public ::testing::Test {
     return client.ok() ? std::move(*client) : nullptr;
   }
 
-  Frame Next(WsTestClient& client) {
-    absl::StatusOr<std::string> text = client.ReceiveText();
-    EXPECT_TRUE(text.ok()) << text.status();
-    Frame frame;
-    if (text.ok()) {
-      last_ = *text;
-      EXPECT_TRUE(protocol::DecodeJsonFrame(*text, &frame).ok());
-    }
-    return frame;
-  }
+  Frame Next(WsTestClient& client) { return bridge::testing::NextJsonFrame(client, &last_); }
 
   Frame Connect(WsTestClient& client, const std::string& extra = "") {
     EXPECT_TRUE(

@@ -13,6 +13,7 @@
 #include "bridge/server/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/json_frames.h"
 #include "tests/support/socket_options.h"
 #include "tests/support/ws_test_client.h"
 
@@ -60,14 +61,7 @@ class BridgeServerTest : public ::testing::Test {
 
   // Receives one JSON frame and decodes it.
   Frame NextFrame(WsTestClient& client) {
-    absl::StatusOr<std::string> text = client.ReceiveText();
-    EXPECT_TRUE(text.ok()) << text.status();
-    Frame frame;
-    if (!text.ok()) return frame;
-    last_text_ = *text;
-    const protocol::DecodeError error = protocol::DecodeJsonFrame(*text, &frame);
-    EXPECT_TRUE(error.ok()) << error.message << " in " << *text;
-    return frame;
+    return bridge::testing::NextJsonFrame(client, &last_text_);
   }
 
   // Opens a JSON session and completes the handshake.

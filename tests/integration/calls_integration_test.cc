@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/json_frames.h"
 #include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
 
@@ -91,16 +92,7 @@ class CallsTest : public ::testing::Test {
     return std::move(*client);
   }
 
-  Frame Next(WsTestClient& client) {
-    absl::StatusOr<std::string> text = client.ReceiveText();
-    EXPECT_TRUE(text.ok()) << text.status();
-    Frame frame;
-    if (!text.ok()) return frame;
-    last_ = *text;
-    const auto error = protocol::DecodeJsonFrame(*text, &frame);
-    EXPECT_TRUE(error.ok()) << error.message;
-    return frame;
-  }
+  Frame Next(WsTestClient& client) { return bridge::testing::NextJsonFrame(client, &last_); }
 
   void Send(WsTestClient& client, const std::string& json) {
     ASSERT_TRUE(client.SendText(json).ok());

@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/bridge/v1/control.grpc.pb.h"
+#include "tests/support/json_frames.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_bridge.h"
 #include "tests/support/test_tokens.h"
@@ -83,23 +84,10 @@ class RedisClusterTest : public ::testing::Test {
     return client;
   }
 
-  Frame Next(WsTestClient& client) {
-    absl::StatusOr<std::string> text = client.ReceiveText();
-    EXPECT_TRUE(text.ok()) << text.status();
-    Frame frame;
-    if (text.ok()) {
-      last_ = *text;
-      EXPECT_TRUE(protocol::DecodeJsonFrame(*text, &frame).ok()) << *text;
-    }
-    return frame;
-  }
+  Frame Next(WsTestClient& client) { return bridge::testing::NextJsonFrame(client, &last_); }
 
   Frame Subscribe(WsTestClient& client, const std::string& channel, const std::string& extra = "") {
-    EXPECT_TRUE(
-        client
-            .SendText(absl::StrCat(R"({"type":"subscribe","channel":")", channel, "\"", extra, "}"))
-            .ok());
-    return Next(client);
+    return bridge::testing::SubscribeJson(client, channel, extra, &last_);
   }
 
   static std::unique_ptr<grpc::ClientContext> Context() {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "harness/backend/backend_server.h"
 #include "proto/demo/v1/echo.pb.h"
+#include "tests/support/json_frames.h"
 #include "tests/support/test_bridge.h"
 #include "tests/support/ws_test_client.h"
 
@@ -62,15 +63,7 @@ class ResumeTest : public ::testing::Test {
     return frames;
   }
 
-  Frame Next(WsTestClient& client) {
-    absl::StatusOr<std::string> text = client.ReceiveText();
-    EXPECT_TRUE(text.ok()) << text.status();
-    Frame frame;
-    if (!text.ok()) return frame;
-    last_ = *text;
-    EXPECT_TRUE(protocol::DecodeJsonFrame(*text, &frame).ok()) << *text;
-    return frame;
-  }
+  Frame Next(WsTestClient& client) { return bridge::testing::NextJsonFrame(client, &last_); }
 
   int64_t Sequence(const Frame& f) {
     demo::v1::SayResponse r;
