@@ -26,6 +26,7 @@ PACKAGES=(
   clang
   libclang-rt-14-dev
   chromium
+  node-typescript
   yamllint
   openssl
   libhiredis-dev
