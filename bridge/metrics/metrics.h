@@ -58,6 +58,9 @@ using Counter = std::atomic<uint64_t>;
   X(bad_metadata, "bridge_bad_metadata_total",                                                   \
     "Calls refused for their metadata: a key, a value or the size gRPC would refuse "            \
     "(invalid_argument).")                                                                       \
+  X(bad_trace_contexts, "bridge_bad_trace_contexts_total",                                       \
+    "traceparent or tracestate values refused: in a message's metadata (invalid_argument), or "  \
+    "in an upgrade request (ignored, as W3C Trace Context asks).")                               \
   X(bad_client_ids, "bridge_bad_client_ids_total",                                               \
     "connect frames refused for their clientId (control characters, too long).")                 \
   X(headers_not_forwarded, "bridge_headers_not_forwarded_total",                                 \

@@ -34,6 +34,7 @@
 #include "bridge/server/ws_config.h"
 #include "bridge/transcode/json_text.h"
 #include "bridge/upstream/metadata.h"
+#include "bridge/upstream/trace_context.h"
 #include "bridge/web/assets.h"
 #include "websocketpp/config/asio.hpp"
 #include "websocketpp/config/asio_no_tls.hpp"
@@ -370,6 +371,12 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     upstream::Metadata forwarded;
     for (const auto& [name, value] : con.get_request().get_headers()) {
       const std::string key = absl::AsciiStrToLower(name);
+      // The trace context always reaches the session, which checks it and makes each call a
+      // child span of it (bridge/upstream/trace_context.h).
+      if (key == upstream::kTraceParentKey || key == upstream::kTraceStateKey) {
+        forwarded.emplace_back(key, upstream::PercentEncodeMetadataValue(value));
+        continue;
+      }
       // A name gRPC refuses, or one of the bridge's own (a client's x-bridge-user-id would pass
       // for the bridge's word on who it is), is never forwarded, whatever the patterns say.
       if (!ForwardPatternMatches(key)) continue;

@@ -34,6 +34,7 @@ struct ActiveCall {
   bool read_wanted = false;        // a read waits for the outbound buffer to drain
   absl::Duration started_at;       // monotonic, when it was started upstream
   absl::Duration before_upstream;  // from its message frame to that start
+  std::string traceparent;         // W3C trace context of the call upstream; empty: none
 };
 
 class CallTable {

@@ -9,11 +9,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/common/json_string.h"
+#include "bridge/common/log.h"
+#include "bridge/common/random_id.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/session/session.h"
 #include "bridge/transcode/json_text.h"
 #include "bridge/upstream/metadata.h"
+#include "bridge/upstream/trace_context.h"
 #include "google/protobuf/dynamic_message.h"
 
 namespace bridge::session {
@@ -109,6 +112,22 @@ std::string ContentOf(const google::protobuf::Descriptor* type, const std::strin
   std::unique_ptr<google::protobuf::Message> msg(factory->GetPrototype(type)->New());
   if (!msg->ParseFromString(bytes)) return "";
   return msg->GetReflection()->GetString(*msg, field);
+}
+
+// Moves the traceparent and tracestate entries out of `metadata`.
+void TakeTraceEntries(upstream::Metadata* metadata, std::optional<std::string>* parent,
+                      std::string* state) {
+  for (auto it = metadata->begin(); it != metadata->end();) {
+    if (it->first == upstream::kTraceParentKey) {
+      *parent = std::move(it->second);
+    } else if (it->first == upstream::kTraceStateKey) {
+      *state = std::move(it->second);
+    } else {
+      ++it;
+      continue;
+    }
+    it = metadata->erase(it);
+  }
 }
 
 }  // namespace
@@ -228,6 +247,13 @@ void Session::StartCall(const v1::Message& m) {
               m.message_id());
     return;
   }
+  std::string traceparent;
+  if (std::optional<Refusal> bad = TraceCall(&spec.metadata, &traceparent)) {
+    metrics_->bad_trace_contexts.fetch_add(1, std::memory_order_relaxed);
+    SendError(v1::ERROR_CATEGORY_INVALID_ARGUMENT, std::move(bad->message), std::move(bad->field),
+              m.message_id());
+    return;
+  }
   spec.metadata.emplace_back("x-bridge-client-id",
                              upstream::PercentEncodeMetadataValue(client_id_));
   spec.metadata.emplace_back("x-bridge-session-id", conversation_id_);
@@ -253,6 +279,7 @@ void Session::StartCall(const v1::Message& m) {
   call.content_mode = content_mode;
   call.started_at = clock_->Monotonic();
   call.before_upstream = call.started_at - last_seen_;
+  call.traceparent = std::move(traceparent);
   metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
   stats_->calls.fetch_add(1, std::memory_order_relaxed);
   call.call = services_.upstream->StartCall(
@@ -292,6 +319,52 @@ std::optional<Session::Refusal> Session::AddClientMetadata(const v1::Message& m,
     to->emplace_back(key, value);
   }
   return std::nullopt;
+}
+
+std::optional<Session::Refusal> Session::TraceCall(upstream::Metadata* metadata,
+                                                   std::string* traceparent) {
+  std::optional<std::string> sent_parent;
+  std::string sent_state;
+  TakeTraceEntries(metadata, &sent_parent, &sent_state);
+  std::optional<upstream::TraceParent> from = upgrade_trace_;
+  std::string tracestate = upgrade_tracestate_;
+  if (sent_parent.has_value()) {
+    absl::StatusOr<upstream::TraceParent> parsed = upstream::ParseTraceParent(*sent_parent);
+    if (!parsed.ok()) {
+      return Refusal{std::string(parsed.status().message()), "metadata[\"traceparent\"]"};
+    }
+    if (absl::Status state = upstream::CheckTraceState(sent_state); !state.ok()) {
+      return Refusal{std::string(state.message()), "metadata[\"tracestate\"]"};
+    }
+    from = *std::move(parsed);
+    tracestate = std::move(sent_state);  // a tracestate goes with its own traceparent only
+  }
+  static const upstream::HexSource kRandomHex = &RandomHex;
+  const upstream::HexSource& random = options_.random_hex ? options_.random_hex : kRandomHex;
+  std::optional<upstream::CallTrace> trace =
+      upstream::ChildTrace(from, std::move(tracestate), options_.start_traces, random);
+  if (!trace.has_value()) return std::nullopt;
+  *traceparent = trace->parent.ToString();
+  metadata->emplace_back(upstream::kTraceParentKey, *traceparent);
+  if (!trace->tracestate.empty()) {
+    metadata->emplace_back(upstream::kTraceStateKey, std::move(trace->tracestate));
+  }
+  return std::nullopt;
+}
+
+void Session::TakeUpgradeTrace() {
+  std::optional<std::string> parent;
+  std::string state;
+  TakeTraceEntries(&upgrade_metadata_, &parent, &state);
+  if (!parent.has_value()) return;
+  absl::StatusOr<upstream::TraceParent> parsed = upstream::ParseTraceParent(*parent);
+  if (!parsed.ok() || !upstream::CheckTraceState(state).ok()) {
+    // W3C: a traceparent that cannot be read is ignored (the call starts afresh if configured).
+    metrics_->bad_trace_contexts.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  upgrade_trace_ = *std::move(parsed);
+  upgrade_tracestate_ = std::move(state);
 }
 
 void Session::SendToCall(const v1::StreamSend& m) {
@@ -374,7 +447,6 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (result.code != static_cast<int>(absl::StatusCode::kOk)) {
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
     const v1::ErrorCategory category = protocol::CategoryForGrpcCode(result.code);
-    metrics_->CountErrorFrame(category);
     Frame frame = ErrorFrame(
         category, transcode::ToValidUtf8(result.message),  // the upstream's words: any bytes
         "", message_id,
@@ -382,8 +454,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
             ? static_cast<uint32_t>(std::min<int64_t>(result.retry_pushback_ms, 0xffffffff))
             : 0);
     frame.mutable_error()->set_grpc_code(result.code);
-    calls_.RememberOutcome(message_id, frame);
-    SendFrame(frame);
+    FinishWith(call, message_id, code, std::move(frame));
     return;
   }
 
@@ -395,15 +466,15 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
     end->mutable_status()->set_message(transcode::ToValidUtf8(result.message));
     FillMetadata(result.trailers, end->mutable_trailers());
     metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
-    calls_.RememberOutcome(message_id, frame);
-    SendFrame(frame);
+    FinishWith(call, message_id, code, std::move(frame));
     return;
   }
   if (!result.reply.has_value()) {
     code = static_cast<int>(absl::StatusCode::kInternal);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
-    SendError(v1::ERROR_CATEGORY_INTERNAL, "the upstream ended the call with OK and no reply", "",
-              message_id);
+    FinishWith(call, message_id, code,
+               ErrorFrame(v1::ERROR_CATEGORY_INTERNAL,
+                          "the upstream ended the call with OK and no reply", "", message_id));
     return;
   }
   std::string content;
@@ -412,7 +483,9 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   if (!payload.ok()) {
     code = static_cast<int>(absl::StatusCode::kInternal);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
-    SendError(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "", message_id);
+    FinishWith(call, message_id, code,
+               ErrorFrame(v1::ERROR_CATEGORY_INTERNAL, std::string(payload.status().message()), "",
+                          message_id));
     return;
   }
   v1::Response* r = frame.mutable_response();
@@ -422,6 +495,42 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   FillMetadata(result.headers, r->mutable_metadata());
   FillMetadata(result.trailers, r->mutable_trailers());
   metrics_->calls_succeeded.fetch_add(1, std::memory_order_relaxed);
+  FinishWith(call, message_id, code, std::move(frame));
+}
+
+void Session::FinishWith(const ActiveCall& call, const std::string& message_id, int code,
+                         Frame frame) {
+  if (options_.return_traceparent && !call.traceparent.empty()) {
+    const std::string key(upstream::kTraceParentKey);
+    switch (frame.kind_case()) {
+      case Frame::kError:
+        frame.mutable_error()->set_traceparent(call.traceparent);
+        break;
+      case Frame::kResponse:
+        (*frame.mutable_response()->mutable_metadata())[key] = call.traceparent;
+        break;
+      case Frame::kStreamEnd:
+        (*frame.mutable_stream_end()->mutable_trailers())[key] = call.traceparent;
+        break;
+      default:
+        break;
+    }
+  }
+  if (frame.kind_case() == Frame::kError) metrics_->CountErrorFrame(frame.error().category());
+  const bool ok = code == static_cast<int>(absl::StatusCode::kOk);
+  if (log::Enabled(ok ? log::Level::kDebug : log::Level::kInfo)) {
+    log::Event event(ok ? log::Level::kDebug : log::Level::kInfo, "call_finished");
+    event.Str("conversation", conversation_id_)
+        .Str("message_id", message_id)
+        .Str("method", call.method.path)
+        .Int("code", code)
+        .Int("upstream_ms", absl::ToInt64Milliseconds(clock_->Monotonic() - call.started_at));
+    // traceparent is "00-<trace id>-<span id>-<flags>".
+    if (!call.traceparent.empty()) {
+      event.Str("trace_id", std::string_view(call.traceparent).substr(3, 32))
+          .Str("span_id", std::string_view(call.traceparent).substr(36, 16));
+    }
+  }
   calls_.RememberOutcome(message_id, frame);
   SendFrame(frame);
 }

@@ -61,6 +61,8 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.max_connections_per_user = config.max_connections_per_user();
   o.batch_max_frames = config.batch().max_frames();
   o.batch_max_delay = absl::Milliseconds(config.batch().max_delay_ms());
+  o.start_traces = config.tracing().start_traces();
+  o.return_traceparent = config.tracing().return_traceparent();
   return o;
 }
 
@@ -83,6 +85,7 @@ Session::Session(const SessionOptions& options, protocol::Encoding encoding, Tra
       rate_limiter_(options.max_messages_per_second, options.message_burst,
                     options.rate_limit_strikes),
       batcher_(options.batch_max_frames) {
+  TakeUpgradeTrace();
   absl::MutexLock lock(&stats_->mu);
   stats_->started = clock_->Now();
 }

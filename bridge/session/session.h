@@ -53,6 +53,7 @@
 #include "bridge/session/resume_buffer.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
+#include "bridge/upstream/trace_context.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/config.pb.h"
 #include "proto/bridge/v1/frame.pb.h"
@@ -182,6 +183,12 @@ struct SessionOptions {
   // batch_max_delay. batch_max_frames <= 1: off.
   size_t batch_max_frames = 0;
   absl::Duration batch_max_delay = absl::Milliseconds(config::kDefaultBatchMaxDelayMs);
+  // W3C trace context (tracing): a call with no traceparent starts a new trace; each call's
+  // traceparent is returned in its final frame.
+  bool start_traces = false;
+  bool return_traceparent = false;
+  // Random hex for span and trace ids; null: RandomHex.
+  upstream::HexSource random_hex;
 
   static SessionOptions FromConfig(const v1::BridgeConfig& config);
 };
@@ -302,6 +309,14 @@ class Session {
   // Appends the `metadata` of `m` to `to` as gRPC takes it (-bin values base64-decoded), or
   // says which entry breaks the rules of bridge/upstream/metadata.h.
   std::optional<Refusal> AddClientMetadata(const v1::Message& m, upstream::Metadata* to) const;
+  // Takes the trace context out of `metadata` (the message's) or else from the upgrade, and
+  // puts the call's own in: a child span, or a new trace (start_traces). `traceparent` gets
+  // the call's, or stays empty when it has none.
+  std::optional<Refusal> TraceCall(upstream::Metadata* metadata, std::string* traceparent);
+  // The upgrade request's trace context, checked once.
+  void TakeUpgradeTrace();
+  // The call's final frame, as the client sees it and as a resend repeats it.
+  void FinishWith(const ActiveCall& call, const std::string& message_id, int code, v1::Frame frame);
 
   void Dispatch(v1::Frame& frame);
   void HandleConnect(const v1::Connect& connect);
@@ -366,6 +381,9 @@ class Session {
 
   CallServices services_;
   upstream::Metadata upgrade_metadata_;
+  // The trace context of the upgrade request, for calls whose messages carry none.
+  std::optional<upstream::TraceParent> upgrade_trace_;
+  std::string upgrade_tracestate_;
   ResumeHook resume_hook_;
   std::function<void()> confirm_hook_;
 

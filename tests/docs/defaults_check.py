@@ -27,6 +27,7 @@ CONFIGS = [
     retry_policies { service: "demo.v1.Echo" max_attempts: 2 }
     channels { namespaces { pattern: "chat:*" } }
     batch { max_frames: 4 }
+    tracing { }
     """,
     """
     auth { service { target: "127.0.0.1:1" } }
@@ -93,6 +94,7 @@ PATHS = {
     "RouteTls": ["routes", "tls"],
     "RetryPolicy": ["retry_policies"],
     "RetryThrottling": ["retry_throttling"],
+    "TracingConfig": ["tracing"],
 }
 
 ZERO = {"0", "false", ""}

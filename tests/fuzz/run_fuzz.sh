@@ -82,7 +82,8 @@ sources=(bridge/transcode/json_text.cc bridge/transcode/message_plan.cc
 session_sources=(bridge/session/session.cc bridge/session/calls.cc bridge/session/channels.cc
                  bridge/session/rate_limiter.cc bridge/session/resume_buffer.cc
                  bridge/session/call_table.cc bridge/session/batcher.cc
-                 bridge/upstream/metadata.cc bridge/metrics/metrics.cc
+                 bridge/upstream/metadata.cc bridge/upstream/trace_context.cc
+                 bridge/metrics/metrics.cc
                  bridge/protocol/error_table.cc bridge/pubsub/node.cc
                  bridge/pubsub/memory_broker.cc bridge/auth/jwt_verifier.cc
                  bridge/common/random_id.cc)

@@ -2,18 +2,22 @@
 // WebSocket client: every call kind, cancellation both ways, deadlines, every status code,
 // retries, metadata both ways, bad requests, and flow control against a slow reader.
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "bridge/app/bridge_app.h"
+#include "bridge/common/log.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
+#include "bridge/upstream/trace_context.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -615,6 +619,47 @@ TEST_F(CallsTest, MetadataFlowsBothWaysThroughTheAllowLists) {
   EXPECT_THAT(md, Contains(Pair("x-custom", "1")));
   EXPECT_THAT(md, Contains(Pair("x-bridge-client-id", "c-1")));
   EXPECT_THAT(md, Contains(Pair("x-bridge-session-id", "s-1")));
+}
+
+TEST_F(CallsTest, ABrowsersTraceReachesTheBackendAsAChildSpanAndTheBridgesLog) {
+  // The bridge's log lines go to a file the test reads (call_finished is a debug line).
+  std::FILE* log_file = std::tmpfile();
+  ASSERT_NE(log_file, nullptr);
+  log::Configure(log::Level::kDebug, log::Format::kJson, log_file);
+  auto restore = absl::MakeCleanup([&] {
+    log::Configure(log::Level::kInfo, log::Format::kJson, stderr);
+    std::fclose(log_file);
+  });
+  StartBridge("tracing { return_traceparent: true }");
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  auto client = OpenConfirmed({{"Traceparent", absl::StrCat("00-", trace, "-b7ad6b7169203331-01")},
+                               {"Tracestate", "rojo=00f067aa0ba902b7"}});
+  Frame f = Say(*client, "m", "{}");
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+
+  const auto md = backend_->service->last_metadata();
+  ASSERT_EQ(md.count("traceparent"), 1u);
+  const std::string sent = md.find("traceparent")->second;
+  absl::StatusOr<upstream::TraceParent> child = upstream::ParseTraceParent(sent);
+  ASSERT_TRUE(child.ok()) << sent;
+  EXPECT_EQ(child->trace_id, trace);                // the browser's trace
+  EXPECT_NE(child->parent_id, "b7ad6b7169203331");  // a span of the bridge's own
+  EXPECT_EQ(child->flags, "01");
+  EXPECT_THAT(md, Contains(Pair("tracestate", "rojo=00f067aa0ba902b7")));
+  // Returned to the client, as configured.
+  EXPECT_EQ(f.response().metadata().at("traceparent"), sent);
+
+  // The call's log line names the trace and the span.
+  client.reset();
+  bridge_.reset();  // every line is written once the bridge has stopped
+  std::fflush(log_file);
+  std::rewind(log_file);
+  std::string logged;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof(buffer), log_file)) logged.append(buffer, n);
+  EXPECT_THAT(logged, HasSubstr(absl::StrCat(R"("event":"call_finished")")));
+  EXPECT_THAT(logged, HasSubstr(absl::StrCat(R"("trace_id":")", trace, R"(","span_id":")",
+                                             child->parent_id, R"(")")));
 }
 
 TEST_F(CallsTest, ReservedOrMalformedMetadataKeysAreRefused) {

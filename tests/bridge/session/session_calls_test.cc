@@ -3,12 +3,15 @@
 // deadlines, flow control, and how many tasks each result takes to reach the session.
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/protocol/frame_codec.h"
 #include "bridge/session/session.h"
 #include "bridge/transcode/descriptor_registry.h"
 #include "bridge/transcode/json_transcoder.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/demo/v1/echo.pb.h"
 #include "tests/mocks/fake_upstream.h"
@@ -45,7 +48,7 @@ class SessionCallsTest : public ::testing::Test {
     services.upstream = &upstream_;
     session_ = std::make_unique<Session>(
         options_, protocol::Encoding::kJson, &transport_, &clock_, &metrics_,
-        [] { return std::string("s-1"); }, services);
+        [] { return std::string("s-1"); }, services, upgrade_);
     session_->Start();
     session_->OnMessage(R"({"type":"connect","clientId":"c","version":"1"})", false);
     ASSERT_EQ(session_->state(), Session::State::kConfirmed);
@@ -72,6 +75,7 @@ class SessionCallsTest : public ::testing::Test {
   transcode::JsonTranscoder transcoder_;
   FakeUpstream upstream_;
   SessionOptions options_;
+  upstream::Metadata upgrade_;  // what the upgrade request carried
   FakeTransport transport_;
   FakeClock clock_;
   Metrics metrics_;
@@ -252,6 +256,144 @@ TEST_F(SessionCallsTest, AReplyThatDoesNotTranscodeFailsTheCallAsInternal) {
   ASSERT_EQ(f.kind_case(), Frame::kError);
   EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INTERNAL);
   EXPECT_EQ(f.error().message_id(), "r");
+}
+
+// ---------------------------------------------------------------------------------------------
+// W3C trace context
+
+constexpr char kClientParent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kClientTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+// The values of `key` in `metadata`.
+std::vector<std::string> ValuesOf(const upstream::Metadata& metadata, std::string_view key) {
+  std::vector<std::string> values;
+  for (const auto& [k, v] : metadata) {
+    if (k == key) values.push_back(v);
+  }
+  return values;
+}
+
+class SessionTraceTest : public SessionCallsTest {
+ protected:
+  SessionTraceTest() {
+    // Ids from an injected source: 1111..., 2222..., ...
+    options_.random_hex = [n = 0](size_t bytes) mutable {
+      return std::string(2 * bytes, static_cast<char>('1' + n++ % 9));
+    };
+  }
+  int calls_ = 0;
+  // A call with a new messageId.
+  void CallSay(const std::string& metadata_json = "") {
+    Say(absl::StrCat(R"({"type":"message","messageId":"m)", ++calls_, R"(",)",
+                     R"("method":"demo.v1.Echo/Say",)", R"("payload":{"text":"hi"})",
+                     metadata_json.empty() ? "" : absl::StrCat(R"(,"metadata":)", metadata_json),
+                     "}"));
+  }
+};
+
+TEST_F(SessionTraceTest, ACallIsAChildSpanOfTheMessagesTraceparent) {
+  Start();
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"(","tracestate":"congo=t61r"})"));
+  ASSERT_EQ(upstream_.calls.size(), 1u);
+  const upstream::Metadata& sent = Call(0).spec.metadata;
+  EXPECT_THAT(ValuesOf(sent, "traceparent"),
+              ::testing::ElementsAre(absl::StrCat("00-", kClientTrace, "-1111111111111111-01")));
+  EXPECT_THAT(ValuesOf(sent, "tracestate"), ::testing::ElementsAre("congo=t61r"));
+}
+
+TEST_F(SessionTraceTest, TheUpgradesTraceparentServesMessagesWithoutTheirOwn) {
+  upgrade_ = {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"},
+              {"tracestate", "rojo=00f067aa0ba902b7"}};
+  Start();
+  CallSay();
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"("})"));
+  ASSERT_EQ(upstream_.calls.size(), 2u);
+  EXPECT_THAT(ValuesOf(Call(0).spec.metadata, "traceparent"),
+              ::testing::ElementsAre("00-0af7651916cd43dd8448eb211c80319c-1111111111111111-00"));
+  EXPECT_THAT(ValuesOf(Call(0).spec.metadata, "tracestate"),
+              ::testing::ElementsAre("rojo=00f067aa0ba902b7"));
+  // A message's own traceparent wins, and the upgrade's tracestate does not go with it.
+  EXPECT_THAT(ValuesOf(Call(1).spec.metadata, "traceparent"),
+              ::testing::ElementsAre(absl::StrCat("00-", kClientTrace, "-2222222222222222-01")));
+  EXPECT_THAT(ValuesOf(Call(1).spec.metadata, "tracestate"), ::testing::IsEmpty());
+}
+
+TEST_F(SessionTraceTest, ABadTraceparentInAMessageIsRefusedNamingTheField) {
+  Start();
+  for (const char* bad :
+       {"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "junk"}) {
+    SCOPED_TRACE(bad);
+    transport_.sent.clear();
+    CallSay(absl::StrCat(R"({"traceparent":")", bad, R"("})"));
+    const Frame f = Sent(0);
+    ASSERT_EQ(f.kind_case(), Frame::kError);
+    EXPECT_EQ(f.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT);
+    EXPECT_EQ(f.error().field(), R"(metadata["traceparent"])");
+    EXPECT_EQ(f.error().message_id(), absl::StrCat("m", calls_));
+  }
+  transport_.sent.clear();
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"(","tracestate":")",
+                       std::string(600, 'x'), R"("})"));
+  EXPECT_EQ(Sent(0).error().field(), R"(metadata["tracestate"])");
+  EXPECT_TRUE(upstream_.calls.empty());
+  EXPECT_EQ(metrics_.bad_trace_contexts.load(), 6u);
+}
+
+TEST_F(SessionTraceTest, ABadTraceparentInTheUpgradeIsIgnoredAndCounted) {
+  upgrade_ = {{"traceparent", "00-xyz"}};
+  Start();
+  CallSay();
+  ASSERT_EQ(upstream_.calls.size(), 1u);
+  EXPECT_THAT(ValuesOf(Call(0).spec.metadata, "traceparent"), ::testing::IsEmpty());
+  EXPECT_EQ(metrics_.bad_trace_contexts.load(), 1u);
+}
+
+TEST_F(SessionTraceTest, WithoutATraceparentACallStartsATraceOnlyWhenConfigured) {
+  Start();
+  CallSay();
+  EXPECT_THAT(ValuesOf(Call(0).spec.metadata, "traceparent"), ::testing::IsEmpty());
+  Call(0).Finish(0);
+  Deliver();
+
+  options_.start_traces = true;
+  session_.reset();
+  upstream_.calls.clear();
+  Start();
+  CallSay();
+  EXPECT_THAT(ValuesOf(Call(0).spec.metadata, "traceparent"),
+              ::testing::ElementsAre(
+                  absl::StrCat("00-", std::string(32, '1'), "-", std::string(16, '2'), "-01")));
+}
+
+TEST_F(SessionTraceTest, TheCallsTraceparentIsReturnedInItsFinalFrameWhenConfigured) {
+  options_.return_traceparent = true;
+  Start();
+  const std::string mine = absl::StrCat("00-", kClientTrace, "-1111111111111111-01");
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"("})"));
+  Call(0).Reply(SayReply("hi"));
+  Call(0).Finish(0);
+  Deliver();
+  ASSERT_EQ(Sent(0).kind_case(), Frame::kResponse);
+  EXPECT_EQ(Sent(0).response().metadata().at("traceparent"), mine);
+
+  transport_.sent.clear();
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"("})"));
+  Call(1).Finish(14, "down");
+  Deliver();
+  ASSERT_EQ(Sent(0).kind_case(), Frame::kError);
+  EXPECT_EQ(Sent(0).error().traceparent(),
+            absl::StrCat("00-", kClientTrace, "-2222222222222222-01"));
+
+  // Not configured: nothing returned.
+  options_.return_traceparent = false;
+  transport_.sent.clear();
+  CallSay(absl::StrCat(R"({"traceparent":")", kClientParent, R"("})"));
+  Call(2).Finish(14, "down");
+  Deliver();
+  EXPECT_EQ(Sent(0).error().traceparent(), "");
 }
 
 }  // namespace
