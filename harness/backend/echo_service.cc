@@ -61,6 +61,31 @@ class RefCounted {
   std::atomic<int> refs_{1};
 };
 
+// The end of a streaming reactor that arms no alarm: a cancel is counted and finishes the call
+// CANCELLED, the call is finished once whoever asks first, and the reactor deletes itself when
+// gRPC is done with it.
+template <typename Reactor>
+class FinishedOnce : public Reactor {
+ public:
+  void OnCancel() override {
+    service_->CountCancellation();
+    FinishOnce(grpc::Status::CANCELLED);
+  }
+  void OnDone() override { delete this; }
+
+ protected:
+  explicit FinishedOnce(EchoService* service) : service_(service) {}
+  void FinishOnce(grpc::Status status) {
+    if (finished_.exchange(true)) return;
+    this->Finish(status);
+  }
+
+  EchoService* const service_;
+
+ private:
+  std::atomic<bool> finished_{false};
+};
+
 class SayReactor final : public grpc::ServerUnaryReactor, public RefCounted {
  public:
   SayReactor(EchoService* service, grpc::CallbackServerContext* context, const SayRequest* request,
@@ -191,11 +216,11 @@ class RepeatReactor final : public grpc::ServerWriteReactor<SayResponse>, public
   grpc::Alarm alarm_;
 };
 
-class CollectReactor final : public grpc::ServerReadReactor<SayRequest> {
+class CollectReactor final : public FinishedOnce<grpc::ServerReadReactor<SayRequest>> {
  public:
   CollectReactor(EchoService* service, grpc::CallbackServerContext* context,
                  demo::v1::CollectResponse* response)
-      : service_(service), response_(response) {
+      : FinishedOnce(service), response_(response) {
     EchoMetadata(context);
     failure_ = service->PlanCall("Collect", context).failure;
     StartRead(&request_);
@@ -216,28 +241,15 @@ class CollectReactor final : public grpc::ServerReadReactor<SayRequest> {
     StartRead(&request_);
   }
 
-  void OnCancel() override {
-    service_->CountCancellation();
-    FinishOnce(grpc::Status::CANCELLED);
-  }
-  void OnDone() override { delete this; }
-
  private:
-  void FinishOnce(grpc::Status status) {
-    if (finished_.exchange(true)) return;
-    Finish(status);
-  }
-
-  EchoService* service_;
   demo::v1::CollectResponse* response_;
   grpc::Status failure_;
   SayRequest request_;
-  std::atomic<bool> finished_{false};
 };
 
-class ChatReactor final : public grpc::ServerBidiReactor<ChatMessage, ChatMessage> {
+class ChatReactor final : public FinishedOnce<grpc::ServerBidiReactor<ChatMessage, ChatMessage>> {
  public:
-  ChatReactor(EchoService* service, grpc::CallbackServerContext* context) : service_(service) {
+  ChatReactor(EchoService* service, grpc::CallbackServerContext* context) : FinishedOnce(service) {
     EchoMetadata(context);
     fail_after_ = MetaInt(context, "demo-fail-after", -1);
     failure_ = service->PlanCall("Chat", context).failure;
@@ -271,25 +283,12 @@ class ChatReactor final : public grpc::ServerBidiReactor<ChatMessage, ChatMessag
     if (ok) StartRead(&in_);
   }
 
-  void OnCancel() override {
-    service_->CountCancellation();
-    FinishOnce(grpc::Status::CANCELLED);
-  }
-  void OnDone() override { delete this; }
-
  private:
-  void FinishOnce(grpc::Status status) {
-    if (finished_.exchange(true)) return;
-    Finish(status);
-  }
-
-  EchoService* service_;
   int fail_after_ = -1;
   int replies_ = 0;
   grpc::Status failure_;
   ChatMessage in_;
   ChatMessage out_;
-  std::atomic<bool> finished_{false};
 };
 
 }  // namespace
