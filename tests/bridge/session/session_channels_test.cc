@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
@@ -139,6 +140,21 @@ class SessionChannelsTest : public ::testing::Test {
     transport_.fake_executor->RunAll();
   }
 
+  // Lets the broker answer the history asked for, and returns the frames sent since.
+  std::vector<Frame> ReleaseHistory() {
+    broker_->ReleaseHistory();
+    transport_.fake_executor->RunAll();
+    return Drain();
+  }
+
+  // Subscribes to `channel` and returns its epoch from the answer.
+  std::string Join(const std::string& channel) {
+    Send(absl::StrCat(R"({"type":"subscribe","channel":")", channel, R"("})"));
+    std::vector<Frame> frames = ReleaseHistory();
+    EXPECT_FALSE(frames.empty());
+    return frames.empty() ? "" : frames[0].subscribed().epoch();
+  }
+
   // The frames sent since the last call.
   std::vector<Frame> Drain() {
     std::vector<Frame> out;
@@ -180,9 +196,8 @@ TEST_F(SessionChannelsTest, PublicationsArrivingWhileTheSubscribeIsAnsweredGoOut
   Publish("c", "2");
   Publish("c", "3");
   EXPECT_TRUE(Drain().empty());
-  broker_->ReleaseHistory();  // the history now holds 1..3; the epoch given does not match
-  transport_.fake_executor->RunAll();
-  std::vector<Frame> frames = Drain();
+  // The history now holds 1..3; the epoch given does not match.
+  std::vector<Frame> frames = ReleaseHistory();
   ASSERT_FALSE(frames.empty());
   ASSERT_TRUE(frames[0].has_subscribed());
   EXPECT_EQ(frames[0].subscribed().offset(), 3u);
@@ -198,9 +213,7 @@ TEST_F(SessionChannelsTest, SinceWithoutAnEpochIsAPositionThatCannotBeHonoured) 
   Publish("c", "1");
   Drain();
   Send(R"({"type":"subscribe","channel":"c","since":{"offset":0}})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  std::vector<Frame> frames = Drain();
+  std::vector<Frame> frames = ReleaseHistory();
   ASSERT_FALSE(frames.empty());
   ASSERT_TRUE(frames[0].has_subscribed());
   ASSERT_TRUE(frames[0].subscribed().has_recovered()) << "recovered must be said, and false";
@@ -210,10 +223,7 @@ TEST_F(SessionChannelsTest, SinceWithoutAnEpochIsAPositionThatCannotBeHonoured) 
 
 TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
   Create();
-  Send(R"({"type":"subscribe","channel":"c"})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  const std::string epoch = Drain()[0].subscribed().epoch();
+  const std::string epoch = Join("c");
   Publish("c", "1");
   ASSERT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
   Send(R"({"type":"unsubscribe","channel":"c"})");
@@ -222,9 +232,7 @@ TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
   Send(std::string(R"({"type":"subscribe","channel":"c","since":{"offset":1,"epoch":")") + epoch +
        "\"}}");
   Publish("c", "3");  // arrives while the answer is held: held, and also in the history
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  std::vector<Frame> frames = Drain();
+  std::vector<Frame> frames = ReleaseHistory();
   ASSERT_TRUE(frames[0].has_subscribed());
   EXPECT_TRUE(frames[0].subscribed().recovered());
   EXPECT_THAT(Offsets(frames), ::testing::ElementsAre(2, 3));
@@ -232,10 +240,7 @@ TEST_F(SessionChannelsTest, RecoveredAndHeldPublicationsDoNotRepeat) {
 
 TEST_F(SessionChannelsTest, RepeatsAreDropped) {
   Create();
-  Send(R"({"type":"subscribe","channel":"c"})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  const std::string epoch = Drain()[0].subscribed().epoch();
+  const std::string epoch = Join("c");
   Publish("c", "1");
   broker_->Deliver({"c", 1, epoch, "1", ""});  // delivered twice
   transport_.fake_executor->RunAll();
@@ -244,10 +249,7 @@ TEST_F(SessionChannelsTest, RepeatsAreDropped) {
 
 TEST_F(SessionChannelsTest, AGapIsFilledFromTheHistoryBeforeWhatCameAfterIt) {
   Create();
-  Send(R"({"type":"subscribe","channel":"c"})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  Drain();
+  Join("c");
   Publish("c", "1");
   broker_->drop_deliveries = true;  // 2 and 3 are lost on the way
   Publish("c", "2");
@@ -256,9 +258,7 @@ TEST_F(SessionChannelsTest, AGapIsFilledFromTheHistoryBeforeWhatCameAfterIt) {
   Publish("c", "4");  // the gap shows: 4 waits while 2 and 3 are fetched
   EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
   Publish("c", "5");  // held as well
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  std::vector<Frame> frames = Drain();
+  std::vector<Frame> frames = ReleaseHistory();
   EXPECT_THAT(Offsets(frames), ::testing::ElementsAre(2, 3, 4, 5));
   EXPECT_EQ(frames[0].publication().data(), "2");
   EXPECT_EQ(metrics_.channel_gaps.load(), 0u);
@@ -267,37 +267,27 @@ TEST_F(SessionChannelsTest, AGapIsFilledFromTheHistoryBeforeWhatCameAfterIt) {
 TEST_F(SessionChannelsTest, AGapTheHistoryCannotFillIsCountedAndDeliveryGoesOn) {
   config_.mutable_channels()->set_history_size(1);
   Create();
-  Send(R"({"type":"subscribe","channel":"c"})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  Drain();
+  Join("c");
   Publish("c", "1");
   broker_->drop_deliveries = true;
   Publish("c", "2");
   Publish("c", "3");
   broker_->drop_deliveries = false;
   Publish("c", "4");  // only 4 is kept now
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1, 4));
+  EXPECT_THAT(Offsets(ReleaseHistory()), ::testing::ElementsAre(1, 4));
   EXPECT_EQ(metrics_.channel_gaps.load(), 1u);
 }
 
 TEST_F(SessionChannelsTest, AfterAnInterruptedDeliveryEveryChannelChecksItsPosition) {
   Create();
-  Send(R"({"type":"subscribe","channel":"c"})");
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  Drain();
+  Join("c");
   broker_->drop_deliveries = true;
   Publish("c", "1");  // lost, and nothing after it to show the gap
   broker_->drop_deliveries = false;
   EXPECT_TRUE(Drain().empty());
   node_->OnDeliveryResumed();  // what the Redis broker says after reconnecting
   transport_.fake_executor->RunAll();
-  broker_->ReleaseHistory();
-  transport_.fake_executor->RunAll();
-  EXPECT_THAT(Offsets(Drain()), ::testing::ElementsAre(1));
+  EXPECT_THAT(Offsets(ReleaseHistory()), ::testing::ElementsAre(1));
 }
 
 TEST_F(SessionChannelsTest, AnUnsubscribeBeforeTheAnswerLeavesNothingBehind) {
