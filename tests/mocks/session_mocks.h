@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bridge/common/clock.h"
+#include "bridge/protocol/frame_codec.h"
 #include "bridge/session/session.h"
 #include "gmock/gmock.h"
 
@@ -51,6 +52,16 @@ class FakeExecutor : public session::Executor {
 // Records everything; timers are kept so the test can fire the ones that are due.
 class FakeTransport : public session::Transport {
  public:
+  // Sent frame `i`, decoded from JSON; out of range or undecodable: a test failure and an
+  // empty frame.
+  v1::Frame SentFrame(size_t i) const {
+    v1::Frame f;
+    EXPECT_LT(i, sent.size());
+    if (i >= sent.size()) return f;
+    const protocol::DecodeError error = protocol::DecodeJsonFrame(sent[i], &f);
+    EXPECT_TRUE(error.ok()) << error.message << " in " << sent[i];
+    return f;
+  }
   void Send(std::string data, protocol::Encoding encoding) override {
     sent.push_back(std::move(data));
     encodings.push_back(encoding);

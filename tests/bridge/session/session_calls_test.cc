@@ -62,14 +62,7 @@ class SessionCallsTest : public ::testing::Test {
   // Runs the tasks posted to the session's strand; returns how many there were.
   int Deliver() { return transport_.fake_executor->RunAll(); }
 
-  Frame Sent(size_t i) {
-    Frame f;
-    EXPECT_LT(i, transport_.sent.size());
-    if (i >= transport_.sent.size()) return f;
-    const auto error = protocol::DecodeJsonFrame(transport_.sent[i], &f);
-    EXPECT_TRUE(error.ok()) << error.message;
-    return f;
-  }
+  Frame Sent(size_t i) { return transport_.SentFrame(i); }
 
   transcode::DescriptorRegistry registry_;
   transcode::JsonTranscoder transcoder_;

@@ -41,14 +41,7 @@ class SessionTest : public ::testing::Test {
     ASSERT_EQ(session_->state(), Session::State::kConfirmed);
   }
 
-  Frame Sent(size_t i) {
-    Frame f;
-    EXPECT_LT(i, transport_.sent.size());
-    if (i >= transport_.sent.size()) return f;
-    const auto error = protocol::DecodeJsonFrame(transport_.sent[i], &f);
-    EXPECT_TRUE(error.ok()) << error.message;
-    return f;
-  }
+  Frame Sent(size_t i) { return transport_.SentFrame(i); }
   Frame Last() { return Sent(transport_.sent.size() - 1); }
 
   SessionOptions options_;
