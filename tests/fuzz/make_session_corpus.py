@@ -20,6 +20,7 @@ WORDS = [
     b"x-b-bin", b"grpc-timeout", b"x-bridge-client-id", b'"', b"\\", b"{}", b"null",
     b'[1,{"a":null}]', b"demo.v1.Echo/Say", b"Zm9vYmFy", b"Zm9vYg", b"not base64!",
     b"s-test-1", b"m-0", b"news", b"chat:room", b"1",
+    b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", b"rojo=00f067aa0ba902b7",
 ]
 # SessionRun::kMethods, SessionRun::MetadataKey's keys, SessionRun::MessageId's ids.
 METHODS = ["demo.v1.Echo/Say", "/demo.v1.Echo/Say", "demo.v1.Echo/Repeat",
@@ -27,7 +28,7 @@ METHODS = ["demo.v1.Echo/Say", "/demo.v1.Echo/Say", "demo.v1.Echo/Repeat",
            "", "demo.v1.Echo/Say/x", "/"]
 KEYS = ["x-a", "x-b", "authorization", "x-trace-bin", "x-b-bin", "-bin", "grpc-timeout",
         "x-bridge-client-id", "te", "host", "content-type", "X-Upper", "a b", "", "x-\u00fc",
-        ":path", "x.y_z-0", "user-agent"]
+        ":path", "x.y_z-0", "user-agent", "traceparent", "tracestate"]
 IDS = ["m-0", "m-1", "m-2", "m-3", ""]
 
 # Option bits (SessionRun::ReadOptions).
@@ -132,7 +133,7 @@ class Seed:
             f += payload if payload is not None else self.say_payload("hello")
         f += bytes([1, len(metadata)]) if len(metadata) < 4 else bytes([0, len(metadata) - 8])
         for key, value, *b64 in metadata:
-            f += bytes([KEYS.index(key)]) if key in KEYS else bytes([18]) + text(key)
+            f += bytes([KEYS.index(key)]) if key in KEYS else bytes([len(KEYS)]) + text(key)
             f += text(value)
             if key.endswith("-bin") and len(key) > 4:
                 f += bytes([1 if b64 else 0])
@@ -323,6 +324,15 @@ def seeds(grpc):
         add(f"{enc_name}-metadata-reserved-keys",
             s.send(s.connect()).send(s.message(metadata=[
                 ("grpc-timeout", b"1S"), ("x-bridge-client-id", b"spoof"), ("X-Upper", b"v")])))
+        s = new(a)
+        add(f"{enc_name}-trace-context",
+            s.send(s.connect()).send(s.message(metadata=[
+                ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                ("tracestate", b"rojo=00f067aa0ba902b7")])))
+        s = new(a)
+        add(f"{enc_name}-trace-context-bad",
+            s.send(s.connect()).send(s.message(metadata=[
+                ("traceparent", b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")])))
         s = new(a)
         add(f"{enc_name}-metadata-huge",
             s.send(s.connect()).send(s.message(metadata=[("x-a", long_text("x-a", 4000))])))

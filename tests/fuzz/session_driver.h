@@ -223,6 +223,8 @@ class Input {
         "news",
         "chat:room",
         "1",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // a W3C traceparent
+        "rojo=00f067aa0ba902b7",                                    // a tracestate
     };
     return kWords[Byte() % (sizeof(kWords) / sizeof(kWords[0]))];
   }
@@ -1115,9 +1117,9 @@ class SessionRun {
                                   "x-b-bin", "-bin",      "grpc-timeout",  "x-bridge-client-id",
                                   "te",      "host",      "content-type",  "X-Upper",
                                   "a b",     "",          "x-\xc3\xbc",    ":path",
-                                  "x.y_z-0", "user-agent"};
-    const size_t i = in_.Pick(20);
-    return i < 18 ? kKeys[i] : in_.Text();
+                                  "x.y_z-0", "user-agent",    "traceparent",   "tracestate"};
+    const size_t i = in_.Pick(22);
+    return i < 20 ? kKeys[i] : in_.Text();
   }
 
   // A request payload for `method` in the session's encoding: a message of its request type
