@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "bridge/common/lazy_deque.h"
 #include "bridge/transcode/descriptor_registry.h"
+#include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/upstream.h"
 #include "proto/bridge/v1/frame.pb.h"
 
@@ -30,11 +31,12 @@ struct ActiveCall {
   uint64_t id = 0;
   transcode::MethodInfo method;
   std::shared_ptr<upstream::Call> call;
-  bool content_mode = false;       // started from `content`: answer with `content` too
-  bool read_wanted = false;        // a read waits for the outbound buffer to drain
-  absl::Duration started_at;       // monotonic, when it was started upstream
-  absl::Duration before_upstream;  // from its message frame to that start
-  std::string traceparent;         // W3C trace context of the call upstream; empty: none
+  bool content_mode = false;            // started from `content`: answer with `content` too
+  bool read_wanted = false;             // a read waits for the outbound buffer to drain
+  absl::Duration started_at;            // monotonic, when it was started upstream
+  absl::Duration before_upstream;       // from its message frame to that start
+  std::string traceparent;              // W3C trace context of the call upstream; empty: none
+  transcode::JsonMapping json_mapping;  // how its replies are written as JSON
 };
 
 class CallTable {

@@ -28,9 +28,9 @@ using v1::Frame;
 absl::StatusOr<std::string> EncodeReply(const transcode::JsonTranscoder& transcoder,
                                         protocol::Encoding encoding,
                                         const google::protobuf::Descriptor* type,
-                                        std::string bytes) {
+                                        const transcode::JsonMapping& mapping, std::string bytes) {
   if (encoding == protocol::Encoding::kBinary) return bytes;
-  return transcoder.BinaryToJson(type, bytes);
+  return transcoder.BinaryToJson(type, bytes, mapping);
 }
 
 // Hands a call's events to the session's strand, one task per event the session acts on: a
@@ -41,14 +41,15 @@ class SessionCallListener final : public upstream::CallListener {
  public:
   SessionCallListener(std::shared_ptr<Executor> executor, Session* session, Metrics* metrics,
                       const transcode::JsonTranscoder* transcoder, protocol::Encoding encoding,
-                      const google::protobuf::Descriptor* reply_type, std::string message_id,
-                      uint64_t call_id)
+                      const google::protobuf::Descriptor* reply_type,
+                      transcode::JsonMapping mapping, std::string message_id, uint64_t call_id)
       : executor_(std::move(executor)),
         session_(session),
         metrics_(metrics),
         transcoder_(transcoder),
         encoding_(encoding),
         reply_type_(reply_type),
+        mapping_(mapping),
         message_id_(std::move(message_id)),
         call_id_(call_id) {}
 
@@ -57,12 +58,12 @@ class SessionCallListener final : public upstream::CallListener {
   // metrics) is gone, and then the task is dropped. The transcoder outlives every upstream call
   // (the upstream waits for its calls before the parts declared before it go).
   void OnMessage(std::string bytes) override {
-    executor_->Post(
-        [s = session_, m = metrics_, id = message_id_, cid = call_id_,
-         p = EncodeReply(*transcoder_, encoding_, reply_type_, std::move(bytes))]() mutable {
-          m->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
-          s->OnCallMessage(id, cid, std::move(p));
-        });
+    executor_->Post([s = session_, m = metrics_, id = message_id_, cid = call_id_,
+                     p = EncodeReply(*transcoder_, encoding_, reply_type_, mapping_,
+                                     std::move(bytes))]() mutable {
+      m->upstream_events_posted.fetch_add(1, std::memory_order_relaxed);
+      s->OnCallMessage(id, cid, std::move(p));
+    });
   }
   void OnFinish(upstream::CallResult result) override {
     executor_->Post([s = session_, m = metrics_, id = message_id_, cid = call_id_,
@@ -79,6 +80,7 @@ class SessionCallListener final : public upstream::CallListener {
   const transcode::JsonTranscoder* const transcoder_;
   const protocol::Encoding encoding_;
   const google::protobuf::Descriptor* const reply_type_;
+  const transcode::JsonMapping mapping_;
   const std::string message_id_;
   const uint64_t call_id_;
 };
@@ -280,12 +282,13 @@ void Session::StartCall(const v1::Message& m) {
   call.started_at = clock_->Monotonic();
   call.before_upstream = call.started_at - last_seen_;
   call.traceparent = std::move(traceparent);
+  call.json_mapping = JsonMappingFor(*method);
   metrics_->calls_started.fetch_add(1, std::memory_order_relaxed);
   stats_->calls.fetch_add(1, std::memory_order_relaxed);
   call.call = services_.upstream->StartCall(
       spec, std::make_shared<SessionCallListener>(
                 transport_->executor(), this, metrics_, services_.transcoder, encoding_,
-                method->descriptor->output_type(), m.message_id(), call_id));
+                method->descriptor->output_type(), call.json_mapping, m.message_id(), call_id));
   if (first.has_value()) call.call->Write(*std::move(first));
   if (!method->client_streaming) call.call->WritesDone();
   call.call->RequestRead();
@@ -479,7 +482,7 @@ void Session::FinishCall(const std::string& message_id, uint64_t call_id,
   }
   std::string content;
   if (call.content_mode) content = ContentOf(call.method.descriptor->output_type(), *result.reply);
-  absl::StatusOr<std::string> payload = ReplyPayload(call.method, *std::move(result.reply));
+  absl::StatusOr<std::string> payload = ReplyPayload(call, *std::move(result.reply));
   if (!payload.ok()) {
     code = static_cast<int>(absl::StatusCode::kInternal);
     metrics_->calls_failed.fetch_add(1, std::memory_order_relaxed);
@@ -594,10 +597,25 @@ absl::StatusOr<std::string> Session::RequestBytes(const transcode::MethodInfo& m
   return services_.transcoder->JsonToBinary(method.descriptor->input_type(), payload);
 }
 
-absl::StatusOr<std::string> Session::ReplyPayload(const transcode::MethodInfo& method,
-                                                  std::string bytes) {
-  return EncodeReply(*services_.transcoder, encoding_, method.descriptor->output_type(),
-                     std::move(bytes));
+absl::StatusOr<std::string> Session::ReplyPayload(const ActiveCall& call, std::string bytes) {
+  return EncodeReply(*services_.transcoder, encoding_, call.method.descriptor->output_type(),
+                     call.json_mapping, std::move(bytes));
+}
+
+transcode::JsonMapping Session::JsonMappingFor(const transcode::MethodInfo& method) const {
+  if (options_.json_rules.empty()) return {};
+  auto rule = options_.json_rules.find(method.service);
+  if (rule == options_.json_rules.end()) rule = options_.json_rules.find("*");
+  if (rule == options_.json_rules.end()) return {};
+  transcode::JsonMapping mapping = rule->second.mapping;
+  if (rule->second.session_may_choose) {
+    if (asked_json_.has_emit_defaults()) mapping.emit_defaults = asked_json_.emit_defaults();
+    if (asked_json_.has_proto_names()) mapping.proto_names = asked_json_.proto_names();
+    if (asked_json_.has_enums_as_numbers()) {
+      mapping.enums_as_numbers = asked_json_.enums_as_numbers();
+    }
+  }
+  return mapping;
 }
 
 void Session::FillMetadata(const upstream::Metadata& from,

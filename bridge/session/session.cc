@@ -61,6 +61,14 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.max_connections_per_user = config.max_connections_per_user();
   o.batch_max_frames = config.batch().max_frames();
   o.batch_max_delay = absl::Milliseconds(config.batch().max_delay_ms());
+  for (const v1::Route& route : config.routes()) {
+    if (!route.has_json()) continue;
+    JsonRule& rule = o.json_rules[route.service()];
+    rule.mapping.emit_defaults = route.json().emit_defaults();
+    rule.mapping.proto_names = route.json().proto_names();
+    rule.mapping.enums_as_numbers = route.json().enums_as_numbers();
+    rule.session_may_choose = route.json().session_may_choose();
+  }
   o.start_traces = config.tracing().start_traces();
   o.return_traceparent = config.tracing().return_traceparent();
   return o;
@@ -299,6 +307,7 @@ void Session::FinishConnect(const v1::Connect& connect, std::optional<auth::Iden
     metrics_->resumes_refused.fetch_add(1, std::memory_order_relaxed);
   }
   client_id_ = connect.client_id();
+  asked_json_ = connect.json_mapping();
   conversation_id_ = new_conversation_id_();
   connected_at_ = clock_->Now();
   identity_ = std::move(identity);

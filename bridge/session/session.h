@@ -183,6 +183,13 @@ struct SessionOptions {
   // batch_max_delay. batch_max_frames <= 1: off.
   size_t batch_max_frames = 0;
   absl::Duration batch_max_delay = absl::Milliseconds(config::kDefaultBatchMaxDelayMs);
+  // The JSON mapping of replies by service (the routes' `json`; "*" for every other service),
+  // and whether a session's connect may choose its own.
+  struct JsonRule {
+    transcode::JsonMapping mapping;
+    bool session_may_choose = false;
+  };
+  absl::flat_hash_map<std::string, JsonRule> json_rules;
   // W3C trace context (tracing): a call with no traceparent starts a new trace; each call's
   // traceparent is returned in its final frame.
   bool start_traces = false;
@@ -315,6 +322,9 @@ class Session {
   std::optional<Refusal> TraceCall(upstream::Metadata* metadata, std::string* traceparent);
   // The upgrade request's trace context, checked once.
   void TakeUpgradeTrace();
+  // The JSON mapping of `method`'s replies in this session: its route's, or the session's own
+  // where the route lets it choose.
+  transcode::JsonMapping JsonMappingFor(const transcode::MethodInfo& method) const;
   // The call's final frame, as the client sees it and as a resend repeats it.
   void FinishWith(const ActiveCall& call, const std::string& message_id, int code, v1::Frame frame);
 
@@ -336,7 +346,7 @@ class Session {
   absl::StatusOr<std::string> RequestBytes(const transcode::MethodInfo& method,
                                            const std::string& payload);
   // Reply wire bytes -> the payload field of a frame in this session's encoding.
-  absl::StatusOr<std::string> ReplyPayload(const transcode::MethodInfo& method, std::string bytes);
+  absl::StatusOr<std::string> ReplyPayload(const ActiveCall& call, std::string bytes);
   void FillMetadata(const upstream::Metadata& from,
                     google::protobuf::Map<std::string, std::string>* to) const;
 
@@ -383,6 +393,8 @@ class Session {
   upstream::Metadata upgrade_metadata_;
   // The trace context of the upgrade request, for calls whose messages carry none.
   std::optional<upstream::TraceParent> upgrade_trace_;
+  // The JSON mapping the client asked for in its connect.
+  v1::JsonMapping asked_json_;
   std::string upgrade_tracestate_;
   ResumeHook resume_hook_;
   std::function<void()> confirm_hook_;

@@ -43,8 +43,18 @@ absl::StatusOr<std::string> JsonTranscoder::JsonToBinary(const google::protobuf:
 
 absl::StatusOr<std::string> JsonTranscoder::BinaryToJson(const google::protobuf::Descriptor* type,
                                                          std::string_view bytes) const {
+  JsonMapping mapping;
+  mapping.emit_defaults = options_.always_print_primitive_fields;
+  return BinaryToJson(type, bytes, mapping);
+}
+
+absl::StatusOr<std::string> JsonTranscoder::BinaryToJson(const google::protobuf::Descriptor* type,
+                                                         std::string_view bytes,
+                                                         const JsonMapping& mapping) const {
   WireToJsonOptions options;
-  options.always_print_primitive_fields = options_.always_print_primitive_fields;
+  options.always_print_primitive_fields = mapping.emit_defaults;
+  options.proto_names = mapping.proto_names;
+  options.enums_as_numbers = mapping.enums_as_numbers;
   std::string out;
   TranscodeFailure failure;
   if (!WireToJson(plans_.get(), *plans_->Get(type), bytes, options, &out, &failure)) {

@@ -23,6 +23,20 @@
 
 namespace bridge::transcode {
 
+// How messages are written as JSON, as protobuf's JsonPrintOptions, Envoy's gRPC-JSON
+// transcoder and grpc-gateway name the choices. The default is protobuf's canonical mapping.
+// Reading accepts every spelling whatever the mapping (either field name, enum names or
+// numbers), as protobuf's parser does.
+struct JsonMapping {
+  bool emit_defaults = false;     // fields without presence are written at their default value
+  bool proto_names = false;       // field names as in the .proto (snake_case), not lowerCamelCase
+  bool enums_as_numbers = false;  // enum values as numbers, not names
+  bool operator==(const JsonMapping& o) const {
+    return emit_defaults == o.emit_defaults && proto_names == o.proto_names &&
+           enums_as_numbers == o.enums_as_numbers;
+  }
+};
+
 struct TranscodeOptions {
   // Unknown JSON fields (and unknown enum names) are ignored instead of refused.
   bool ignore_unknown_fields = false;
@@ -45,6 +59,10 @@ class JsonTranscoder {
   // always_print_primitive_fields).
   absl::StatusOr<std::string> BinaryToJson(const google::protobuf::Descriptor* type,
                                            std::string_view bytes) const;
+  // The same by `mapping`.
+  absl::StatusOr<std::string> BinaryToJson(const google::protobuf::Descriptor* type,
+                                           std::string_view bytes,
+                                           const JsonMapping& mapping) const;
   // OK when `bytes` parse as message `type` (what protobuf's ParseFromString accepts).
   absl::Status ValidateBinary(const google::protobuf::Descriptor* type,
                               std::string_view bytes) const;

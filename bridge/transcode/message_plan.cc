@@ -1,9 +1,11 @@
-#include "bridge/common/strings.h"
 #include "bridge/transcode/message_plan.h"
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "bridge/common/strings.h"
 #include "bridge/transcode/json_text.h"
 #include "google/protobuf/descriptor.pb.h"
 
@@ -19,7 +21,6 @@ using ::google::protobuf::FileDescriptor;
 constexpr uint32_t kDenseNumberLimit = 1024;
 // Enum ranges up to this size are looked up in a dense table.
 constexpr int64_t kDenseEnumRange = 256;
-
 
 uint64_t Load(const char* p, size_t n) {
   uint64_t v = 0;
@@ -306,12 +307,12 @@ void PlanCache::FillField(const FieldDescriptor* field, FieldPlan* f) {
   }
   f->name = field->name();
   f->json_name = field->json_name();
-  {
-    JsonWriter w(&f->json_key);
-    w.String(f->json_name);
+  for (auto [name, key] : {std::pair{&f->json_name, &f->json_key}, {&f->name, &f->proto_key}}) {
+    JsonWriter w(key);
+    w.String(*name);
     w.Char(':');
     w.Finish();
-    f->json_key.reserve(JsonWriter::kPadding);  // for JsonWriter::Padded
+    key->reserve(JsonWriter::kPadding);  // for JsonWriter::Padded
   }
   f->tag_size = EncodeTag(f->number, f->wire_type, f->tag);
   f->packed_tag_size = EncodeTag(f->number, wire::kLengthDelimited, f->packed_tag);
@@ -323,6 +324,9 @@ void PlanCache::FillField(const FieldDescriptor* field, FieldPlan* f) {
   if (field->is_repeated()) f->default_json = DefaultJson(field);
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
     f->enumeration = BuildEnum(field->enum_type());
+    if (!field->is_repeated()) {
+      f->default_number_json = absl::StrCat(field->default_value_enum()->number());
+    }
   }
 }
 

@@ -133,6 +133,10 @@ struct FieldPlan {
   uint8_t tag_size = 0;
   char packed_tag[5] = {};  // the length-delimited tag of a packed run
   uint8_t packed_tag_size = 0;
+  // For the other JSON mappings, after what every call reads (they are rarely used).
+  std::string proto_key;  // "\"name\":", as json_key with the .proto name (proto_names)
+  // A singular enum's default value as a number, for enums_as_numbers; empty otherwise.
+  std::string default_number_json;
 
   std::string_view Tag() const { return std::string_view(tag, tag_size); }
   std::string_view PackedTag() const { return std::string_view(packed_tag, packed_tag_size); }

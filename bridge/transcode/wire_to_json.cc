@@ -453,7 +453,14 @@ class Printer : public Scanner {
  public:
   Printer(PlanCache* cache, const WireToJsonOptions& options, JsonWriter* out,
           TranscodeFailure* failure)
-      : Scanner(failure), cache_(cache), options_(options), out_(out) {}
+      : Scanner(failure),
+        cache_(cache),
+        options_(options),
+        out_(out),
+        key_(options.proto_names ? &FieldPlan::proto_key : &FieldPlan::json_key) {}
+
+  // The key of field `f`, with its colon, by the mapping's names.
+  const std::string& Key(const FieldPlan& f) const { return f.*key_; }
 
   // A message of `plan` made of `spans` merged. Writes nothing (kNothing) for a
   // google.protobuf.Value without a kind, as json_util does.
@@ -565,7 +572,7 @@ class Printer : public Scanner {
     auto key = [&](const FieldPlan& f) {
       if (!first) out_->Char(',');
       first = false;
-      out_->Padded(f.json_key);
+      out_->Padded(Key(f));
     };
     const char* p = bytes.data();
     const char* const end = p + bytes.size();
@@ -796,8 +803,10 @@ class Printer : public Scanner {
       } else if ((f.message == nullptr || f.repeated) && f.oneof < 0) {
         if (!*first) out_->Char(',');
         *first = false;
-        out_->Raw(f.json_key);
-        out_->Raw(f.default_json);
+        out_->Raw(Key(f));
+        out_->Raw(options_.enums_as_numbers && !f.default_number_json.empty()
+                      ? f.default_number_json
+                      : f.default_json);
       }
     }
     std::sort(deferred.begin(), deferred.end());
@@ -856,7 +865,7 @@ class Printer : public Scanner {
     const FieldPlan& f = plan.fields[entries_[i].field];
     const size_t mark = out_->size();
     if (!*first) out_->Char(',');
-    out_->Padded(f.json_key);
+    out_->Padded(Key(f));
     Wrote wrote;
     if (f.map) {
       wrote = MapObject(f, i, j, depth);
@@ -1210,6 +1219,8 @@ class Printer : public Scanner {
         const int32_t number = static_cast<int32_t>(static_cast<uint32_t>(v));
         if (f.enumeration->is_null_value()) {
           out_->Raw("null");
+        } else if (options_.enums_as_numbers) {
+          out_->Int(number);
         } else if (const std::string* name = f.enumeration->QuotedName(number)) {
           out_->Padded(*name);
         } else {
@@ -1348,6 +1359,7 @@ class Printer : public Scanner {
   PlanCache* cache_;
   const WireToJsonOptions& options_;
   JsonWriter* out_;
+  std::string FieldPlan::*const key_;  // json_key or proto_key
   absl::flat_hash_map<FailedKey, TranscodeFailure> failed_;
 };
 

@@ -19,6 +19,10 @@ struct WireToJsonOptions {
   // Also print fields without presence that hold their default value (0, "", [], {}), like
   // json_util's option of the same name.
   bool always_print_primitive_fields = false;
+  // Field names as in the .proto (json_util's preserve_proto_field_names).
+  bool proto_names = false;
+  // Enum values as numbers (json_util's always_print_enums_as_ints).
+  bool enums_as_numbers = false;
 };
 
 // Writes the JSON form of `bytes`, a serialized message of type `plan`, to `out` (replacing

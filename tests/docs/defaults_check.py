@@ -23,7 +23,7 @@ CONFIGS = [
     """
     tls { cert_file: "c.pem" key_file: "k.pem" }
     auth { jwt { hs256_secret: "0123456789abcdef0123456789abcdef" } }
-    routes { service: "demo.v1.Echo" target: "127.0.0.1:1" tls { } }
+    routes { service: "demo.v1.Echo" target: "127.0.0.1:1" tls { } json { } }
     retry_policies { service: "demo.v1.Echo" max_attempts: 2 }
     channels { namespaces { pattern: "chat:*" } }
     batch { max_frames: 4 }
@@ -92,6 +92,7 @@ PATHS = {
     "JwtConfig": ["auth", "jwt"],
     "Route": ["routes"],
     "RouteTls": ["routes", "tls"],
+    "RouteJson": ["routes", "json"],
     "RetryPolicy": ["retry_policies"],
     "RetryThrottling": ["retry_throttling"],
     "TracingConfig": ["tracing"],

@@ -114,7 +114,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Mismatch("ValidateBinary and ParseFromString disagree", bytes, Text(valid.message()),
              parsed.ok() ? "ok" : "refused");
   }
-  const absl::StatusOr<std::string> ours = transcoder->BinaryToJson(type, bytes);
+  // The names and enum spellings come from the input's length, so every input is also printed
+  // under proto_names and enums_as_numbers, against json_util with the same options.
+  // (emit_defaults has its own test: json_util mishandles it on proto2 and Any.)
+  JsonMapping mapping;
+  mapping.proto_names = (bytes.size() & 1) != 0;
+  mapping.enums_as_numbers = (bytes.size() & 2) != 0;
+  const absl::StatusOr<std::string> ours = transcoder->BinaryToJson(type, bytes, mapping);
   if (!parsed.ok()) {
     if (ours.ok()) Mismatch("BinaryToJson accepts what ParseFromString refuses", bytes, *ours, "");
     return 0;
@@ -126,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Bytes inside an Any are not parsed by ParseFromString; on malformed ones json_util may
     // print garbage or never return (a packed field cut short), so it is not asked.
     if (DocumentedRefusal(Text(ours.status().message()))) return 0;
-    auto theirs = oracle->PrintJson(**parsed);
+    auto theirs = oracle->PrintJson(**parsed, false, mapping.proto_names, mapping.enums_as_numbers);
     if (theirs.ok()) {
       Mismatch("json_util prints what the transcoder refuses", bytes, Text(ours.status().message()),
                *theirs);
@@ -135,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (HasWrapperWithUnknownFields(parsed->get(), oracle)) return 0;
   NormalizeAnys(parsed->get(), oracle);
-  auto theirs = oracle->PrintJson(**parsed);
+  auto theirs = oracle->PrintJson(**parsed, false, mapping.proto_names, mapping.enums_as_numbers);
   if (!theirs.ok()) {
     Mismatch("the transcoder prints what json_util refuses", bytes, *ours,
              Text(theirs.status().message()));

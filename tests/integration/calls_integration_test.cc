@@ -662,6 +662,32 @@ TEST_F(CallsTest, ABrowsersTraceReachesTheBackendAsAChildSpanAndTheBridgesLog) {
                                              child->parent_id, R"(")")));
 }
 
+TEST_F(CallsTest, RepliesFollowTheRoutesJsonMappingAndTheSessionsWhereTheRouteLetsIt) {
+  StartOwnBridge(R"(listen: "127.0.0.1:0" routes { service: "demo.v1.Echo" target: "$BACKEND"
+                    json { proto_names: true session_may_choose: true } })",
+                 /*with_descriptors=*/true);
+  const std::string call =
+      R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say",)"
+      R"("payload":{"text":"hi","sample":{"color":"COLOR_RED","list_i64":["7"]}}})";
+  auto plain = OpenConfirmed();
+  Send(*plain, call);  // the request in proto names: read whatever the mapping
+  Frame f = Next(*plain);
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  EXPECT_THAT(f.response().payload(), HasSubstr(R"("received_at":")"));
+  EXPECT_THAT(f.response().payload(), HasSubstr(R"("color":"COLOR_RED")"));
+  EXPECT_THAT(f.response().payload(), HasSubstr(R"("list_i64":["7"])"));
+
+  auto client = WsTestClient::Connect(app_->server().port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  Send(**client, R"({"type":"connect","clientId":"c","jsonMapping":{"enumsAsNumbers":true}})");
+  ASSERT_EQ(Next(**client).kind_case(), Frame::kConnectConfirm) << last_;
+  Send(**client, call);
+  f = Next(**client);
+  ASSERT_EQ(f.kind_case(), Frame::kResponse) << last_;
+  EXPECT_THAT(f.response().payload(), HasSubstr(R"("received_at":")"));  // the route's
+  EXPECT_THAT(f.response().payload(), HasSubstr(R"("color":1)"));        // the session's
+}
+
 TEST_F(CallsTest, ReservedOrMalformedMetadataKeysAreRefused) {
   StartBridge();
   auto client = OpenConfirmed();

@@ -389,5 +389,77 @@ TEST_F(SessionTraceTest, TheCallsTraceparentIsReturnedInItsFinalFrameWhenConfigu
   EXPECT_EQ(Sent(0).error().traceparent(), "");
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON mapping of replies
+
+// A reply with a multi-word field set, an enum, and fields at their defaults.
+std::string MappedReply() {
+  demo::v1::SayResponse r;
+  r.set_text("hi");
+  r.mutable_received_at()->set_seconds(1);
+  r.mutable_sample()->set_color(demo::v1::Sample::COLOR_RED);
+  return r.SerializeAsString();
+}
+
+class SessionJsonMappingTest : public SessionCallsTest {
+ protected:
+  // The payload of the reply to one Say, with `connect_json` members in the connect frame.
+  std::string ReplyJson(const std::string& connect_json = "") {
+    CallServices services;
+    services.registry = &registry_;
+    services.transcoder = &transcoder_;
+    services.upstream = &upstream_;
+    upstream_.calls.clear();
+    session_ = std::make_unique<Session>(
+        options_, protocol::Encoding::kJson, &transport_, &clock_, &metrics_,
+        [] { return std::string("s-1"); }, services);
+    session_->Start();
+    session_->OnMessage(absl::StrCat(R"({"type":"connect","clientId":"c")", connect_json, "}"),
+                        false);
+    transport_.sent.clear();
+    Say(R"({"type":"message","messageId":"m","method":"demo.v1.Echo/Say","payload":{}})");
+    if (upstream_.calls.size() != 1) return "no call";
+    Call(0).Reply(MappedReply());
+    Call(0).Finish(0);
+    Deliver();
+    const Frame f = Sent(0);
+    EXPECT_EQ(f.kind_case(), Frame::kResponse);
+    return f.response().payload();
+  }
+};
+
+TEST_F(SessionJsonMappingTest, WithoutRouteRulesRepliesUseTheCanonicalMapping) {
+  EXPECT_EQ(ReplyJson(), R"({"text":"hi","sample":{"color":"COLOR_RED"},)"
+                         R"("receivedAt":"1970-01-01T00:00:01Z"})");
+}
+
+TEST_F(SessionJsonMappingTest, ARoutesMappingAppliesToItsServiceOrToEveryOtherForStar) {
+  options_.json_rules["demo.v1.Echo"].mapping.proto_names = true;
+  options_.json_rules["demo.v1.Echo"].mapping.enums_as_numbers = true;
+  EXPECT_EQ(ReplyJson(), R"({"text":"hi","sample":{"color":1},)"
+                         R"("received_at":"1970-01-01T00:00:01Z"})");
+  options_.json_rules.clear();
+  options_.json_rules["*"].mapping.emit_defaults = true;
+  const std::string all = ReplyJson();
+  EXPECT_THAT(all, ::testing::HasSubstr(R"("sequence":"0")"));
+  EXPECT_THAT(all, ::testing::HasSubstr(R"("i32":0)"));
+  options_.json_rules["demo.v1.Other"].mapping.proto_names = true;  // not this call's service
+  EXPECT_EQ(ReplyJson(), all);
+}
+
+TEST_F(SessionJsonMappingTest, ASessionChoosesOnlyWhereItsRouteLetsIt) {
+  const std::string asks = R"(,"jsonMapping":{"protoNames":true,"enumsAsNumbers":true})";
+  options_.json_rules["demo.v1.Echo"].mapping.enums_as_numbers = false;
+  EXPECT_EQ(ReplyJson(asks), R"({"text":"hi","sample":{"color":"COLOR_RED"},)"
+                             R"("receivedAt":"1970-01-01T00:00:01Z"})");
+  options_.json_rules["demo.v1.Echo"].session_may_choose = true;
+  EXPECT_EQ(ReplyJson(asks), R"({"text":"hi","sample":{"color":1},)"
+                             R"("received_at":"1970-01-01T00:00:01Z"})");
+  // A field the session leaves out keeps the route's choice.
+  options_.json_rules["demo.v1.Echo"].mapping.proto_names = true;
+  EXPECT_EQ(ReplyJson(R"(,"jsonMapping":{"enumsAsNumbers":true})"),
+            R"({"text":"hi","sample":{"color":1},"received_at":"1970-01-01T00:00:01Z"})");
+}
+
 }  // namespace
 }  // namespace bridge::session

@@ -121,12 +121,17 @@ class JsonTranscoderTest : public ::testing::Test {
 
   // Protobuf -> JSON: the same text as json_util (or, for maps, the same message).
   void ExpectPrintsLikeJsonUtil(const Message& message, bool always_print = false) {
+    JsonMapping mapping;
+    mapping.emit_defaults = always_print;
+    ExpectPrintsLikeJsonUtil(message, mapping);
+  }
+  // The same under `mapping`, against json_util with the same options.
+  void ExpectPrintsLikeJsonUtil(const Message& message, const JsonMapping& mapping) {
     const std::string bytes = message.SerializeAsString();
-    auto expected = oracle_.PrintJson(message, always_print);
-    TranscodeOptions options;
-    options.always_print_primitive_fields = always_print;
-    JsonTranscoder transcoder(nullptr, options);
-    auto actual = transcoder.BinaryToJson(message.GetDescriptor(), bytes);
+    auto expected = oracle_.PrintJson(message, mapping.emit_defaults, mapping.proto_names,
+                                      mapping.enums_as_numbers);
+    JsonTranscoder transcoder(nullptr, {});
+    auto actual = transcoder.BinaryToJson(message.GetDescriptor(), bytes, mapping);
     SCOPED_TRACE(message.DebugString());
     ASSERT_EQ(expected.ok(), actual.ok())
         << "json_util: " << expected.status() << "\ntranscoder: " << actual.status();
@@ -744,6 +749,59 @@ TEST_F(JsonTranscoderTest, RandomMessagesPrintLikeJsonUtil) {
   std::cout << "printed " << exact_ << " messages exactly as json_util, " << semantic_
             << " equal by message (maps in another order)\n";
   EXPECT_GT(exact_, 10 * semantic_);
+}
+
+// Every combination of the three mapping options against json_util's JsonPrintOptions, and what
+// is printed reads back (JsonToBinary) as json_util's parser reads it.
+TEST_F(JsonTranscoderTest, RandomMessagesPrintLikeJsonUtilUnderEveryMapping) {
+  JsonTranscoder transcoder(nullptr, {});
+  for (int bits = 0; bits < 8; ++bits) {
+    JsonMapping mapping;
+    mapping.emit_defaults = (bits & 1) != 0;
+    mapping.proto_names = (bits & 2) != 0;
+    mapping.enums_as_numbers = (bits & 4) != 0;
+    SCOPED_TRACE(absl::StrCat("emit_defaults ", mapping.emit_defaults, " proto_names ",
+                              mapping.proto_names, " enums_as_numbers ", mapping.enums_as_numbers));
+    for (const Descriptor* type : AllTypes()) {
+      // json_util mishandles proto2 defaults (below): emit_defaults on proto3 types only.
+      if (mapping.emit_defaults &&
+          type->file()->syntax() != google::protobuf::FileDescriptor::SYNTAX_PROTO3) {
+        continue;
+      }
+      for (uint64_t seed = 1; seed <= 60; ++seed) {
+        std::unique_ptr<Message> message = RandomMessage(type, seed);
+        ExpectPrintsLikeJsonUtil(*message, mapping);
+        auto json = transcoder.BinaryToJson(type, message->SerializeAsString(), mapping);
+        ASSERT_TRUE(json.ok()) << json.status();
+        // Read back as json_util reads it (its parser takes every spelling).
+        ExpectParsesLikeJsonUtil(type, *json);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_F(JsonTranscoderTest, TheMappingOptionsChangeWhatTheyNameAndNothingElse) {
+  demo::v1::SayResponse r;
+  r.set_text("hi");
+  r.mutable_received_at()->set_seconds(1);
+  r.mutable_sample()->set_color(demo::v1::Sample::COLOR_RED);
+  const std::string bytes = r.SerializeAsString();
+  JsonTranscoder transcoder(nullptr, {});
+  auto print = [&](JsonMapping m) {
+    auto json = transcoder.BinaryToJson(demo::v1::SayResponse::descriptor(), bytes, m);
+    EXPECT_TRUE(json.ok()) << json.status();
+    return json.ok() ? *json : "";
+  };
+  EXPECT_EQ(print({}), R"({"text":"hi","sample":{"color":"COLOR_RED"},)"
+                       R"("receivedAt":"1970-01-01T00:00:01Z"})");
+  EXPECT_EQ(print({false, true, false}), R"({"text":"hi","sample":{"color":"COLOR_RED"},)"
+                                         R"("received_at":"1970-01-01T00:00:01Z"})");
+  EXPECT_EQ(print({false, false, true}), R"({"text":"hi","sample":{"color":1},)"
+                                         R"("receivedAt":"1970-01-01T00:00:01Z"})");
+  const std::string all = print({true, false, true});
+  EXPECT_THAT(all, HasSubstr(R"("sequence":"0")"));
+  EXPECT_THAT(all, HasSubstr(R"("flag":false)"));
 }
 
 // With always_print_primitive_fields json_util mishandles proto2 (it prints a bytes default
