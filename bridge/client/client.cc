@@ -5,12 +5,12 @@
 #include <deque>
 #include <utility>
 
-#include "bridge/common/strings.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -282,7 +282,8 @@ class ClientImpl : public TransportEvents, public std::enable_shared_from_this<C
 
   // ---- Channels ----
 
-  absl::Status Subscribe(std::string channel, std::string params, SubscriptionHandlers handlers) {
+  absl::Status Subscribe(std::string channel, std::string params, SubscriptionHandlers handlers,
+                         std::optional<StreamPosition> since) {
     if (channel.empty()) return absl::InvalidArgumentError("channel is empty");
     if (auto s = CheckPayload(options_.encoding, params); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
@@ -296,6 +297,13 @@ class ClientImpl : public TransportEvents, public std::enable_shared_from_this<C
     Subscription& sub = subscriptions_[channel];
     sub.params = std::move(params);
     sub.handlers = std::move(handlers);
+    if (since.has_value()) {
+      frame.mutable_subscribe()->mutable_since()->set_offset(since->offset);
+      frame.mutable_subscribe()->mutable_since()->set_epoch(since->epoch);
+      sub.has_position = true;
+      sub.offset = since->offset;
+      sub.epoch = std::move(since->epoch);
+    }
     if (auto s = SendOrQueue(frame, channel); !s.ok()) {
       subscriptions_.erase(channel);
       return s;
@@ -1220,7 +1228,13 @@ std::future<CallOutcome> Client::CallFuture(std::string_view method, std::string
 
 absl::Status Client::Subscribe(std::string channel, std::string params,
                                SubscriptionHandlers handlers) {
-  return impl_->Subscribe(std::move(channel), std::move(params), std::move(handlers));
+  return impl_->Subscribe(std::move(channel), std::move(params), std::move(handlers), std::nullopt);
+}
+
+absl::Status Client::Subscribe(std::string channel, std::string params,
+                               SubscriptionHandlers handlers, StreamPosition since) {
+  return impl_->Subscribe(std::move(channel), std::move(params), std::move(handlers),
+                          std::move(since));
 }
 
 absl::Status Client::Unsubscribe(const std::string& channel) { return impl_->Unsubscribe(channel); }

@@ -233,6 +233,13 @@ struct ChannelEvent {
   bool recovered = false;
 };
 
+// A position in a channel's stream: the offset of a publication and the stream's epoch, as
+// on_subscribed and on_publication report them.
+struct StreamPosition {
+  uint64_t offset = 0;
+  std::string epoch;
+};
+
 struct Publication {
   std::string channel;
   uint64_t offset = 0;
@@ -317,6 +324,12 @@ class Client {
   // Joins `channel`; `params` is JSON (or wire bytes), empty for none. Errors: ALREADY_EXISTS,
   // and those of Call.
   absl::Status Subscribe(std::string channel, std::string params, SubscriptionHandlers handlers);
+  // Joins `channel` from `since`: the publications after it are replayed from the channel's
+  // history before new ones (on_subscribed says `recovered`: false when they could not all be
+  // replayed, or the epoch differs; the client then refetches its state). Rejoins after a
+  // reconnect go on from the last position seen, as for Subscribe.
+  absl::Status Subscribe(std::string channel, std::string params, SubscriptionHandlers handlers,
+                         StreamPosition since);
   // Leaves `channel`; on_unsubscribed follows. NOT_FOUND when not subscribed.
   absl::Status Unsubscribe(const std::string& channel);
   // Sends a new token (`refresh`); later connects use it too.

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/common/strings.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
 #include "gmock/gmock.h"
@@ -915,6 +915,29 @@ TEST_F(ClientTest, ChannelsReportStateAndPublicationsAndRejoinFromTheirPosition)
   EXPECT_THAT(events, ElementsAre("subscribed news 5", R"(publication 6 e1 {"headline":"x"})",
                                   "unsubscribed news"));
   EXPECT_EQ(client_->Unsubscribe("news").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, ASubscribeFromAPositionSendsItAndRejoinsFromTheLastOneSeen) {
+  Start();
+  Confirm("s-1");
+  ASSERT_TRUE(client_->Subscribe("news", "", {}, StreamPosition{41, "e7"}).ok());
+  ASSERT_EQ(LastSent().kind_case(), Frame::kSubscribe);
+  EXPECT_EQ(LastSent().subscribe().since().offset(), 41u);
+  EXPECT_EQ(LastSent().subscribe().since().epoch(), "e7");
+
+  // Lost before any answer: the rejoin still asks from the given position.
+  Drop(1006);
+  Reconnect();
+  Confirm("s-2", false, 1);
+  EXPECT_EQ(LastSent().subscribe().since().offset(), 41u);
+  Deliver(R"({"type":"subscribed","channel":"news","offset":43,"epoch":"e7","recovered":true,)"
+          R"("seq":2})");
+  Deliver(R"({"type":"publication","channel":"news","offset":44,"epoch":"e7","data":1,"seq":3})");
+  Drop(1006);
+  Reconnect();
+  Confirm("s-3", false, 1);
+  EXPECT_EQ(LastSent().subscribe().since().offset(), 44u);
+  EXPECT_EQ(LastSent().subscribe().since().epoch(), "e7");
 }
 
 TEST_F(ClientTest, AChannelErrorGoesToTheOldestChannelRequest) {
