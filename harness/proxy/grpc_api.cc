@@ -60,4 +60,26 @@ grpc::Status FaultControlService::Reset(grpc::ServerContext*, const v1::ResetReq
   return ToGrpc(registry_.Reset());
 }
 
+grpc::Status FaultControlService::UpdateToxic(grpc::ServerContext*,
+                                              const v1::UpdateToxicRequest* request,
+                                              v1::Toxic* response) {
+  return Reply(registry_.UpdateToxic(request->proxy(), request->toxic().name(), request->toxic()),
+               response);
+}
+
+grpc::Status FaultControlService::Populate(grpc::ServerContext*, const v1::PopulateRequest* request,
+                                           v1::PopulateResponse* response) {
+  absl::StatusOr<std::vector<v1::Proxy>> proxies = registry_.Populate(
+      std::vector<v1::Proxy>(request->proxies().begin(), request->proxies().end()));
+  if (!proxies.ok()) return ToGrpc(proxies.status());
+  for (v1::Proxy& proxy : *proxies) *response->add_proxies() = std::move(proxy);
+  return grpc::Status::OK;
+}
+
+grpc::Status FaultControlService::GetVersion(grpc::ServerContext*, const v1::GetVersionRequest*,
+                                             v1::GetVersionResponse* response) {
+  response->set_version(kToxiproxyApiVersion);
+  return grpc::Status::OK;
+}
+
 }  // namespace harness::proxy

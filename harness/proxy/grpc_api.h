@@ -30,6 +30,12 @@ class FaultControlService final : public v1::FaultControl::Service {
                            v1::RemoveToxicResponse* response) override;
   grpc::Status Reset(grpc::ServerContext* context, const v1::ResetRequest* request,
                      v1::ResetResponse* response) override;
+  grpc::Status UpdateToxic(grpc::ServerContext* context, const v1::UpdateToxicRequest* request,
+                           v1::Toxic* response) override;
+  grpc::Status Populate(grpc::ServerContext* context, const v1::PopulateRequest* request,
+                        v1::PopulateResponse* response) override;
+  grpc::Status GetVersion(grpc::ServerContext* context, const v1::GetVersionRequest* request,
+                          v1::GetVersionResponse* response) override;
 
  private:
   ProxyRegistry& registry_;

@@ -91,6 +91,31 @@ HttpResponse UpdateProxy(ProxyRegistry& registry, const std::string& name,
   return Answer(200, registry.Update(changes));
 }
 
+HttpResponse UpdateToxic(ProxyRegistry& registry, const std::string& proxy,
+                         const std::string& toxic, const std::string& body) {
+  v1::Toxic changes;
+  if (absl::Status s = FromJson(body, &changes); !s.ok()) return Error(s);
+  return Answer(200, registry.UpdateToxic(proxy, toxic, changes));
+}
+
+// A JSON array of proxies, created or updated; answers {"proxies":[...]} as Toxiproxy does.
+HttpResponse Populate(ProxyRegistry& registry, const std::string& body) {
+  v1::FaultConfig config;
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || body[first] != '[') {
+    return Error(400, "the request needs a JSON array of proxies");
+  }
+  if (absl::Status s = FromJson(absl::StrCat("{\"proxies\":", body, "}"), &config); !s.ok()) {
+    return Error(s);
+  }
+  absl::StatusOr<std::vector<v1::Proxy>> proxies =
+      registry.Populate(std::vector<v1::Proxy>(config.proxies().begin(), config.proxies().end()));
+  if (!proxies.ok()) return Error(proxies.status());
+  std::vector<std::string> entries;
+  for (const v1::Proxy& proxy : *proxies) entries.push_back(ToJson(proxy));
+  return {201, absl::StrCat("{\"proxies\":[", absl::StrJoin(entries, ","), "]}")};
+}
+
 HttpResponse AddToxic(ProxyRegistry& registry, const std::string& proxy, const std::string& body) {
   v1::Toxic toxic;
   if (absl::Status s = FromJson(body, &toxic); !s.ok()) return Error(s);
@@ -108,6 +133,13 @@ HttpResponse HandleApiRequest(ProxyRegistry& registry, const HttpRequest& reques
 
   if (path.size() == 1 && path[0] == "reset") {
     return method == "POST" ? Answer(registry.Reset()) : not_allowed();
+  }
+  if (path.size() == 1 && path[0] == "version") {
+    if (method != "GET") return not_allowed();
+    return {200, absl::StrCat("{\"version\":\"", kToxiproxyApiVersion, "\"}")};
+  }
+  if (path.size() == 1 && path[0] == "populate") {
+    return method == "POST" ? Populate(registry, request.body) : not_allowed();
   }
   if (path.empty() || path[0] != "proxies" || path.size() > 4 ||
       (path.size() >= 3 && path[2] != "toxics")) {
@@ -129,6 +161,7 @@ HttpResponse HandleApiRequest(ProxyRegistry& registry, const HttpRequest& reques
       return not_allowed();
     default:  // /proxies/{proxy}/toxics/{toxic}
       if (method == "GET") return Answer(200, registry.GetToxic(path[1], path[3]));
+      if (method == "POST") return UpdateToxic(registry, path[1], path[3], request.body);
       if (method == "DELETE") return Answer(registry.RemoveToxic(path[1], path[3]));
       return not_allowed();
   }

@@ -3,9 +3,9 @@
 #include <set>
 #include <utility>
 
-#include "bridge/common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "bridge/common/strings.h"
 #include "harness/proxy/toxic_kinds.h"
 
 namespace harness::proxy {
@@ -79,13 +79,32 @@ absl::StatusOr<v1::Proxy> ProxyRegistry::Update(const v1::Proxy& changes) {
   if (!changes.upstream().empty()) {
     if (absl::Status s = (*proxy)->SetUpstream(changes.upstream()); !s.ok()) return s;
   }
-  if (!changes.listen().empty()) {
+  if (!changes.listen().empty() && changes.listen() != (*proxy)->Describe().listen()) {
     if (absl::Status s = (*proxy)->SetListen(changes.listen()); !s.ok()) return s;
   }
   if (changes.has_enabled()) {
     if (absl::Status s = (*proxy)->SetEnabled(changes.enabled()); !s.ok()) return s;
   }
   return (*proxy)->Describe();
+}
+
+absl::StatusOr<std::vector<v1::Proxy>> ProxyRegistry::Populate(std::vector<v1::Proxy> proxies) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < proxies.size(); ++i) {
+    const std::string prefix = absl::StrCat("proxies[", i, "].");
+    if (absl::Status s = NormalizeProxy(&proxies[i], prefix); !s.ok()) return s;
+    if (!names.insert(proxies[i].name()).second) {
+      return FieldError(prefix, "name", absl::StrCat("\"", proxies[i].name(), "\" is given twice"));
+    }
+  }
+  std::vector<v1::Proxy> out;
+  for (v1::Proxy& spec : proxies) {
+    absl::StatusOr<v1::Proxy> done =
+        Find(spec.name()).ok() ? Update(spec) : Create(std::move(spec));
+    if (!done.ok()) return done.status();
+    out.push_back(*std::move(done));
+  }
+  return out;
 }
 
 absl::Status ProxyRegistry::Delete(std::string_view name) {
@@ -129,6 +148,21 @@ absl::Status ProxyRegistry::RemoveToxic(std::string_view name, std::string_view 
   absl::StatusOr<std::shared_ptr<Proxy>> proxy = Find(name);
   if (!proxy.ok()) return proxy.status();
   return (*proxy)->RemoveToxic(std::string(toxic));
+}
+
+absl::StatusOr<v1::Toxic> ProxyRegistry::UpdateToxic(std::string_view name, std::string_view toxic,
+                                                     const v1::Toxic& changes) {
+  absl::StatusOr<v1::Toxic> current = GetToxic(name, toxic);
+  if (!current.ok()) return current.status();
+  v1::Toxic updated = *current;
+  if (changes.has_toxicity()) updated.set_toxicity(changes.toxicity());
+  updated.mutable_attributes()->MergeFrom(changes.attributes());
+  v1::Toxic checked = updated;
+  if (absl::Status s = NormalizeToxic(&checked); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<Proxy>> proxy = Find(name);
+  if (!proxy.ok()) return proxy.status();
+  if (absl::Status s = (*proxy)->RemoveToxic(std::string(toxic)); !s.ok()) return s;
+  return (*proxy)->AddToxic(std::move(updated));
 }
 
 absl::Status ProxyRegistry::Reset() {

@@ -25,6 +25,9 @@
 
 namespace harness::proxy {
 
+// The Toxiproxy release whose HTTP API this proxy answers as (GET /version, GetVersion).
+inline constexpr char kToxiproxyApiVersion[] = "2.9.0";
+
 class ProxyRegistry {
  public:
   // Proxies listen and forward on `io`; their generators derive from `seed`.
@@ -42,15 +45,23 @@ class ProxyRegistry {
   std::vector<v1::Proxy> List() const;
   absl::StatusOr<v1::Proxy> Get(std::string_view name) const;
   absl::StatusOr<v1::Proxy> Create(v1::Proxy spec);
-  // Of the proxy named `changes.name()`: sets `enabled` when present, `listen` and `upstream`
-  // when not empty.
+  // Of the proxy named `changes.name()`: sets `enabled` when present, `upstream` when not
+  // empty, and `listen` when not empty and not the address it listens on now (a client that
+  // sends the proxy back unchanged with `enabled: false` rebinds nothing). Toxics are kept.
   absl::StatusOr<v1::Proxy> Update(const v1::Proxy& changes);
+  // Toxiproxy's /populate: every proxy of `proxies` is created, or updated (Update) when one of
+  // its name exists; all are checked before any is touched. Answers the proxies as they are.
+  absl::StatusOr<std::vector<v1::Proxy>> Populate(std::vector<v1::Proxy> proxies);
   absl::Status Delete(std::string_view name);
 
   absl::StatusOr<std::vector<v1::Toxic>> ListToxics(std::string_view proxy) const;
   absl::StatusOr<v1::Toxic> GetToxic(std::string_view proxy, std::string_view toxic) const;
   absl::StatusOr<v1::Toxic> AddToxic(std::string_view proxy, v1::Toxic toxic);
   absl::Status RemoveToxic(std::string_view proxy, std::string_view toxic);
+  // Sets the toxic's `toxicity` when given and the attributes given; its name, type and stream
+  // stay. The result is checked before the toxic is replaced.
+  absl::StatusOr<v1::Toxic> UpdateToxic(std::string_view proxy, std::string_view toxic,
+                                        const v1::Toxic& changes);
 
   // Enables every proxy and removes every toxic. The first failure to listen again is
   // returned, after the others were tried.

@@ -559,6 +559,39 @@ TEST_F(FaultProxyTest, TheGrpcApiRefusesBadRequestsWithTheirCodes) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(FaultProxyTest, TheGrpcApiOffersPopulateToxicUpdatesAndTheVersion) {
+  StartProxy();
+  auto stub = v1::FaultControl::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", proxy_->grpc_port()), grpc::InsecureChannelCredentials()));
+  v1::PopulateRequest populate;
+  v1::Proxy* extra = populate.add_proxies();
+  extra->set_name("extra");
+  extra->set_listen("127.0.0.1:0");
+  extra->set_upstream(backend_->target());
+  v1::PopulateResponse populated;
+  grpc::ClientContext populate_context;
+  ASSERT_TRUE(stub->Populate(&populate_context, populate, &populated).ok());
+  ASSERT_EQ(populated.proxies_size(), 1);
+  EXPECT_EQ(populated.proxies(0).name(), "extra");
+  EXPECT_TRUE(registry().Get("extra").ok());
+
+  AddToxic(R"(name: "slow" type: "latency" attributes { latency: 10 })", "extra");
+  v1::UpdateToxicRequest update;
+  update.set_proxy("extra");
+  update.mutable_toxic()->set_name("slow");
+  update.mutable_toxic()->mutable_attributes()->set_latency(20);
+  v1::Toxic updated;
+  grpc::ClientContext update_context;
+  ASSERT_TRUE(stub->UpdateToxic(&update_context, update, &updated).ok());
+  EXPECT_EQ(updated.attributes().latency(), 20u);
+  EXPECT_EQ(registry().GetToxic("extra", "slow")->attributes().latency(), 20u);
+
+  v1::GetVersionResponse version;
+  grpc::ClientContext version_context;
+  ASSERT_TRUE(stub->GetVersion(&version_context, {}, &version).ok());
+  EXPECT_EQ(version.version(), kToxiproxyApiVersion);
+}
+
 TEST_F(FaultProxyTest, ProxiesGrpcToTheBackendAsPlainBytes) {
   StartProxy();
   v1::Proxy backend;

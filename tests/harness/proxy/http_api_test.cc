@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "asio.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -133,6 +134,84 @@ TEST_F(HttpApiTest, UnknownPathsAre404AndWrongMethods405) {
   EXPECT_EQ(Call("GET", "/proxies/a/b").status, 404);
   EXPECT_EQ(Call("PUT", "/proxies").status, 405);
   EXPECT_EQ(Call("GET", "/reset").status, 405);
+}
+
+TEST_F(HttpApiTest, VersionAnswersAsToxiproxyDoes) {
+  const HttpResponse version = Call("GET", "/version");
+  EXPECT_EQ(version.status, 200);
+  EXPECT_EQ(version.body, absl::StrCat(R"({"version":")", kToxiproxyApiVersion, R"("})"));
+  EXPECT_EQ(Call("POST", "/version").status, 405);
+}
+
+TEST_F(HttpApiTest, PopulateCreatesOrUpdatesAListAndAnswersIt) {
+  CreateBridgeProxy();
+  ASSERT_EQ(
+      Call("POST", "/proxies/bridge/toxics", R"({"type":"latency","attributes":{"latency":5}})")
+          .status,
+      200);
+  const HttpResponse populated =
+      Call("POST", "/populate",
+           R"([{"name":"bridge","listen":"127.0.0.1:0","upstream":"127.0.0.1:10"},)"
+           R"({"name":"redis","listen":"127.0.0.1:0","upstream":"127.0.0.1:6379"}])");
+  EXPECT_EQ(populated.status, 201) << populated.body;
+  EXPECT_THAT(populated.body, MatchesRegex(R"(\{"proxies":\[\{"name":"bridge",.*"upstream":)"
+                                           R"("127\.0\.0\.1:10".*\{"name":"redis",.*\]\})"));
+  // The existing proxy kept its toxic.
+  EXPECT_THAT(Call("GET", "/proxies/bridge").body, HasSubstr(R"("latency":5)"));
+  EXPECT_EQ(Call("GET", "/proxies/redis").status, 200);
+
+  // Checked before anything is touched: a bad entry creates none of them.
+  EXPECT_EQ(
+      Call("POST", "/populate",
+           R"([{"name":"fresh","listen":"127.0.0.1:0","upstream":"h:1"},{"name":"bad name!"}])")
+          .status,
+      400);
+  EXPECT_EQ(Call("GET", "/proxies/fresh").status, 404);
+  EXPECT_EQ(Call("POST", "/populate", R"({"name":"x"})").status, 400);
+  EXPECT_EQ(Call("POST", "/populate", "[{").status, 400);
+  EXPECT_EQ(Call("GET", "/populate").status, 405);
+}
+
+TEST_F(HttpApiTest, AToxicIsUpdatedInPlace) {
+  CreateBridgeProxy();
+  ASSERT_EQ(Call("POST", "/proxies/bridge/toxics",
+                 R"({"name":"slow","type":"latency","attributes":{"latency":100,"jitter":3}})")
+                .status,
+            200);
+  const HttpResponse updated = Call("POST", "/proxies/bridge/toxics/slow",
+                                    R"({"attributes":{"latency":250},"toxicity":0.5})");
+  EXPECT_EQ(updated.status, 200) << updated.body;
+  EXPECT_THAT(updated.body, HasSubstr(R"("attributes":{"latency":250,"jitter":3})"));
+  EXPECT_THAT(updated.body, HasSubstr(R"("toxicity":0.5)"));
+  EXPECT_EQ(Call("GET", "/proxies/bridge/toxics/slow").body, updated.body);
+  // An attribute of another type is refused, and the toxic stays as it was.
+  EXPECT_EQ(Call("POST", "/proxies/bridge/toxics/slow", R"({"attributes":{"rate":1}})").status,
+            400);
+  EXPECT_EQ(Call("GET", "/proxies/bridge/toxics/slow").body, updated.body);
+  EXPECT_EQ(Call("POST", "/proxies/bridge/toxics/none", R"({"toxicity":1})").status, 404);
+  EXPECT_EQ(Call("POST", "/proxies/bridge/toxics/slow", "{nope").status, 400);
+}
+
+TEST_F(HttpApiTest, DisablingWithTheUnchangedListenAddressKeepsTheAddressAndTheToxics) {
+  CreateBridgeProxy();
+  ASSERT_EQ(
+      Call("POST", "/proxies/bridge/toxics", R"({"type":"latency","attributes":{"latency":7}})")
+          .status,
+      200);
+  const std::string listen = *registry_.Get("bridge").value().mutable_listen();
+  // As Toxiproxy's clients send it: the whole proxy back, with enabled false.
+  const HttpResponse disabled =
+      Call("POST", "/proxies/bridge",
+           absl::StrCat(R"({"name":"bridge","listen":")", listen,
+                        R"(","upstream":"127.0.0.1:9","enabled":false})"));
+  EXPECT_EQ(disabled.status, 200) << disabled.body;
+  EXPECT_THAT(disabled.body, HasSubstr(R"("enabled":false)"));
+  const HttpResponse enabled = Call("POST", "/proxies/bridge",
+                                    absl::StrCat(R"({"name":"bridge","listen":")", listen,
+                                                 R"(","upstream":"127.0.0.1:9","enabled":true})"));
+  EXPECT_EQ(enabled.status, 200) << enabled.body;
+  EXPECT_THAT(enabled.body, HasSubstr(absl::StrCat(R"("listen":")", listen, R"(")")));
+  EXPECT_THAT(enabled.body, HasSubstr(R"("latency":7)"));
 }
 
 }  // namespace
