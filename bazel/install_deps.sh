@@ -26,6 +26,7 @@ PACKAGES=(
   clang
   libclang-rt-14-dev
   chromium
+  nodejs
   node-typescript
   yamllint
   openssl
@@ -41,12 +42,24 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install_deps: installing ${missing[*]}" >&2
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install_deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# npm packages the tests drive as real third-party clients, pinned, in a folder of their own
+# outside the source tree (tests read them there; nothing is fetched while tests run).
+NPM_PREFIX=/var/cache/bridge-npm
+NPM_PACKAGES=(toxiproxy-node-client@4.1.0)
+for p in "${NPM_PACKAGES[@]}"; do
+  if [ ! -f "$NPM_PREFIX/node_modules/${p%@*}/package.json" ] ||
+     ! grep -q "\"version\": \"${p##*@}\"" "$NPM_PREFIX/node_modules/${p%@*}/package.json"; then
+    echo "install_deps: npm install $p into $NPM_PREFIX" >&2
+    $SUDO mkdir -p "$NPM_PREFIX"
+    $SUDO npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --save-exact "$p" >&2
+  fi
+done
