@@ -32,7 +32,10 @@ function startFaultProxy() {
 
 // An echo server on a free port.
 function startEcho() {
-  const server = net.createServer((socket) => socket.pipe(socket));
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});  // reset_peer resets this side too
+    socket.pipe(socket);
+  });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
@@ -152,6 +155,53 @@ async function main() {
       const r = await exchange(port, 'abcdefgh');
       assert.strictEqual(r.data, 'abcd');
       assert.strictEqual(r.how, 'closed');
+    });
+
+    await check('bandwidth toxic: a reply takes its time', async () => {
+      await (await proxy.getToxic('cap')).remove();
+      await proxy.addToxic({ name: 'thin', type: 'bandwidth', stream: 'downstream', toxicity: 1,
+                             attributes: { rate: 10 } });
+      const big = 'b'.repeat(5000);  // 5000 bytes at 10 KB/s: 0.5 s at the least
+      const started = Date.now();
+      const r = await exchange(port, big, { waitMs: 400 });
+      assert.strictEqual(r.data, big);
+      assert.ok(Date.now() - started >= 500 + 400, `took ${Date.now() - started} ms`);
+      await (await proxy.getToxic('thin')).remove();
+    });
+
+    await check('slicer toxic: the bytes arrive whole, in pieces', async () => {
+      await proxy.addToxic({ name: 'cut', type: 'slicer', stream: 'downstream', toxicity: 1,
+                             attributes: { average_size: 2, size_variation: 1, delay: 1000 } });
+      const r = await exchange(port, 'sliced into pieces');
+      assert.strictEqual(r.data, 'sliced into pieces');
+      await (await proxy.getToxic('cut')).remove();
+    });
+
+    await check('reset_peer toxic: the connection is reset', async () => {
+      await proxy.addToxic({ name: 'rst', type: 'reset_peer', stream: 'downstream', toxicity: 1,
+                             attributes: { timeout: 0 } });
+      const r = await exchange(port, 'r');
+      assert.ok(r.how === 'ECONNRESET' || r.how === 'closed', `ended ${r.how}`);
+      assert.strictEqual(r.data, '');
+      await (await proxy.getToxic('rst')).remove();
+      await proxy.addToxic({ name: 'cap', type: 'limit_data', stream: 'downstream', toxicity: 1,
+                             attributes: { bytes: 4 } });
+    });
+
+    await check('plain HTTP: the status codes', async () => {
+      const status = async (method, p, body) =>
+        (await fetch(`${api}${p}`, { method, body })).status;
+      assert.strictEqual(await status('GET', '/proxies/none'), 404);
+      assert.strictEqual(await status('GET', '/proxies/echo/toxics/none'), 404);
+      assert.strictEqual(await status('DELETE', '/proxies/none'), 404);
+      assert.strictEqual(
+          await status('POST', '/proxies',
+                       JSON.stringify({ name: 'echo', listen: '127.0.0.1:0', upstream })), 409);
+      assert.strictEqual(await status('POST', '/proxies', '{not json'), 400);
+      assert.strictEqual(await status('POST', '/proxies/echo/toxics', '{"type":"nope"}'), 400);
+      assert.strictEqual(await status('POST', '/populate', '{"name":"x"}'), 400);
+      assert.strictEqual(await status('DELETE', '/reset'), 405);
+      assert.strictEqual(await status('GET', '/no/such/path'), 404);
     });
 
     await check('WebSocket toxic through the same endpoints', async () => {
