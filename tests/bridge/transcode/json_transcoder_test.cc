@@ -48,6 +48,24 @@ std::vector<const Descriptor*> AllTypes() {
           bridge::transcode::test2::Legacy::descriptor()};
 }
 
+// The eight combinations of the JSON mapping options, the default first.
+std::vector<JsonMapping> AllMappings() {
+  std::vector<JsonMapping> mappings;
+  for (int bits = 0; bits < 8; ++bits) {
+    JsonMapping mapping;
+    mapping.emit_defaults = (bits & 1) != 0;
+    mapping.proto_names = (bits & 2) != 0;
+    mapping.enums_as_numbers = (bits & 4) != 0;
+    mappings.push_back(mapping);
+  }
+  return mappings;
+}
+
+std::string Describe(const JsonMapping& mapping) {
+  return absl::StrCat("emit_defaults ", mapping.emit_defaults, " proto_names ", mapping.proto_names,
+                      " enums_as_numbers ", mapping.enums_as_numbers);
+}
+
 // True when `message` (at any depth, Any contents included) has a map or Struct with two or
 // more entries, whose order json_util might print differently.
 bool HasMultiEntryMap(Message* message) {
@@ -117,6 +135,17 @@ class JsonTranscoderTest : public ::testing::Test {
     ASSERT_TRUE(actual.ok()) << "the transcoder wrote bytes that do not parse";
     std::string difference;
     EXPECT_TRUE(MessagesEqual(**expected, **actual, &difference)) << difference;
+  }
+
+  // JsonToBinary reads `json` back to `message`.
+  void ExpectReadsBackTo(const Message& message, const std::string& json) {
+    JsonTranscoder transcoder(nullptr, {});
+    auto bytes = transcoder.JsonToBinary(message.GetDescriptor(), json);
+    ASSERT_TRUE(bytes.ok()) << bytes.status() << "\n" << json;
+    auto read = oracle_.ParseBinary(message.GetDescriptor(), *bytes);
+    ASSERT_TRUE(read.ok()) << "the transcoder wrote bytes that do not parse";
+    std::string difference;
+    EXPECT_TRUE(MessagesEqual(message, **read, &difference)) << difference << "\n" << json;
   }
 
   // Protobuf -> JSON: the same text as json_util (or, for maps, the same message).
@@ -710,6 +739,15 @@ TEST_F(JsonTranscoderTest, PrintsProto2DefaultsWhenAskedTo) {
   EXPECT_EQ(*json,
             R"({"count":7,"label":"none","level":"HIGH","ratio":0.5,"blob":"AQI=","levels":[],)"
             R"("packedInts":[],"note":[],"counts":{},"flag":true})");
+  // The same with proto names and enum numbers (the declared default, HIGH = 5).
+  JsonMapping mapping;
+  mapping.emit_defaults = true;
+  mapping.proto_names = true;
+  mapping.enums_as_numbers = true;
+  json = transcoder.BinaryToJson(legacy.GetDescriptor(), legacy.SerializeAsString(), mapping);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, R"({"count":7,"label":"none","level":5,"ratio":0.5,"blob":"AQI=","levels":[],)"
+                   R"("packed_ints":[],"note":[],"counts":{},"flag":true})");
 }
 
 // The wire may set a map key twice; the last value wins, as in a parsed generated message
@@ -751,17 +789,13 @@ TEST_F(JsonTranscoderTest, RandomMessagesPrintLikeJsonUtil) {
   EXPECT_GT(exact_, 10 * semantic_);
 }
 
-// Every combination of the three mapping options against json_util's JsonPrintOptions, and what
-// is printed reads back (JsonToBinary) as json_util's parser reads it.
+// Every combination of the three mapping options against json_util's JsonPrintOptions; what
+// is printed reads back (JsonToBinary) as json_util's parser reads it, and to the same message
+// whatever the mapping.
 TEST_F(JsonTranscoderTest, RandomMessagesPrintLikeJsonUtilUnderEveryMapping) {
   JsonTranscoder transcoder(nullptr, {});
-  for (int bits = 0; bits < 8; ++bits) {
-    JsonMapping mapping;
-    mapping.emit_defaults = (bits & 1) != 0;
-    mapping.proto_names = (bits & 2) != 0;
-    mapping.enums_as_numbers = (bits & 4) != 0;
-    SCOPED_TRACE(absl::StrCat("emit_defaults ", mapping.emit_defaults, " proto_names ",
-                              mapping.proto_names, " enums_as_numbers ", mapping.enums_as_numbers));
+  for (const JsonMapping& mapping : AllMappings()) {
+    SCOPED_TRACE(Describe(mapping));
     for (const Descriptor* type : AllTypes()) {
       // json_util mishandles proto2 defaults (below): emit_defaults on proto3 types only.
       if (mapping.emit_defaults &&
@@ -771,14 +805,50 @@ TEST_F(JsonTranscoderTest, RandomMessagesPrintLikeJsonUtilUnderEveryMapping) {
       for (uint64_t seed = 1; seed <= 60; ++seed) {
         std::unique_ptr<Message> message = RandomMessage(type, seed);
         ExpectPrintsLikeJsonUtil(*message, mapping);
-        auto json = transcoder.BinaryToJson(type, message->SerializeAsString(), mapping);
+        const std::string bytes = message->SerializeAsString();
+        auto json = transcoder.BinaryToJson(type, bytes, mapping);
         ASSERT_TRUE(json.ok()) << json.status();
-        // Read back as json_util reads it (its parser takes every spelling).
+        // Read back as json_util reads it (its parser takes every spelling), and to the message
+        // the canonical mapping's text holds (the message printed, but for a -0.0 in a field
+        // without presence, which JSON reads as 0).
         ExpectParsesLikeJsonUtil(type, *json);
+        auto canonical = transcoder.BinaryToJson(type, bytes);
+        ASSERT_TRUE(canonical.ok()) << canonical.status();
+        auto expected = oracle_.ParseJson(type, *canonical);
+        ASSERT_TRUE(expected.ok()) << expected.status();
+        ExpectReadsBackTo(**expected, *json);
         if (HasFailure()) return;
       }
     }
   }
+}
+
+// JsonToBinary reads what json_util writes under every mapping: lowerCamelCase or proto
+// names, enum names or numbers, with or without the defaults.
+TEST_F(JsonTranscoderTest, ReadsEveryMappingJsonUtilWrites) {
+  auto message = oracle_.ParseJson(demo::v1::Sample::descriptor(), kFullSample);
+  ASSERT_TRUE(message.ok()) << message.status();
+  for (const JsonMapping& mapping : AllMappings()) {
+    SCOPED_TRACE(Describe(mapping));
+    auto json = oracle_.PrintJson(**message, mapping.emit_defaults, mapping.proto_names,
+                                  mapping.enums_as_numbers);
+    ASSERT_TRUE(json.ok()) << json.status();
+    ExpectParsesLikeJsonUtil(demo::v1::Sample::descriptor(), *json);
+    ExpectReadsBackTo(**message, *json);
+  }
+}
+
+// A message with nothing set prints as json_util prints it under every mapping: nothing, or
+// every field without presence at its default, named and spelled by the mapping.
+TEST_F(JsonTranscoderTest, DefaultMessagesPrintLikeJsonUtilUnderEveryMapping) {
+  for (const JsonMapping& mapping : AllMappings()) {
+    SCOPED_TRACE(Describe(mapping));
+    for (const Descriptor* type : AllTypes()) {
+      if (type->file()->syntax() != google::protobuf::FileDescriptor::SYNTAX_PROTO3) continue;
+      ExpectPrintsLikeJsonUtil(*oracle_.New(type), mapping);
+    }
+  }
+  EXPECT_EQ(semantic_ + json_util_unreadable_, 0);
 }
 
 TEST_F(JsonTranscoderTest, TheMappingOptionsChangeWhatTheyNameAndNothingElse) {
