@@ -38,43 +38,24 @@ bool DocumentedRefusal(const std::string& why) {
   return false;
 }
 
-// The message inside an Any, when its type is in the pool and its bytes parse.
-std::unique_ptr<google::protobuf::Message> AnyContent(const google::protobuf::Message& any,
-                                                      testing::Oracle* oracle) {
-  const auto* type = any.GetDescriptor();
-  const auto* r = any.GetReflection();
-  const std::string url = r->GetString(any, type->FindFieldByNumber(1));
-  const auto* packed = type->file()->pool()->FindMessageTypeByName(url.substr(url.rfind('/') + 1));
-  if (packed == nullptr) return nullptr;
-  auto content = oracle->ParseBinary(packed, r->GetString(any, type->FindFieldByNumber(2)));
-  return content.ok() ? *std::move(content) : nullptr;
-}
-
 bool IsAny(const google::protobuf::Message& m) {
   return m.GetDescriptor()->full_name() == "google.protobuf.Any";
 }
 
-// Whether a wrapper (Int32Value, ...) anywhere in `message`, Any contents included, carries
-// unknown fields. json_util reads a wrapper's first field whatever its number and wire type,
-// and refuses the message when more follows; the transcoder reads the value field and ignores
-// the rest, as protobuf does.
-bool HasWrapperWithUnknownFields(google::protobuf::Message* message, testing::Oracle* oracle,
-                                 int depth = 0) {
-  if (depth > 200) return false;
-  const std::string& name = message->GetDescriptor()->full_name();
-  if (name.size() > 5 && name.compare(name.size() - 5, 5, "Value") == 0 &&
-      name.rfind("google.protobuf.", 0) == 0 && name != "google.protobuf.Value" &&
-      name != "google.protobuf.ListValue" &&
-      !message->GetReflection()->GetUnknownFields(*message).empty()) {
-    return true;
-  }
-  if (IsAny(*message)) {
-    auto content = AnyContent(*message, oracle);
-    return content != nullptr && HasWrapperWithUnknownFields(content.get(), oracle, depth + 1);
-  }
-  return !testing::ForEachSubmessage(message, [&](const auto*, google::protobuf::Message* child) {
-    return !HasWrapperWithUnknownFields(child, oracle, depth + 1);
-  });
+// A wrapper (Int32Value, ...) that carries unknown fields. json_util reads a wrapper's first
+// field whatever its number and wire type, and refuses the message when more follows; the
+// transcoder reads the value field and ignores the rest, as protobuf does.
+bool IsWrapperWithUnknownFields(const google::protobuf::Message& m) {
+  const std::string& name = m.GetDescriptor()->full_name();
+  return name.size() > 5 && name.compare(name.size() - 5, 5, "Value") == 0 &&
+         name.rfind("google.protobuf.", 0) == 0 && name != "google.protobuf.Value" &&
+         name != "google.protobuf.ListValue" && !m.GetReflection()->GetUnknownFields(m).empty();
+}
+
+// A proto2 message, whose defaults json_util prints wrongly with always_print_primitive_fields
+// (bridge/transcode/README.md).
+bool IsProto2(const google::protobuf::Message& m) {
+  return m.GetDescriptor()->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO2;
 }
 
 // Replaces the bytes inside every Any with those of the message they parse to. json_util
@@ -83,7 +64,7 @@ bool HasWrapperWithUnknownFields(google::protobuf::Message* message, testing::Or
 void NormalizeAnys(google::protobuf::Message* message, testing::Oracle* oracle, int depth = 0) {
   if (depth > 200) return;
   if (IsAny(*message)) {
-    auto content = AnyContent(*message, oracle);
+    auto content = testing::AnyContent(*message, oracle);
     if (content == nullptr) return;
     NormalizeAnys(content.get(), oracle, depth + 1);
     message->GetReflection()->SetString(message, message->GetDescriptor()->FindFieldByNumber(2),
@@ -114,12 +95,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Mismatch("ValidateBinary and ParseFromString disagree", bytes, Text(valid.message()),
              parsed.ok() ? "ok" : "refused");
   }
-  // The names and enum spellings come from the input's length, so every input is also printed
-  // under proto_names and enums_as_numbers, against json_util with the same options.
-  // (emit_defaults has its own test: json_util mishandles it on proto2 and Any.)
+  // The mapping comes from the input's length, so every input is also printed under each
+  // option, against json_util with the same options; emit_defaults only where no proto2
+  // message is printed, since json_util mishandles their defaults.
   JsonMapping mapping;
   mapping.proto_names = (bytes.size() & 1) != 0;
   mapping.enums_as_numbers = (bytes.size() & 2) != 0;
+  mapping.emit_defaults =
+      (bytes.size() & 4) != 0 &&
+      !(parsed.ok() && testing::ContainsMessage(parsed->get(), oracle, IsProto2));
   const absl::StatusOr<std::string> ours = transcoder->BinaryToJson(type, bytes, mapping);
   if (!parsed.ok()) {
     if (ours.ok()) Mismatch("BinaryToJson accepts what ParseFromString refuses", bytes, *ours, "");
@@ -132,16 +116,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Bytes inside an Any are not parsed by ParseFromString; on malformed ones json_util may
     // print garbage or never return (a packed field cut short), so it is not asked.
     if (DocumentedRefusal(Text(ours.status().message()))) return 0;
-    auto theirs = oracle->PrintJson(**parsed, false, mapping.proto_names, mapping.enums_as_numbers);
+    auto theirs = oracle->PrintJson(**parsed, mapping.emit_defaults, mapping.proto_names,
+                                    mapping.enums_as_numbers);
     if (theirs.ok()) {
       Mismatch("json_util prints what the transcoder refuses", bytes, Text(ours.status().message()),
                *theirs);
     }
     return 0;
   }
-  if (HasWrapperWithUnknownFields(parsed->get(), oracle)) return 0;
+  if (testing::ContainsMessage(parsed->get(), oracle, IsWrapperWithUnknownFields)) return 0;
   NormalizeAnys(parsed->get(), oracle);
-  auto theirs = oracle->PrintJson(**parsed, false, mapping.proto_names, mapping.enums_as_numbers);
+  auto theirs = oracle->PrintJson(**parsed, mapping.emit_defaults, mapping.proto_names,
+                                  mapping.enums_as_numbers);
   if (!theirs.ok()) {
     Mismatch("the transcoder prints what json_util refuses", bytes, *ours,
              Text(theirs.status().message()));

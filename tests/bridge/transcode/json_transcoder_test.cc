@@ -69,19 +69,14 @@ std::string Describe(const JsonMapping& mapping) {
 // True when `message` (at any depth, Any contents included) has a map or Struct with two or
 // more entries, whose order json_util might print differently.
 bool HasMultiEntryMap(Message* message) {
-  const auto* r = message->GetReflection();
-  const Descriptor* type = message->GetDescriptor();
-  if (type->full_name() == "google.protobuf.Any") {
-    const std::string url = r->GetString(*message, type->FindFieldByNumber(1));
-    const Descriptor* packed =
-        type->file()->pool()->FindMessageTypeByName(url.substr(url.rfind('/') + 1));
-    if (packed == nullptr) return false;
-    Oracle oracle;
-    auto content = oracle.ParseBinary(packed, r->GetString(*message, type->FindFieldByNumber(2)));
-    return content.ok() && HasMultiEntryMap(content->get());
-  }
-  return !testing::ForEachSubmessage(message, [&](const auto* field, Message* child) {
-    return !((field->is_map() && r->FieldSize(*message, field) >= 2) || HasMultiEntryMap(child));
+  Oracle oracle;
+  return testing::ContainsMessage(message, &oracle, [](const Message& m) {
+    const auto* type = m.GetDescriptor();
+    for (int i = 0; i < type->field_count(); ++i) {
+      const auto* field = type->field(i);
+      if (field->is_map() && m.GetReflection()->FieldSize(m, field) >= 2) return true;
+    }
+    return false;
   });
 }
 

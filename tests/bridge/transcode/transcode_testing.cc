@@ -157,6 +157,39 @@ absl::StatusOr<std::unique_ptr<Message>> Oracle::ParseBinary(const Descriptor* t
   return message;
 }
 
+std::unique_ptr<Message> AnyContent(const Message& any, Oracle* oracle) {
+  const Descriptor* type = any.GetDescriptor();
+  const Reflection* r = any.GetReflection();
+  const std::string url = r->GetString(any, type->FindFieldByNumber(1));
+  const Descriptor* packed =
+      type->file()->pool()->FindMessageTypeByName(url.substr(url.rfind('/') + 1));
+  if (packed == nullptr) return nullptr;
+  auto content = oracle->ParseBinary(packed, r->GetString(any, type->FindFieldByNumber(2)));
+  return content.ok() ? *std::move(content) : nullptr;
+}
+
+namespace {
+
+bool ContainsMessage(Message* message, Oracle* oracle,
+                     const std::function<bool(const Message&)>& is, int depth) {
+  if (depth > 200) return false;
+  if (is(*message)) return true;
+  if (message->GetDescriptor()->full_name() == "google.protobuf.Any") {
+    std::unique_ptr<Message> content = AnyContent(*message, oracle);
+    return content != nullptr && ContainsMessage(content.get(), oracle, is, depth + 1);
+  }
+  return !ForEachSubmessage(message, [&](const FieldDescriptor*, Message* child) {
+    return !ContainsMessage(child, oracle, is, depth + 1);
+  });
+}
+
+}  // namespace
+
+bool ContainsMessage(Message* message, Oracle* oracle,
+                     const std::function<bool(const Message&)>& is) {
+  return ContainsMessage(message, oracle, is, 0);
+}
+
 bool MessagesEqual(const Message& a, const Message& b, std::string* difference) {
   google::protobuf::util::DefaultFieldComparator comparator;
   comparator.set_treat_nan_as_equal(true);

@@ -5,6 +5,7 @@
 #define TESTS_BRIDGE_TRANSCODE_TRANSCODE_TESTING_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -64,6 +65,16 @@ bool ForEachSubmessage(google::protobuf::Message* message, Visit visit) {
   }
   return true;
 }
+
+// The message inside an Any, when its type is in the Any's pool and its bytes parse; null
+// otherwise.
+std::unique_ptr<google::protobuf::Message> AnyContent(const google::protobuf::Message& any,
+                                                      Oracle* oracle);
+
+// Whether `is` holds for `message` or for a message inside it at any depth (up to 200 levels),
+// the contents of every Any included (see AnyContent).
+bool ContainsMessage(google::protobuf::Message* message, Oracle* oracle,
+                     const std::function<bool(const google::protobuf::Message&)>& is);
 
 // Equal field by field (maps as maps, NaN equal to NaN). Explains the first difference.
 bool MessagesEqual(const google::protobuf::Message& a, const google::protobuf::Message& b,
