@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/scenario/runner.h"
+#include "harness/scenario/results.h"
 
 namespace harness::scenario {
 

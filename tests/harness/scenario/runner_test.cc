@@ -148,17 +148,37 @@ TEST(RunnerTest, ABackendCountThatIsNotMetFailsAtTheDeadline) {
   EXPECT_THAT(r.reason, HasSubstr("Say called 1 times, expected 2"));
 }
 
-TEST(RunnerTest, AgainstAUrlTheClientProxyStillInjectsAndInProcessPartsAreSkipped) {
-  auto backend = backend::StartBackend("127.0.0.1:0");
-  ASSERT_TRUE(backend.ok()) << backend.status();
-  auto config = backend::DemoBridgeConfig(backend->target(), "");
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto bridge = backend::StartDemoBridge(*config);
-  ASSERT_TRUE(bridge.ok()) << bridge.status();
+// A demo backend and a bridge in front of it, of the test's own, for scenarios run against the
+// bridge's URL.
+class AgainstAUrlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto backend = backend::StartBackend("127.0.0.1:0");
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+    auto config = backend::DemoBridgeConfig(backend_.target(), "");
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto bridge = backend::StartDemoBridge(*config);
+    ASSERT_TRUE(bridge.ok()) << bridge.status();
+    bridge_ = *std::move(bridge);
+    options_.target.url = absl::StrCat("ws://127.0.0.1:", bridge_->server().port(), "/ws");
+  }
 
-  RunOptions options;
-  options.target.url = absl::StrCat("ws://127.0.0.1:", (*bridge)->server().port(), "/ws");
-  ScenarioReport r = RunScenario(Parse(ResetPeerExpecting(1006)), options);
+  void TearDown() override {
+    if (bridge_ != nullptr) {
+      bridge_->Shutdown();
+      bridge_->Wait();
+    }
+    if (backend_.server != nullptr) backend_.server->Shutdown();
+  }
+
+  backend::RunningBackend backend_;
+  std::unique_ptr<bridge::app::BridgeApp> bridge_;
+  RunOptions options_;
+};
+
+TEST_F(AgainstAUrlTest, TheClientProxyStillInjectsAndInProcessPartsAreSkipped) {
+  ScenarioReport r = RunScenario(Parse(ResetPeerExpecting(1006)), options_);
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
 
   ScenarioReport skipped = RunScenario(Parse(R"pb(
@@ -166,7 +186,7 @@ TEST(RunnerTest, AgainstAUrlTheClientProxyStillInjectsAndInProcessPartsAreSkippe
                                          parts { backend_proxy: true }
                                          steps { connect {} }
                                        )pb"),
-                                       options);
+                                       options_);
   EXPECT_EQ(skipped.verdict, Verdict::kSkipped);
   EXPECT_THAT(skipped.reason, HasSubstr("in-process"));
 
@@ -175,13 +195,27 @@ TEST(RunnerTest, AgainstAUrlTheClientProxyStillInjectsAndInProcessPartsAreSkippe
                                        steps { connect {} }
                                        steps { drain {} }
                                      )pb"),
-                                     options);
+                                     options_);
   EXPECT_EQ(drain.verdict, Verdict::kSkipped);
   EXPECT_THAT(drain.reason, HasSubstr("step 2 (drain)"));
+}
 
-  (*bridge)->Shutdown();
-  (*bridge)->Wait();
-  backend->server->Shutdown();
+TEST_F(AgainstAUrlTest, PublishNeedsControl) {
+  const v1::Scenario scenario = Parse(R"pb(
+    name: "remote_channel"
+    steps { connect {} }
+    steps { subscribe { channel: "news:remote" } }
+    steps { publish { channel: "news:remote" count: 2 } }
+    steps { expect_publications { channel: "news:remote" received: 2 } }
+  )pb");
+  ScenarioReport skipped = RunScenario(scenario, options_);
+  EXPECT_EQ(skipped.verdict, Verdict::kSkipped);
+  EXPECT_THAT(skipped.reason, HasSubstr("step 3 (publish)"));
+  EXPECT_THAT(skipped.reason, HasSubstr("--control"));
+
+  options_.target.control = absl::StrCat("127.0.0.1:", bridge_->control_port());
+  ScenarioReport r = RunScenario(scenario, options_);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
 }
 
 TEST(RunnerTest, ExpectFrameChecksTheNextFrameOfItsType) {
@@ -395,36 +429,6 @@ TEST(ChannelStepsTest, ARefusedSubscribeIsCheckedByCategory) {
   EXPECT_EQ(r.verdict, Verdict::kFail);
   EXPECT_THAT(r.reason, HasSubstr("refused nowhere: not_found"));
   EXPECT_THAT(r.reason, HasSubstr("expected permission_denied"));
-}
-
-TEST(ChannelStepsTest, AgainstAUrlPublishNeedsControl) {
-  auto backend = backend::StartBackend("127.0.0.1:0");
-  ASSERT_TRUE(backend.ok()) << backend.status();
-  auto config = backend::DemoBridgeConfig(backend->target(), "");
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto bridge = backend::StartDemoBridge(*config);
-  ASSERT_TRUE(bridge.ok()) << bridge.status();
-  const v1::Scenario scenario = Parse(R"pb(
-    name: "remote_channel"
-    steps { connect {} }
-    steps { subscribe { channel: "news:remote" } }
-    steps { publish { channel: "news:remote" count: 2 } }
-    steps { expect_publications { channel: "news:remote" received: 2 } }
-  )pb");
-  RunOptions options;
-  options.target.url = absl::StrCat("ws://127.0.0.1:", (*bridge)->server().port(), "/ws");
-  ScenarioReport skipped = RunScenario(scenario, options);
-  EXPECT_EQ(skipped.verdict, Verdict::kSkipped);
-  EXPECT_THAT(skipped.reason, HasSubstr("step 3 (publish)"));
-  EXPECT_THAT(skipped.reason, HasSubstr("--control"));
-
-  options.target.control = absl::StrCat("127.0.0.1:", (*bridge)->control_port());
-  ScenarioReport r = RunScenario(scenario, options);
-  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
-
-  (*bridge)->Shutdown();
-  (*bridge)->Wait();
-  backend->server->Shutdown();
 }
 
 TEST(ChannelStepsTest, ChannelStepsNeedAChannel) {
