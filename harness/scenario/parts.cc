@@ -25,16 +25,19 @@ v1::Proxy ProxySpec(const std::string& name, const std::string& upstream) {
 
 std::string Local(uint16_t port) { return absl::StrCat("127.0.0.1:", port); }
 
-absl::Status FromGrpc(const grpc::Status& status, const char* what) {
+// One call of a control service (`what` names it in errors, "BackendControl/GetStats"), given
+// ten seconds.
+template <typename Stub, typename Request, typename Response>
+absl::Status CallControl(Stub& stub,
+                         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                      Response*),
+                         const Request& request, Response* response, const char* what) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  const grpc::Status status = (stub.*method)(&context, request, response);
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat("BackendControl/", what, ": ", status.error_message()));
-}
-
-std::unique_ptr<grpc::ClientContext> ControlContext(absl::Time deadline) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Seconds(10))));
-  return context;
+                      absl::StrCat(what, ": ", status.error_message()));
 }
 
 }  // namespace
@@ -199,9 +202,8 @@ absl::Status ScenarioParts::AddBackendFault(const v1::BackendFault& fault) {
     v1::AddFaultRequest request;
     *request.mutable_fault() = fault;
     v1::BackendFault added;
-    return FromGrpc(
-        control_->AddFault(ControlContext(absl::InfiniteFuture()).get(), request, &added),
-        "AddFault");
+    return CallControl(*control_, &v1::BackendControl::Stub::AddFault, request, &added,
+                       "BackendControl/AddFault");
   }
   if (!in_process()) {
     return absl::UnimplementedError(
@@ -214,9 +216,8 @@ absl::Status ScenarioParts::Restore() {
   if (backend_.service != nullptr) backend_.service->ResetFaults();
   if (control_ != nullptr) {
     v1::ResetFaultsResponse reset;
-    absl::Status s = FromGrpc(control_->ResetFaults(ControlContext(absl::InfiniteFuture()).get(),
-                                                    v1::ResetFaultsRequest(), &reset),
-                              "ResetFaults");
+    absl::Status s = CallControl(*control_, &v1::BackendControl::Stub::ResetFaults,
+                                 v1::ResetFaultsRequest(), &reset, "BackendControl/ResetFaults");
     if (!s.ok()) return s;
   }
   return proxies_ == nullptr ? absl::OkStatus() : proxies_->registry().Reset();
@@ -243,9 +244,8 @@ absl::Status ScenarioParts::SwitchBridge() {
 absl::StatusOr<v1::BackendStats> ScenarioParts::BackendStats() const {
   if (control_ != nullptr) {
     v1::BackendStats stats;
-    absl::Status s = FromGrpc(control_->GetStats(ControlContext(absl::InfiniteFuture()).get(),
-                                                 v1::GetStatsRequest(), &stats),
-                              "GetStats");
+    absl::Status s = CallControl(*control_, &v1::BackendControl::Stub::GetStats,
+                                 v1::GetStatsRequest(), &stats, "BackendControl/GetStats");
     if (!s.ok()) return s;
     for (auto& [method, n] : *stats.mutable_calls()) {
       auto before = baseline_.calls().find(method);
@@ -288,12 +288,9 @@ absl::StatusOr<bridge::v1::PublishResponse> ScenarioParts::Publish(const std::st
   request.set_channel(channel);
   request.set_data(data);
   bridge::v1::PublishResponse response;
-  const grpc::Status status =
-      bridge_control_->Publish(ControlContext(absl::InfiniteFuture()).get(), request, &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("BridgeControl/Publish: ", status.error_message()));
-  }
+  absl::Status s = CallControl(*bridge_control_, &bridge::v1::BridgeControl::Stub::Publish, request,
+                               &response, "BridgeControl/Publish");
+  if (!s.ok()) return s;
   return response;
 }
 
