@@ -7,9 +7,13 @@ each run, as medians over the runs.
     python3 bench/transcode_report.py [--runs 3] [--core 1] [--binary PATH]
 """
 import argparse
-import json
+import os
 import statistics
-import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "micro"))
+import gbench  # noqa: E402
 
 SIZES = ["small", "medium", "large"]
 # (direction, transcoder benchmark, json_util benchmarks)
@@ -19,19 +23,13 @@ DIRECTIONS = [
     ("protobuf → JSON", "BM_Transcoder_BinaryToJson",
      ["BM_JsonUtil_BinaryToJsonString", "BM_JsonUtil_MessageToJsonString"]),
 ]
+# The JSON mappings of BM_Transcoder_BinaryToJsonMapped, by its second argument.
+MAPPINGS = [(1, "emit_defaults"), (2, "proto_names"), (4, "enums_as_numbers"), (7, "all three")]
 
 
 def run_once(binary, core):
-    out = subprocess.run(
-        ["taskset", "-c", str(core), binary, "--benchmark_min_time=0.5",
-         "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
-         "--benchmark_format=json"],
-        check=True, capture_output=True, text=True).stdout
-    medians = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            medians[b["run_name"]] = (b["bytes_per_second"] / 1e6, b.get("label", ""))
-    return medians
+    return {name: (b["bytes_per_second"] / 1e6, b.get("label", ""), gbench.cpu_ns(b))
+            for name, b in gbench.medians(binary, core, 0.5).items()}
 
 
 def main():
@@ -57,6 +55,21 @@ def main():
             print(f"| {direction} | {label} | {median(name):.0f} | "
                   f"{median(theirs[0] + f'/{i}'):.1f} / {median(theirs[1] + f'/{i}'):.1f} | "
                   f"{ratios[0]:.1f}× / {ratios[1]:.1f}× |")
+    print()
+    print("protobuf → JSON under the other mappings: time per call, and against the default "
+          "mapping in the same run")
+    print()
+    print("| mapping | " + " | ".join(SIZES) + " |")
+    print("| --- | --- | --- | --- |")
+    for bits, mapping in MAPPINGS:
+        cells = []
+        for i in range(len(SIZES)):
+            name = f"BM_Transcoder_BinaryToJsonMapped/{i}/{bits}"
+            ns = statistics.median(r[name][2] for r in runs)
+            ratio = statistics.median(r[name][2] / r[f"BM_Transcoder_BinaryToJson/{i}"][2]
+                                      for r in runs)
+            cells.append(f"{ns:,.0f} ns ({ratio:.2f}×)")
+        print(f"| {mapping} | " + " | ".join(cells) + " |")
     print()
     print("| parser | " + " | ".join(SIZES) + " |")
     print("| --- | --- | --- | --- |")

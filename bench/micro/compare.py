@@ -12,26 +12,18 @@ median CPU time is taken within each round, and the table gives the median of th
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+import gbench  # noqa: E402
 
 BENCHMARKS = ["frame_codec_benchmark", "session_dispatch_benchmark", "transcode_benchmark"]
-UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def run(binary, cpu):
-    out = subprocess.run(
-        ["taskset", "-c", str(cpu), binary, "--benchmark_repetitions=3",
-         "--benchmark_report_aggregates_only=true", "--benchmark_min_time=0.2",
-         "--benchmark_format=json"],
-        check=True, capture_output=True, text=True).stdout
-    medians = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            medians[b["run_name"]] = b["cpu_time"] * UNIT_NS[b["time_unit"]]
-    return medians
+    return {name: gbench.cpu_ns(b) for name, b in gbench.medians(binary, cpu, 0.2).items()}
 
 
 def main():
