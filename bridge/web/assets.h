@@ -1,6 +1,7 @@
 // The pages and scripts the bridge serves itself on its WebSocket port (GET, same origin as the
-// WebSocket, so a page can connect without CORS): the JavaScript client of docs/protocol.md and the
-// chat demo. They are the files of bridge/web/static, built into the binary.
+// WebSocket, so a page can connect without CORS): the JavaScript client of docs/protocol.md (the
+// module bridge/web/client/bridge-client.js at /bridge-client.mjs, and the classic script made
+// from it at /bridge-client.js) and the demo pages of bridge/web/static, built into the binary.
 #ifndef BRIDGE_WEB_ASSETS_H_
 #define BRIDGE_WEB_ASSETS_H_
 

@@ -1,7 +1,8 @@
-// Unit tests of bridge/web/static/bridge-client.js: the pure parts (backoff, the error table,
-// seq and ack bookkeeping) and the client's logic against a fake WebSocket and a fake clock,
-// so no test waits for real time. Loaded after bridge-client.js; runBridgeClientTests()
-// resolves with {passed, failed, results: [{name, ok, error}]}.
+// Unit tests of the JavaScript client (bridge/web/client/bridge-client.js): the pure parts
+// (backoff, the error table, seq and ack bookkeeping) and the client's logic against a fake
+// WebSocket and a fake clock, so no test waits for real time. They use the global
+// BridgeClient: load the classic script first, or set it from the ES module.
+// runBridgeClientTests() resolves with {passed, failed, results: [{name, ok, error}]}.
 'use strict';
 
 (function (global) {
@@ -495,6 +496,208 @@
     t.client.unsubscribe('a');
     const ws = connected(t);
     eq(ws.sent.map((f) => f.type), ['connect']);
+  });
+
+  // ---- Client streaming and bidi ----
+
+  // Reads a call's replies with `for await` until it ends: {replies, error}.
+  async function drain(call) {
+    const replies = [];
+    try {
+      for await (const r of call) replies.push(r);
+      return { replies, error: null };
+    } catch (e) {
+      return { replies, error: e };
+    }
+  }
+
+  // The frames of one call the socket got, as [type, text of the payload]: what a stream sent.
+  const callFrames = (ws, id) => ws.sent.filter((f) => f.messageId === id)
+    .map((f) => (f.payload ? [f.type, f.payload.text] : [f.type]));
+
+  test('bidi: message, stream_sends and the half-close in order; replies by for await', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const chat = t.client.bidiStream('demo.v1.Echo/Chat', { metadata: { 'x-k': 'v' } });
+    const id = chat.messageId;
+    eq(chat.send({ text: 'a' }), true);
+    chat.send({ text: 'b' });
+    chat.end();
+    chat.end(); // once only
+    eq(callFrames(ws, id), [['message'], ['stream_send', 'a'], ['stream_send', 'b'], ['stream_end']]);
+    const m = ws.frames('message')[0];
+    eq([m.method, m.metadata, 'payload' in m], ['demo.v1.Echo/Chat', { 'x-k': 'v' }, false],
+       'no first request message unless one is given');
+    const reading = drain(chat);
+    ws.receive({ type: 'stream_message', messageId: id, payload: { text: 'A' }, seq: 2 });
+    ws.receive({ type: 'stream_message', messageId: id, payload: { text: 'B' }, seq: 3 });
+    ws.receive({ type: 'stream_end', messageId: id, status: { code: 0 }, trailers: { t: '1' }, seq: 4 });
+    const { replies, error } = await reading;
+    eq([replies.map((r) => r.text), error], [['A', 'B'], null]);
+    eq((await chat.done).trailers, { t: '1' });
+    eq(chat.send({ text: 'late' }), false, 'send after the end: false, nothing sent');
+    eq(ws.frames('stream_send').length, 2);
+  });
+
+  test('bidi callbacks: onMessage, then onEnd or onError; a first payload goes in the message', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const got = [];
+    const ok = t.client.bidiStream('demo.v1.Echo/Chat', {
+      payload: { text: 'first' },
+      onMessage: (r) => got.push(r.text),
+      onEnd: (e) => got.push('end ' + e.status.code),
+      onError: (e) => got.push('error ' + e.category),
+    });
+    eq(ws.frames('message')[0].payload, { text: 'first' });
+    ws.receive({ type: 'stream_message', messageId: ok.messageId, payload: { text: 'F' }, seq: 2 });
+    ws.receive({ type: 'stream_end', messageId: ok.messageId, status: { code: 0 }, seq: 3 });
+    await ok.done;
+    await settle();
+    const bad = t.client.bidiStream('demo.v1.Echo/Chat', {
+      onError: (e) => got.push('error ' + e.category + ' ' + e.grpcCode),
+    });
+    ws.receive({ type: 'stream_message', messageId: bad.messageId, payload: { text: 'X' }, seq: 4 });
+    ws.receive({ type: 'error', messageId: bad.messageId, category: 'internal', retryable: false,
+                 grpcCode: 13, message: 'failed mid-stream', seq: 5 });
+    await settle();
+    eq(got, ['F', 'end 0', 'error internal 13']);
+    const { replies, error } = await drain(bad);
+    eq([replies.map((r) => r.text), error && error.category], [['X'], 'internal'],
+       'the iterator gives what came, then throws the error');
+  });
+
+  test('client streaming: done is the one reply; send after end() throws', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const collect = t.client.clientStream('demo.v1.Echo/Collect', { payload: { text: 'a' } });
+    collect.send({ text: 'b' });
+    collect.end();
+    let thrown = null;
+    try { collect.send({ text: 'c' }); } catch (e) { thrown = e; }
+    assert(thrown !== null, 'send after end() throws');
+    eq(callFrames(ws, collect.messageId), [['message', 'a'], ['stream_send', 'b'], ['stream_end']]);
+    ws.receive({ type: 'response', messageId: collect.messageId, payload: { texts: ['a', 'b'] }, seq: 2 });
+    eq(await collect.done, { texts: ['a', 'b'] });
+  });
+
+  test('send() and end() need a streaming request: not on a server stream', () => {
+    const t = setup();
+    connected(t);
+    const repeat = t.client.serverStream('demo.v1.Echo/Repeat', { count: 1 });
+    let thrown = 0;
+    for (const f of [() => repeat.send({}), () => repeat.end()]) {
+      try { f(); } catch (e) { thrown++; }
+    }
+    eq(thrown, 2);
+  });
+
+  test('server streaming as a BridgeCall: for await, done, and leaving the loop cancels', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const repeat = t.client.serverStream('demo.v1.Echo/Repeat', { count: 3 });
+    const id = repeat.messageId;
+    eq(ws.frames('message')[0].payload, { count: 3 });
+    for (const n of [1, 2]) {
+      ws.receive({ type: 'stream_message', messageId: id, payload: { sequence: String(n) }, seq: n + 1 });
+    }
+    const seen = [];
+    for await (const r of repeat) {
+      seen.push(r.sequence);
+      if (seen.length === 2) break;
+    }
+    eq(seen, ['1', '2'], 'replies that came before the loop wait for it');
+    eq(ws.frames('cancel').map((f) => f.messageId), [id], 'break cancels the call');
+    let error = null;
+    try { await repeat.done; } catch (e) { error = e; }
+    eq(error && error.category, 'cancelled');
+  });
+
+  test('streams while disconnected: sends wait in the queue; after a resume the unanswered message goes first', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const chat = t.client.bidiStream('demo.v1.Echo/Chat');
+    const collect = t.client.clientStream('demo.v1.Echo/Collect');
+    collect.send({ text: 'c1' });
+    chat.send({ text: 'one' });
+    ws.receive({ type: 'stream_message', messageId: chat.messageId, payload: { text: 'one' }, seq: 2 });
+    ws.drop(1006);
+    chat.send({ text: 'two' });
+    collect.send({ text: 'c2' });
+    collect.end();
+    const later = t.client.bidiStream('demo.v1.Echo/Chat', { payload: { text: 'new' } });
+    t.clock.advance(t.states[t.states.length - 1].delayMs);
+    const ws2 = t.WS.last();
+    ws2.open();
+    eq(ws2.sent.map((f) => f.type), ['connect'], 'nothing but connect before the confirm');
+    confirm(ws2, { resumed: true, seq: 3 });
+    eq(ws2.sent.slice(1).map((f) => [f.type, f.messageId]), [
+      ['message', collect.messageId], // unanswered: sent again, the server knows it
+      ['stream_send', chat.messageId],
+      ['stream_send', collect.messageId],
+      ['stream_end', collect.messageId],
+      ['message', later.messageId],
+    ], 'the answered bidi call is not sent again; queued frames follow in order');
+    eq(ws2.frames('stream_send').map((f) => f.payload.text), ['two', 'c2']);
+    ws2.receive({ type: 'stream_message', messageId: chat.messageId, payload: { text: 'two' }, seq: 4 });
+    chat.end();
+    ws2.receive({ type: 'stream_end', messageId: chat.messageId, status: { code: 0 }, seq: 5 });
+    const { replies } = await drain(chat);
+    eq(replies.map((r) => r.text), ['one', 'two'], 'each reply once, across the resume');
+  });
+
+  test('streams, not resumed: an idempotent call without a reply is sent again whole; others fail', async () => {
+    const t = setup();
+    const ws = connected(t);
+    const again = t.client.bidiStream('demo.v1.Echo/Chat', { idempotent: true, payload: { text: 'p' } });
+    again.send({ text: 'q' });
+    again.end();
+    const lost = t.client.bidiStream('demo.v1.Echo/Chat');
+    lost.send({ text: 'x' });
+    const answered = t.client.bidiStream('demo.v1.Echo/Chat', { idempotent: true });
+    answered.send({ text: 'y' });
+    ws.receive({ type: 'stream_message', messageId: answered.messageId, payload: { text: 'y' }, seq: 2 });
+    ws.drop(1006);
+    t.clock.advance(t.states[t.states.length - 1].delayMs);
+    const ws2 = t.WS.last();
+    ws2.open();
+    confirm(ws2, { conversationId: 's-2', resumed: false, seq: 1 });
+    eq(callFrames(ws2, again.messageId), [['message', 'p'], ['stream_send', 'q'], ['stream_end']]);
+    eq(ws2.sent.filter((f) => f.messageId !== again.messageId && f.type !== 'connect').length, 0,
+       'nothing of the other calls');
+    for (const call of [lost, answered]) {
+      const { error } = await drain(call);
+      eq([error && error.category, error && error.retryable], ['network_error', true]);
+    }
+  });
+
+  test('cancel: a queued stream never goes out; a sent one sends cancel; both end cancelled', async () => {
+    const t = setup();
+    t.client.connect();
+    const ws = t.WS.last();
+    const queued = t.client.bidiStream('demo.v1.Echo/Chat');
+    queued.send({ text: 'never' });
+    queued.cancel();
+    ws.open();
+    confirm(ws);
+    eq(ws.sent.map((f) => f.type), ['connect'], 'neither its message nor its stream_send');
+    const sent = t.client.bidiStream('demo.v1.Echo/Chat');
+    sent.cancel();
+    eq(ws.frames('cancel').map((f) => f.messageId), [sent.messageId]);
+    for (const call of [queued, sent]) {
+      const { error } = await drain(call);
+      eq(error && error.category, 'cancelled');
+    }
+  });
+
+  test('a stream past its deadline ends with timeout', async () => {
+    const t = setup({ callTimeoutSlackMs: 100, heartbeatTimeoutMs: 100000 });
+    const ws = connected(t);
+    const chat = t.client.bidiStream('demo.v1.Echo/Chat', { timeoutMs: 1000 });
+    eq(ws.frames('message')[0].timeoutMs, 1000);
+    t.clock.advance(1100);
+    const { error } = await drain(chat);
+    eq([error && error.category, ws.frames('cancel').length], ['timeout', 1]);
   });
 
   // ---- Runner ----

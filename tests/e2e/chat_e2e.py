@@ -16,18 +16,12 @@ Usage: chat_e2e.py DEMO FAULT_PROXY
 import asyncio
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import urllib.request
 
 from chat_cdp import Browser, CdpError
 from e2e_checks import check, summary
-
-DEADLINE = 15.0
+from e2e_processes import DEADLINE, DemoBehindProxy
 ROOM = "e2e"
 DEMO, FAULT_PROXY = sys.argv[1], sys.argv[2]
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
@@ -44,50 +38,6 @@ PAGE_TEXT = "document.body.innerText"
 # Every 'state' event of the page's client from now on, in window.states.
 RECORD_STATES = ("window.states = []; chatClient.on('state', (s) => states.push("
                  "{state: s.state, category: s.category, resumed: s.resumed})); true")
-
-
-def start(argv, patterns):
-    """Starts `argv` and reads its stdout until each regex in `patterns` matched a line;
-    returns the process and the first group of each."""
-    log_path = os.path.join(TMP, os.path.basename(argv[0]) + ".log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
-    found = {}
-    while len(found) < len(patterns):
-        line = proc.stdout.readline()
-        if not line:
-            with open(log_path) as f:
-                raise RuntimeError(f"{argv[0]} stopped: {f.read()}")
-        for name, pattern in patterns.items():
-            match = re.search(pattern, line)
-            if match:
-                found[name] = match.group(1)
-    # The rest of its output is not needed, but must not fill the pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    return proc, found
-
-
-class FaultProxy:
-    """The proxy's HTTP API (Toxiproxy's shape)."""
-
-    def __init__(self, api_port):
-        self.base = f"http://127.0.0.1:{api_port}"
-
-    def request(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=DEADLINE) as reply:
-            return reply.status
-
-    def cut(self):
-        """Resets every connection through the proxy, and each new one, until restore()."""
-        return self.request("POST", "/proxies/bridge/toxics", {
-            "name": "cut", "type": "reset_peer", "stream": "downstream", "toxicity": 1,
-            "attributes": {"timeout": 0}})
-
-    def restore(self):
-        return self.request("DELETE", "/proxies/bridge/toxics/cut")
 
 
 async def send_message(page, text):
@@ -223,27 +173,11 @@ async def scenario(bridge_port, proxy_port, proxy):
 
 
 def main():
-    demo, found = start([DEMO, "--listen=127.0.0.1:0"],
-                        {"bridge": r"ws://127\.0\.0\.1:(\d+)/ws"})
-    bridge_port = found["bridge"]
-    config = os.path.join(TMP, "chat_e2e_faults.textproto")
-    with open(config, "w") as f:
-        f.write(f'proxies {{ name: "bridge" listen: "127.0.0.1:0" '
-                f'upstream: "127.0.0.1:{bridge_port}" }}\n')
-    proxy_proc, found = start(
-        [FAULT_PROXY, f"--config={config}", "--api_listen=127.0.0.1:0", "--grpc_listen="],
-        {"proxy": r"proxy bridge listening on 127\.0\.0\.1:(\d+)",
-         "api": r"HTTP API on http://127\.0\.0\.1:(\d+)"})
+    servers = DemoBehindProxy(DEMO, FAULT_PROXY, TMP)
     try:
-        asyncio.run(scenario(bridge_port, found["proxy"], FaultProxy(found["api"])))
+        asyncio.run(scenario(servers.bridge_port, servers.proxy_port, servers.proxy))
     finally:
-        for name, proc in (("fault proxy", proxy_proc), ("demo", demo)):
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=DEADLINE)
-            check(f"{name} exits 0 on SIGTERM", code == 0, f"exit {code}")
-            if code != 0:  # its stderr says why (a sanitizer's report, for one)
-                with open(os.path.join(TMP, os.path.basename(proc.args[0]) + ".log")) as f:
-                    print(f.read()[-20000:])
+        servers.stop()
     return summary()
 
 
