@@ -13,7 +13,6 @@ using ::bridge::client::CloseInfo;
 using ::bridge::client::SessionError;
 using ::bridge::client::SessionInfo;
 using ::bridge::client::State;
-using ::bridge::client::StateChange;
 using ::bridge::protocol::CategoryName;
 
 SessionSteps::SessionSteps(bridge::client::WebSocketClient& client,
@@ -25,7 +24,7 @@ SessionSteps::SessionSteps(bridge::client::WebSocketClient& client,
 
 void SessionSteps::Record() {
   bridge::client::ClientHandlers h;
-  h.on_state_change = [this](const StateChange& change) {
+  h.on_state_change = [this](const bridge::client::StateChange& change) {
     // Taken on every change, so that an expect_state waiting on this mutex looks again.
     absl::MutexLock lock(&mu_);
     if (change.from != State::kReconnecting || change.to != State::kConnecting) return;
