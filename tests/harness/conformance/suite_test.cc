@@ -1,8 +1,10 @@
 // The suite's small parts: URL parsing, case selection, checks, and frame parsing.
 #include "harness/conformance/suite.h"
 
+#include <map>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +69,24 @@ TEST(AllCasesTest, IdsAreUniqueAndEveryGroupIsThere) {
   }
   EXPECT_EQ(groups,
             (std::set<std::string>{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}));
+}
+
+// The report lists the cases as AllCases has them: by group, then by number ("4.9" before
+// "4.10"), one group name to each group number.
+TEST(AllCasesTest, CasesAreInIdOrderWithOneNamePerGroup) {
+  const auto numbers = [](const std::string& id) {
+    const size_t dot = id.find('.');
+    return std::make_pair(std::stoi(id.substr(0, dot)), std::stoi(id.substr(dot + 1)));
+  };
+  std::map<int, std::string> names;
+  for (size_t i = 0; i < AllCases().size(); ++i) {
+    const Case& c = AllCases()[i];
+    if (i > 0) {
+      EXPECT_LT(numbers(AllCases()[i - 1].id), numbers(c.id)) << c.id;
+    }
+    const auto it = names.emplace(numbers(c.id).first, c.group).first;
+    EXPECT_EQ(it->second, c.group) << c.id;
+  }
 }
 
 TEST(CaseSelectedTest, AGroupPrefixDoesNotTakeTheGroupsAfterIt) {
