@@ -1113,11 +1113,11 @@ class SessionRun {
     return i < 5 ? kChannels[i] : in_.Text();
   }
   std::string MetadataKey() {
-    static const char* kKeys[] = {"x-a",     "x-b",       "authorization", "x-trace-bin",
-                                  "x-b-bin", "-bin",      "grpc-timeout",  "x-bridge-client-id",
-                                  "te",      "host",      "content-type",  "X-Upper",
-                                  "a b",     "",          "x-\xc3\xbc",    ":path",
-                                  "x.y_z-0", "user-agent",    "traceparent",   "tracestate"};
+    static const char* kKeys[] = {"x-a",     "x-b",        "authorization", "x-trace-bin",
+                                  "x-b-bin", "-bin",       "grpc-timeout",  "x-bridge-client-id",
+                                  "te",      "host",       "content-type",  "X-Upper",
+                                  "a b",     "",           "x-\xc3\xbc",    ":path",
+                                  "x.y_z-0", "user-agent", "traceparent",   "tracestate"};
     const size_t i = in_.Pick(22);
     return i < 20 ? kKeys[i] : in_.Text();
   }

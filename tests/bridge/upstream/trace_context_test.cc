@@ -88,10 +88,9 @@ TEST(ChildTraceTest, WithoutAParentANewSampledTraceOnlyWhenAsked) {
 }
 
 TEST(ChildTraceTest, AnAllZeroIdIsDrawnAgain) {
-  std::optional<CallTrace> t =
-      ChildTrace(std::nullopt, "", true,
-                 Ids({std::string(32, '0'), std::string(32, '7'), std::string(16, '0'),
-                      std::string(16, '8')}));
+  std::optional<CallTrace> t = ChildTrace(std::nullopt, "", true,
+                                          Ids({std::string(32, '0'), std::string(32, '7'),
+                                               std::string(16, '0'), std::string(16, '8')}));
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->parent.trace_id, std::string(32, '7'));
   EXPECT_EQ(t->parent.parent_id, std::string(16, '8'));
