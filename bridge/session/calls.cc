@@ -329,23 +329,25 @@ std::optional<Session::Refusal> Session::TraceCall(upstream::Metadata* metadata,
   std::optional<std::string> sent_parent;
   std::string sent_state;
   TakeTraceEntries(metadata, &sent_parent, &sent_state);
-  std::optional<upstream::TraceParent> from = upgrade_trace_;
-  std::string tracestate = upgrade_tracestate_;
+  // The message's own context, or else the upgrade's (read in place, not copied per call).
+  const upstream::TraceParent* from = upgrade_trace_.has_value() ? &*upgrade_trace_ : nullptr;
+  std::string_view tracestate = upgrade_tracestate_;
+  absl::StatusOr<upstream::TraceParent> parsed;
   if (sent_parent.has_value()) {
-    absl::StatusOr<upstream::TraceParent> parsed = upstream::ParseTraceParent(*sent_parent);
+    parsed = upstream::ParseTraceParent(*sent_parent);
     if (!parsed.ok()) {
       return Refusal{std::string(parsed.status().message()), "metadata[\"traceparent\"]"};
     }
     if (absl::Status state = upstream::CheckTraceState(sent_state); !state.ok()) {
       return Refusal{std::string(state.message()), "metadata[\"tracestate\"]"};
     }
-    from = *std::move(parsed);
-    tracestate = std::move(sent_state);  // a tracestate goes with its own traceparent only
+    from = &*parsed;
+    tracestate = sent_state;  // a tracestate goes with its own traceparent only
   }
   static const upstream::HexSource kRandomHex = &RandomHex;
   const upstream::HexSource& random = options_.random_hex ? options_.random_hex : kRandomHex;
   std::optional<upstream::CallTrace> trace =
-      upstream::ChildTrace(from, std::move(tracestate), options_.start_traces, random);
+      upstream::ChildTrace(from, tracestate, options_.start_traces, random);
   if (!trace.has_value()) return std::nullopt;
   *traceparent = trace->parent.ToString();
   metadata->emplace_back(upstream::kTraceParentKey, *traceparent);

@@ -74,13 +74,13 @@ absl::Status CheckTraceState(std::string_view value) {
   return absl::OkStatus();
 }
 
-std::optional<CallTrace> ChildTrace(const std::optional<TraceParent>& from, std::string tracestate,
+std::optional<CallTrace> ChildTrace(const TraceParent* from, std::string_view tracestate,
                                     bool start_new, const HexSource& random) {
   CallTrace trace;
-  if (from.has_value()) {
+  if (from != nullptr) {
     trace.parent.trace_id = from->trace_id;
     trace.parent.flags = from->flags;
-    trace.tracestate = std::move(tracestate);
+    trace.tracestate = std::string(tracestate);
   } else if (start_new) {
     trace.parent.trace_id = NonZeroId(16, random);
     trace.parent.flags = "01";  // sampled: the bridge started it to be seen

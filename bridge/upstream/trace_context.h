@@ -48,9 +48,9 @@ struct CallTrace {
 // Random lower-case hex of `bytes` bytes (RandomHex in the bridge; a fixed source in tests).
 using HexSource = std::function<std::string(size_t bytes)>;
 
-// The call's context as a child of `from` (a new span id from `random`), or, when there is no
-// `from`, a new trace (new trace and span ids, sampled) if `start_new`; nullopt otherwise.
-std::optional<CallTrace> ChildTrace(const std::optional<TraceParent>& from, std::string tracestate,
+// The call's context as a child of `from` (a new span id from `random`), or, when `from` is
+// null, a new trace (new trace and span ids, sampled) if `start_new`; nullopt otherwise.
+std::optional<CallTrace> ChildTrace(const TraceParent* from, std::string_view tracestate,
                                     bool start_new, const HexSource& random);
 
 }  // namespace bridge::upstream

@@ -73,22 +73,22 @@ HexSource Ids(std::vector<std::string> ids) {
 
 TEST(ChildTraceTest, AChildKeepsTheTraceFlagsAndStateWithANewSpan) {
   const TraceParent from = *ParseTraceParent(kParent);
-  std::optional<CallTrace> t = ChildTrace(from, "k=v", false, Ids({"aaaaaaaaaaaaaaaa"}));
+  std::optional<CallTrace> t = ChildTrace(&from, "k=v", false, Ids({"aaaaaaaaaaaaaaaa"}));
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->parent.ToString(), "00-4bf92f3577b34da6a3ce929d0e0e4736-aaaaaaaaaaaaaaaa-01");
   EXPECT_EQ(t->tracestate, "k=v");
 }
 
 TEST(ChildTraceTest, WithoutAParentANewSampledTraceOnlyWhenAsked) {
-  EXPECT_FALSE(ChildTrace(std::nullopt, "", false, Ids({})).has_value());
-  std::optional<CallTrace> t = ChildTrace(
-      std::nullopt, "", true, Ids({"0123456789abcdef0123456789abcdef", "fedcba9876543210"}));
+  EXPECT_FALSE(ChildTrace(nullptr, "", false, Ids({})).has_value());
+  std::optional<CallTrace> t =
+      ChildTrace(nullptr, "", true, Ids({"0123456789abcdef0123456789abcdef", "fedcba9876543210"}));
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->parent.ToString(), "00-0123456789abcdef0123456789abcdef-fedcba9876543210-01");
 }
 
 TEST(ChildTraceTest, AnAllZeroIdIsDrawnAgain) {
-  std::optional<CallTrace> t = ChildTrace(std::nullopt, "", true,
+  std::optional<CallTrace> t = ChildTrace(nullptr, "", true,
                                           Ids({std::string(32, '0'), std::string(32, '7'),
                                                std::string(16, '0'), std::string(16, '8')}));
   ASSERT_TRUE(t.has_value());
