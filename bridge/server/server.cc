@@ -254,7 +254,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [key, core] : cores_) cores.push_back(core);
-      idle = open_.empty();
+      idle = IdleLocked();
     }
     for (auto& core : cores) core->Post([core] { core->Drain(); });
     if (idle) {
@@ -290,8 +290,15 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     hooks.next = [this]() -> Acceptor::Pending {
       WsConnectionPtr con = endpoint_.get_connection();
       if (con == nullptr) return {};
-      return {&con->get_raw_socket(),
-              [con] { asio::post(*con->get_strand(), [con] { con->start(); }); }};
+      return {&con->get_raw_socket(), [this, con] {
+                // From here until OnOpen, OnFail or OnHttp the connection is in its handshake:
+                // its client may soon hold a 101, so a drain waits for it as for an open one.
+                {
+                  absl::MutexLock lock(&mu_);
+                  handshaking_.insert(con->get_handle());
+                }
+                asio::post(*con->get_strand(), [con] { con->start(); });
+              }};
     };
     hooks.failed = [this](const std::string& reason) {
       metrics_.accept_errors.fetch_add(1, std::memory_order_relaxed);
@@ -396,7 +403,9 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     const auto remote = con->get_raw_socket().remote_endpoint(ec);
     const std::string ip = ec ? std::string("unknown") : remote.address().to_string();
     const char* reason = "";
-    if (!AdmitConnection(hdl, ip, &reason)) {
+    const bool admitted = AdmitConnection(hdl, ip, &reason);
+    EndHandshake(hdl);  // after AdmitConnection: a drain always sees it open or in its handshake
+    if (!admitted) {
       // Over capacity: the protocol's answer is 1013, try again later. No session is made.
       metrics_.CountCloseSent(protocol::close_code::kTryAgainLater);
       log::Warn("connection_refused").Int("code", 1013).Str("reason", reason).Str("ip", ip);
@@ -488,6 +497,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   }
 
   void OnFail(connection_hdl hdl) {
+    EndHandshake(hdl);  // a handshake that failed or was refused
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     std::shared_ptr<Core> core = con->template GetCore<Core>();
     if (core == nullptr) return;
@@ -503,13 +513,27 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
     admission_.Leave(ip);
     absl::MutexLock lock(&mu_);
     open_.erase(hdl);
-    if (draining_.load() && open_.empty()) {
-      asio::post(*drain_strand_, [this] {
-        if (grace_) grace_->cancel();
-        drain_over_ = true;
-        StopIfDrained();
-      });
-    }
+    EndDrainIfIdle();
+  }
+
+  // Once OnOpen has admitted (open_) or refused the connection, or OnFail has seen it fail.
+  void EndHandshake(const connection_hdl& hdl) {
+    absl::MutexLock lock(&mu_);
+    if (handshaking_.erase(hdl) != 0) EndDrainIfIdle();
+  }
+
+  bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return open_.empty() && handshaking_.empty();
+  }
+
+  // A drain is over when no connection is open or in its handshake.
+  void EndDrainIfIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!draining_.load() || !IdleLocked()) return;
+    asio::post(*drain_strand_, [this] {
+      if (grace_) grace_->cancel();
+      drain_over_ = true;
+      StopIfDrained();
+    });
   }
 
   // The admin listener: plain HTTP on its own port, on the same io threads.
@@ -543,6 +567,7 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   }
 
   void OnHttp(connection_hdl hdl) {
+    EndHandshake(hdl);  // a plain HTTP request: websocketpp calls no other handler for it
     WsConnectionPtr con = endpoint_.get_con_from_hdl(hdl);
     const std::string& resource = con->get_resource();
     const web::Asset* asset = web::FindAsset(
@@ -612,6 +637,8 @@ class Endpoint final : public Server::Impl, public SessionHost<Config> {
   std::shared_ptr<ServerGate> gate_;
   absl::Mutex mu_;
   std::set<connection_hdl, std::owner_less<connection_hdl>> open_ ABSL_GUARDED_BY(mu_);
+  // Accepted connections whose OnOpen, OnFail or OnHttp has not run yet.
+  std::set<connection_hdl, std::owner_less<connection_hdl>> handshaking_ ABSL_GUARDED_BY(mu_);
   // By address: a session's end (Forget) finds its own in constant time, under mu_.
   absl::flat_hash_map<const Core*, std::shared_ptr<Core>> cores_ ABSL_GUARDED_BY(mu_);
   // Every core that may still be alive, for teardown (pruned as it grows).

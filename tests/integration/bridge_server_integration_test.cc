@@ -2,11 +2,15 @@
 // handshake in both encodings, heartbeat, timeouts, every kind of bad input, and drain.
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "bridge/config/config.h"
 #include "bridge/protocol/error_table.h"
 #include "bridge/protocol/frame_codec.h"
@@ -505,6 +509,42 @@ TEST_F(BridgeServerTest, ShutdownClosesEverySessionWith1001) {
   EXPECT_EQ(server_->metrics().connections_active.load(), 0);
   // The listener is gone.
   EXPECT_FALSE(WsTestClient::Connect(server_->port()).ok());
+}
+
+// A drain that starts while upgrades are under way waits for them: every client that got its
+// 101 gets a 1001 close, none is left hanging or cut with 1006, even when no session was open
+// when the drain began.
+TEST_F(BridgeServerTest, UpgradesUnderWayWhenTheDrainStartsAreClosedWith1001) {
+  StartServer();
+  constexpr int kClients = 4;
+  absl::Mutex mu;
+  std::vector<std::unique_ptr<WsTestClient>> opened;
+  absl::Notification first_attempt;
+  std::once_flag notify_once;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&] {
+      // Each client connects again and again until the bridge stops taking connections.
+      for (;;) {
+        std::call_once(notify_once, [&] { first_attempt.Notify(); });
+        auto client = WsTestClient::Connect(server_->port());
+        if (!client.ok()) return;
+        absl::MutexLock lock(&mu);
+        opened.push_back(std::move(*client));
+      }
+    });
+  }
+  first_attempt.WaitForNotification();
+  server_->Shutdown();
+  for (std::thread& t : threads) t.join();
+  for (auto& client : opened) {
+    auto code = client->WaitForClose();
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, cc::kGoingAway);
+  }
+  server_->Wait();
+  EXPECT_EQ(server_->metrics().closes_sent(cc::kGoingAway), opened.size());
+  EXPECT_EQ(server_->metrics().connections_active.load(), 0);
 }
 
 }  // namespace
