@@ -35,6 +35,10 @@ inline constexpr std::string_view kBinarySubprotocol = "bridge.v1.proto";
 
 // The longest clientId a `connect` may carry, in bytes (docs/protocol.md, "connect").
 inline constexpr size_t kMaxClientIdBytes = 256;
+// The metadata keys of W3C trace context, in a message's metadata or the upgrade's headers
+// (docs/protocol.md, "Trace context").
+inline constexpr std::string_view kTraceParentKey = "traceparent";
+inline constexpr std::string_view kTraceStateKey = "tracestate";
 
 // Why a frame was refused; each is counted separately.
 enum class DecodeFailure {

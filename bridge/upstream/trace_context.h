@@ -12,11 +12,12 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "bridge/protocol/frame_codec.h"
 
 namespace bridge::upstream {
 
-inline constexpr std::string_view kTraceParentKey = "traceparent";
-inline constexpr std::string_view kTraceStateKey = "tracestate";
+using protocol::kTraceParentKey;
+using protocol::kTraceStateKey;
 // tracestate is at most 32 list members; 512 bytes is what W3C asks to keep at the least.
 inline constexpr size_t kMaxTraceStateBytes = 512;
 
