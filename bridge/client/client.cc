@@ -224,6 +224,9 @@ class ClientImpl : public TransportEvents, public std::enable_shared_from_this<C
     m->set_method(std::string(method));
     m->set_payload(std::move(payload));
     m->mutable_metadata()->insert(options.metadata.begin(), options.metadata.end());
+    if (!options.traceparent.empty()) {
+      (*m->mutable_metadata())[std::string(protocol::kTraceParentKey)] = options.traceparent;
+    }
     if (options.timeout > absl::ZeroDuration()) {
       m->set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options.timeout)));
     }
@@ -1224,6 +1227,57 @@ std::future<CallOutcome> Client::CallFuture(std::string_view method, std::string
     pending->promise.set_value(std::move(refused));
   }
   return future;
+}
+
+absl::StatusOr<std::shared_ptr<StreamCall>> Client::ServerStream(std::string_view method,
+                                                                 std::string payload,
+                                                                 CallOptions options) {
+  auto call = std::make_shared<StreamCall>();
+  auto handle = Call(method, std::move(payload), std::move(options), call->Feed(call));
+  if (!handle.ok()) return handle.status();
+  call->handle_ = *std::move(handle);
+  return call;
+}
+
+absl::StatusOr<std::shared_ptr<StreamCall>> Client::ClientStream(std::string_view method,
+                                                                 CallOptions options,
+                                                                 std::string first) {
+  return ServerStream(method, std::move(first), std::move(options));
+}
+
+absl::StatusOr<std::shared_ptr<StreamCall>> Client::BidiStream(std::string_view method,
+                                                               CallOptions options,
+                                                               std::string first) {
+  return ServerStream(method, std::move(first), std::move(options));
+}
+
+// ---- StreamCall ----
+
+CallHandlers StreamCall::Feed(std::shared_ptr<StreamCall> self) {
+  // The handlers hold the call until its outcome; the call holds no handler.
+  CallHandlers handlers;
+  handlers.on_message = [self](std::string payload) {
+    absl::MutexLock lock(&self->mu_);
+    self->replies_.push_back(std::move(payload));
+  };
+  handlers.on_done = [self](CallOutcome outcome) {
+    self->outcome_.set_value(std::move(outcome));
+    absl::MutexLock lock(&self->mu_);
+    self->over_ = true;
+  };
+  return handlers;
+}
+
+absl::StatusOr<std::optional<std::string>> StreamCall::Next(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !replies_.empty() || over_; };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&ready), timeout)) {
+    return absl::DeadlineExceededError("no reply within the timeout");
+  }
+  if (replies_.empty()) return std::nullopt;
+  std::string reply = std::move(replies_.front());
+  replies_.pop_front();
+  return reply;
 }
 
 absl::Status Client::Subscribe(std::string channel, std::string params,

@@ -52,6 +52,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -64,6 +65,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/client/backoff.h"
 #include "bridge/client/event_loop.h"
@@ -172,6 +174,10 @@ struct CallOptions {
   // The call may run twice: after a reconnect that did not resume, it is sent again instead
   // of failing (see the header comment).
   bool idempotent = false;
+  // A W3C traceparent ("00-<trace id>-<span id>-<flags>"): the call's gRPC request becomes a
+  // child span of it (docs/protocol.md, "Trace context"). Sent as the call's `traceparent`
+  // metadata; empty: none, or what `metadata` holds under that key.
+  std::string traceparent;
 };
 
 // How a call ended. Exactly one per call.
@@ -223,6 +229,46 @@ class CallHandle {
  private:
   std::weak_ptr<internal::ClientImpl> client_;
   std::string message_id_;
+};
+
+// A call of any kind read by pulling, as the JavaScript client's call objects are read with
+// `for await`: Next() gives the replies in order, done() the one outcome. Made by
+// Client::ServerStream, ClientStream and BidiStream; send(), end() and cancel() are the
+// CallHandle's. Replies wait in the call, without bound, until Next() takes them. Next() and
+// done().get() block: call them from your own threads, never from a client callback.
+class StreamCall {
+ public:
+  StreamCall() = default;
+  StreamCall(const StreamCall&) = delete;
+  StreamCall& operator=(const StreamCall&) = delete;
+
+  const std::string& message_id() const { return handle_->message_id(); }
+  // One more request message; FAILED_PRECONDITION once the call is over or half-closed.
+  absl::Status Send(std::string payload) { return handle_->Send(std::move(payload)); }
+  // The half-close: no more request messages.
+  absl::Status End() { return handle_->End(); }
+  // Cancels the call upstream; its outcome (CANCELLED) follows.
+  absl::Status Cancel() { return handle_->Cancel(); }
+
+  // The next reply message; std::nullopt once the call is over and every reply has been taken
+  // (done() is then ready); DEADLINE_EXCEEDED if none came within `timeout`.
+  absl::StatusOr<std::optional<std::string>> Next(
+      absl::Duration timeout = absl::InfiniteDuration());
+  // The call's outcome: the reply of a unary or client-streaming call in `payload`, the status
+  // and trailers of a streaming one. Its `messages` are empty: replies are Next()'s.
+  std::shared_future<CallOutcome> done() const { return done_; }
+
+ private:
+  friend class Client;
+  // The handlers that feed this call; on the client's loop thread.
+  CallHandlers Feed(std::shared_ptr<StreamCall> self);
+
+  std::shared_ptr<CallHandle> handle_;
+  std::promise<CallOutcome> outcome_;
+  std::shared_future<CallOutcome> done_ = outcome_.get_future().share();
+  absl::Mutex mu_;
+  std::deque<std::string> replies_ ABSL_GUARDED_BY(mu_);
+  bool over_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A channel's state (subscribed, unsubscribed).
@@ -320,6 +366,18 @@ class Client {
   // ready at once with the refusal as its status.
   std::future<CallOutcome> CallFuture(std::string_view method, std::string payload,
                                       CallOptions options = {});
+  // The pull form of Call (StreamCall), named by the call's kind as the JavaScript client's
+  // serverStream, clientStream and bidiStream are. `first`: the first request message, sent with
+  // the call (empty: none). Errors: those of Call.
+  absl::StatusOr<std::shared_ptr<StreamCall>> ServerStream(std::string_view method,
+                                                           std::string payload,
+                                                           CallOptions options = {});
+  absl::StatusOr<std::shared_ptr<StreamCall>> ClientStream(std::string_view method,
+                                                           CallOptions options = {},
+                                                           std::string first = "");
+  absl::StatusOr<std::shared_ptr<StreamCall>> BidiStream(std::string_view method,
+                                                         CallOptions options = {},
+                                                         std::string first = "");
 
   // Joins `channel`; `params` is JSON (or wire bytes), empty for none. Errors: ALREADY_EXISTS,
   // and those of Call.

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/client/websocket_client.h"
@@ -279,6 +280,130 @@ TEST_F(ClientIntegrationTest, ABidiCallAnswersEachMessageInTurn) {
   for (size_t i = 0; i < texts.size(); ++i) {
     EXPECT_EQ(Parse<demo::v1::ChatMessage>(call->messages[i]).text(), texts[i]);
   }
+}
+
+// The pull form, read as the JavaScript client's call objects are: every call kind through the
+// bridge; a traceparent given to a call reaches the backend as the parent of the bridge's span.
+TEST_F(ClientIntegrationTest, StreamCallsOfEveryKindReadTheirRepliesInOrder) {
+  StartBridge();
+  client::Client& c = Connected();
+
+  auto repeat = c.ServerStream("demo.v1.Echo/Repeat", R"({"text":"x","count":3})");
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  for (int i = 1; i <= 3; ++i) {
+    auto reply = (*repeat)->Next(kTestTimeout);
+    ASSERT_TRUE(reply.ok() && reply->has_value()) << reply.status();
+    EXPECT_EQ(Parse<demo::v1::SayResponse>(**reply).sequence(), i);
+  }
+  auto over = (*repeat)->Next(kTestTimeout);
+  ASSERT_TRUE(over.ok()) << over.status();
+  EXPECT_FALSE(over->has_value());
+  EXPECT_TRUE((*repeat)->done().get().ok());
+
+  auto collect = c.ClientStream("demo.v1.Echo/Collect", {}, R"({"text":"a"})");
+  ASSERT_TRUE(collect.ok()) << collect.status();
+  ASSERT_TRUE((*collect)->Send(R"({"text":"b"})").ok());
+  ASSERT_TRUE((*collect)->End().ok());
+  ASSERT_EQ((*collect)->done().wait_for(absl::ToChronoSeconds(kTestTimeout)),
+            std::future_status::ready);
+  const CallOutcome collected = (*collect)->done().get();
+  ASSERT_TRUE(collected.ok()) << collected.status;
+  EXPECT_THAT(Parse<demo::v1::CollectResponse>(collected.payload).texts(), ElementsAre("a", "b"));
+
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  client::CallOptions traced;
+  traced.traceparent = absl::StrCat("00-", trace, "-00f067aa0ba902b7-01");
+  auto chat = c.BidiStream("demo.v1.Echo/Chat", traced);
+  ASSERT_TRUE(chat.ok()) << chat.status();
+  for (const char* text : {"one", "two"}) {
+    ASSERT_TRUE((*chat)->Send(absl::StrCat(R"({"text":")", text, R"("})")).ok());
+    auto reply = (*chat)->Next(kTestTimeout);
+    ASSERT_TRUE(reply.ok() && reply->has_value()) << reply.status();
+    EXPECT_EQ(Parse<demo::v1::ChatMessage>(**reply).text(), text);
+  }
+  ASSERT_TRUE((*chat)->End().ok());
+  auto chat_over = (*chat)->Next(kTestTimeout);
+  ASSERT_TRUE(chat_over.ok()) << chat_over.status();
+  EXPECT_FALSE(chat_over->has_value());
+  EXPECT_TRUE((*chat)->done().get().ok());
+  const auto md = bridge_->backend().service->last_metadata();
+  ASSERT_EQ(md.count("traceparent"), 1u);
+  const std::string child = md.find("traceparent")->second;
+  EXPECT_TRUE(absl::StartsWith(child, absl::StrCat("00-", trace, "-"))) << child;
+  EXPECT_NE(child, traced.traceparent);  // a span of the bridge's own
+}
+
+// A subscriber's record of one channel, read from the test thread.
+struct ChannelRecord {
+  absl::Mutex mu;
+  std::vector<client::ChannelEvent> subscribed;
+  std::vector<client::Publication> publications;
+
+  client::SubscriptionHandlers Handlers() {
+    client::SubscriptionHandlers handlers;
+    handlers.on_subscribed = [this](const client::ChannelEvent& e) {
+      absl::MutexLock lock(&mu);
+      subscribed.push_back(e);
+    };
+    handlers.on_publication = [this](const client::Publication& p) {
+      absl::MutexLock lock(&mu);
+      publications.push_back(p);
+    };
+    return handlers;
+  }
+  bool AwaitSubscribed() {
+    return AwaitUnder(mu, [&] { return !subscribed.empty(); });
+  }
+  bool AwaitPublications(size_t n) {
+    return AwaitUnder(mu, [&] { return publications.size() >= n; });
+  }
+};
+
+// Subscribe from a known position, against the bridge's own channel history: what came after
+// the position is replayed, then new publications follow.
+TEST_F(ClientIntegrationTest, ASubscriptionFromAPositionGetsWhatCameAfterItThenWhatIsNew) {
+  StartBridge("channels { history_size: 8 }");
+  auto publish = [&](const std::string& data) {
+    std::promise<absl::StatusOr<pubsub::Position>> done;
+    bridge_->app().node().Publish("feed", data, "", [&](absl::StatusOr<pubsub::Position> p) {
+      done.set_value(std::move(p));
+    });
+    absl::StatusOr<pubsub::Position> position = done.get_future().get();
+    EXPECT_TRUE(position.ok()) << position.status();
+  };
+  client::Client& first = Connected();
+  ChannelRecord live;
+  ASSERT_TRUE(first.Subscribe("feed", "", live.Handlers()).ok());
+  ASSERT_TRUE(live.AwaitSubscribed());
+  for (const char* data : {R"("one")", R"("two")", R"("three")"}) publish(data);
+  ASSERT_TRUE(live.AwaitPublications(3));
+  client::StreamPosition after_one;
+  {
+    absl::MutexLock lock(&live.mu);
+    after_one = {live.publications[0].offset, live.publications[0].epoch};
+  }
+
+  ClientOptions options = FastOptions();
+  options.url = absl::StrCat("ws://127.0.0.1:", bridge_->port(), "/ws");
+  WebSocketClient second(options, client::WebSocketTransportOptions{}, [] { return 0.5; });
+  ChannelRecord late;
+  ASSERT_TRUE(second.client().Subscribe("feed", "", late.Handlers(), after_one).ok());
+  second.client().Connect();  // the subscription waits in the queue until confirmed
+  ASSERT_TRUE(late.AwaitSubscribed());
+  ASSERT_TRUE(late.AwaitPublications(2));
+  publish(R"("four")");
+  ASSERT_TRUE(late.AwaitPublications(3));
+  absl::MutexLock lock(&late.mu);
+  EXPECT_TRUE(late.subscribed[0].recovered);
+  std::vector<std::string> data;
+  std::vector<uint64_t> offsets;
+  for (const client::Publication& p : late.publications) {
+    data.push_back(p.data);
+    offsets.push_back(p.offset);
+  }
+  EXPECT_THAT(data, ElementsAre(R"("two")", R"("three")", R"("four")"));
+  EXPECT_THAT(offsets,
+              ElementsAre(after_one.offset + 1, after_one.offset + 2, after_one.offset + 3));
 }
 
 TEST_F(ClientIntegrationTest, AnErrorFrameIsDeliveredOnceWithItsCategory) {

@@ -367,6 +367,59 @@ TEST_F(ClientTest, StreamingCallsSendEndAndCancelOnTheirHandle) {
   EXPECT_EQ(repeat->outcomes[0].status.code(), absl::StatusCode::kCancelled);
 }
 
+// The pull form reads as the JavaScript client's call objects: send, end, then the replies in
+// order from Next() and the one outcome from done().
+TEST_F(ClientTest, AStreamCallGivesItsRepliesInOrderThenItsOutcome) {
+  Start();
+  Confirm();
+  CallOptions options;
+  options.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto bidi = client_->BidiStream("demo.v1.Echo/Chat", options, R"({"text":"one"})");
+  ASSERT_TRUE(bidi.ok()) << bidi.status();
+  const v1::Message sent = LastSent().message();
+  EXPECT_EQ(sent.message_id(), (*bidi)->message_id());
+  EXPECT_EQ(sent.payload(), R"({"text":"one"})");
+  EXPECT_EQ(sent.metadata().at("traceparent"), options.traceparent);
+  ASSERT_TRUE((*bidi)->Send(R"({"text":"two"})").ok());
+  EXPECT_EQ(LastSent().stream_send().message_id(), (*bidi)->message_id());
+  ASSERT_TRUE((*bidi)->End().ok());
+  EXPECT_EQ(LastSent().stream_end().message_id(), (*bidi)->message_id());
+
+  EXPECT_EQ((*bidi)->Next(absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  Deliver(StreamMessageJson((*bidi)->message_id(), R"({"text":"one"})", 2));
+  Deliver(StreamMessageJson((*bidi)->message_id(), R"({"text":"two"})", 3));
+  Deliver(absl::StrCat(R"({"type":"stream_end","messageId":")", (*bidi)->message_id(),
+                       R"(","status":{"code":0},"seq":4})"));
+  std::vector<std::string> replies;
+  for (;;) {
+    auto next = (*bidi)->Next(absl::ZeroDuration());
+    ASSERT_TRUE(next.ok()) << next.status();
+    if (!next->has_value()) break;
+    replies.push_back(**next);
+  }
+  EXPECT_THAT(replies, ElementsAre(R"({"text":"one"})", R"({"text":"two"})"));
+  ASSERT_EQ((*bidi)->done().wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_TRUE((*bidi)->done().get().ok());
+  EXPECT_TRUE((*bidi)->done().get().messages.empty());
+  EXPECT_EQ((*bidi)->Send("{}").code(), absl::StatusCode::kFailedPrecondition);
+
+  // A client stream's reply is its outcome's payload; a refused call is an error at once.
+  auto collect = client_->ClientStream("demo.v1.Echo/Collect");
+  ASSERT_TRUE(collect.ok());
+  EXPECT_TRUE(LastSent().message().payload().empty());
+  ASSERT_TRUE((*collect)->Send(R"({"text":"a"})").ok());
+  ASSERT_TRUE((*collect)->End().ok());
+  Deliver(absl::StrCat(R"({"type":"response","messageId":")", (*collect)->message_id(),
+                       R"(","payload":{"text":"a"},"seq":5})"));
+  auto end = (*collect)->Next(absl::ZeroDuration());
+  ASSERT_TRUE(end.ok());
+  EXPECT_FALSE(end->has_value());
+  EXPECT_EQ((*collect)->done().get().payload, R"({"text":"a"})");
+  EXPECT_EQ(client_->ServerStream("demo.v1.Echo/Repeat", "not json").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ClientTest, CancellingAQueuedCallEndsItAtOnceAndNothingIsSent) {
   Start();
   auto call = StartCall();
