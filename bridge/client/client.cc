@@ -383,6 +383,7 @@ class ClientImpl : public TransportEvents, public std::enable_shared_from_this<C
     c->set_version(std::string(kProtocolVersion));
     SetNow(c->mutable_timestamp());
     c->set_token(options_.token);
+    if (options_.json_mapping.has_value()) *c->mutable_json_mapping() = *options_.json_mapping;
     resume_requested_ = options_.resume && !conversation_id_.empty();
     if (resume_requested_) {
       c->mutable_resume()->set_conversation_id(conversation_id_);

@@ -110,6 +110,9 @@ struct ClientOptions {
   BackoffOptions reconnect;
   // Ask to resume the session after a reconnect.
   bool resume = true;
+  // The JSON mapping asked for in `connect` (docs/protocol.md, "JSON mapping"): fields set here
+  // replace the route's choice where the route lets the session choose. Unset: the route's.
+  std::optional<v1::JsonMapping> json_mapping;
 
   // Bounds of the queue of frames made while not confirmed.
   size_t max_queued_frames = 1024;

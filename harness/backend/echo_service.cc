@@ -31,10 +31,17 @@ int MetaInt(grpc::CallbackServerContext* context, const std::string& key, int fa
   return absl::SimpleAtoi(Meta(context, key), &value) ? value : fallback;
 }
 
-// Copies x-echo-* request metadata back as headers and trailers.
+// Copies x-echo-* request metadata back as headers and trailers, and the trace context the
+// call came with as the trailer x-echo-received-traceparent: a client sees what reached the
+// backend.
 void EchoMetadata(grpc::CallbackServerContext* context) {
   for (const auto& [key, value] : context->client_metadata()) {
     const std::string k(key.data(), key.size());
+    if (k == "traceparent") {
+      context->AddTrailingMetadata("x-echo-received-traceparent",
+                                   std::string(value.data(), value.size()));
+      continue;
+    }
     if (k.rfind("x-echo-", 0) != 0) continue;
     const std::string v(value.data(), value.size());
     context->AddInitialMetadata(k, v);

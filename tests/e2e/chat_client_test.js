@@ -250,6 +250,12 @@
     eq(t.states[1].resumed, false);
   });
 
+  test('a JSON mapping asked for goes in connect; none by default', () => {
+    const asked = setup({ jsonMapping: { protoNames: true, enumsAsNumbers: true } });
+    eq(connected(asked).sent[0].jsonMapping, { protoNames: true, enumsAsNumbers: true });
+    eq('jsonMapping' in connected(setup()).sent[0], false);
+  });
+
   test('a token can go in the bearer subprotocol pair instead', () => {
     const t = setup({ token: () => 'jwt.x.y', tokenIn: 'subprotocol' });
     t.client.connect();
@@ -514,6 +520,19 @@
   // The frames of one call the socket got, as [type, text of the payload]: what a stream sent.
   const callFrames = (ws, id) => ws.sent.filter((f) => f.messageId === id)
     .map((f) => (f.payload ? [f.type, f.payload.text] : [f.type]));
+
+  test('a call\'s traceparent goes in its metadata, next to the metadata given', () => {
+    const t = setup();
+    const ws = connected(t);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const metadata = { 'x-k': 'v' };
+    t.client.call('demo.v1.Echo/Say', { text: 'a' }, { metadata, traceparent });
+    t.client.bidiStream('demo.v1.Echo/Chat', { traceparent });
+    const [say, chat] = ws.frames('message');
+    eq(say.metadata, { 'x-k': 'v', traceparent });
+    eq(metadata, { 'x-k': 'v' }, 'the caller\'s object is left as it was');
+    eq(chat.metadata, { traceparent });
+  });
 
   test('bidi: message, stream_sends and the half-close in order; replies by for await', async () => {
     const t = setup();

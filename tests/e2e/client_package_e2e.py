@@ -14,7 +14,9 @@
    open: the session resumes, what was sent while cut goes out, each reply arrives once and
    in order. With resume off: a new session, a bidi call that had replies fails with a
    retryable network_error, an idempotent client stream is sent again whole. A stream failed
-   by the backend mid-way, and a cancelled one.
+   by the backend mid-way, and a cancelled one. A call given a traceparent reaches the backend
+   as a child span of the browser's (the backend returns what it got), and the bridge's log
+   line for it names the browser's trace.
 6. The /streams demo page, served by the bridge through the proxy, talks on a bidi stream
    across a cut.
 
@@ -38,6 +40,8 @@ from e2e_checks import check, summary
 from e2e_processes import DEADLINE, DemoBehindProxy
 
 DEMO, FAULT_PROXY, PACKAGE_DIR, TS_DIR, UNIT_TEST_JS = sys.argv[1:6]
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+BROWSER_SPAN = "b7ad6b7169203331"
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 NAME = "grpc-ws-bridge-client"
 ENV = dict(os.environ, HOME=TMP, npm_config_cache=os.path.join(TMP, "npm-cache"),
@@ -214,6 +218,17 @@ async def every_call_kind(browser, base, servers):
         "client.call('demo.v1.Echo/Say', { text: 'hi' }, { timeoutMs: 5000 }).then((r) => r.text)")
     check("unary: Say answers", said == "hi", said)
 
+    # A trace started in the browser reaches the backend as a child span of the browser's.
+    trailers = await page.evaluate(
+        "client.serverStream('demo.v1.Echo/Repeat', { text: 't', count: 1 }, "
+        "{ traceparent: %s, onMessage: () => {} }).done.then((end) => end.trailers)"
+        % json.dumps(f"00-{TRACE_ID}-{BROWSER_SPAN}-01"))
+    received = (trailers or {}).get("x-echo-received-traceparent", "")
+    parts = received.split("-")
+    check("trace: the backend got the browser's trace id, under a span of the bridge's own",
+          len(parts) == 4 and parts[1] == TRACE_ID and parts[2] not in ("", BROWSER_SPAN),
+          trailers)
+
     # Three streams open across a reset.
     await page.evaluate("""
       window.chat = client.bidiStream('demo.v1.Echo/Chat');
@@ -357,11 +372,16 @@ def main():
     project = pack_and_install()
     check_types(project)
     module_path = check_node(project)
-    servers = DemoBehindProxy(DEMO, FAULT_PROXY, TMP)
+    # Debug lines: call_finished, with the call's trace, is one.
+    servers = DemoBehindProxy(DEMO, FAULT_PROXY, TMP, demo_config='log_level: "debug"\n')
     try:
         asyncio.run(browser_checks(project, module_path, servers))
     finally:
         servers.stop()
+    with open(servers.demo_log_path) as f:
+        traced = [line for line in f if f'"trace_id":"{TRACE_ID}"' in line]
+    check("trace: the bridge's log line for the call names the browser's trace",
+          any('"event":"call_finished"' in line for line in traced), traced)
     return summary()
 
 

@@ -62,11 +62,17 @@ class FaultProxy:
 class DemoBehindProxy:
     """//:demo on port 0, and //:fault_proxy's proxy `bridge` in front of its WebSocket port."""
 
-    def __init__(self, demo, fault_proxy, tmp):
+    def __init__(self, demo, fault_proxy, tmp, demo_config=""):
         self.procs = []
-        proc, found = start([demo, "--listen=127.0.0.1:0"],
-                            {"bridge": r"ws://127\.0\.0\.1:(\d+)/ws"}, tmp)
+        argv = [demo, "--listen=127.0.0.1:0"]
+        if demo_config:  # BridgeConfig text merged over the demo's
+            path = os.path.join(tmp, "e2e_demo.textproto")
+            with open(path, "w") as f:
+                f.write(demo_config)
+            argv.append(f"--config={path}")
+        proc, found = start(argv, {"bridge": r"ws://127\.0\.0\.1:(\d+)/ws"}, tmp)
         self.procs.append(("demo", proc))
+        self.demo_log_path = proc.log_path
         self.bridge_port = found["bridge"]
         config = os.path.join(tmp, "e2e_faults.textproto")
         with open(config, "w") as f:

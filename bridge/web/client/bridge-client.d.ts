@@ -96,6 +96,11 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Ask to resume the session after a reconnect (true). */
   resume?: boolean;
+  /**
+   * The JSON mapping this session asks for, where the route lets it choose (docs/protocol.md,
+   * "JSON mapping"); an absent field keeps the route's choice.
+   */
+  jsonMapping?: JsonMapping;
   /** 0: what connect_confirm announces. */
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -114,6 +119,16 @@ export interface ClientOptions {
   clearTimeout?: (id: any) => void;
 }
 
+/** The JSON mapping options of protobuf's JSON printer, Envoy's transcoder and grpc-gateway. */
+export interface JsonMapping {
+  /** Fields without presence written at their default value (0, "", false, [], {}). */
+  emitDefaults?: boolean;
+  /** Field names as in the .proto ("user_id"), not lowerCamelCase ("userId"). */
+  protoNames?: boolean;
+  /** Enum values as numbers, not names. */
+  enumsAsNumbers?: boolean;
+}
+
 export interface CallOptions {
   /** The call's deadline; the bridge's default when absent. */
   timeoutMs?: number;
@@ -123,6 +138,12 @@ export interface CallOptions {
   idempotent?: boolean;
   /** Your own messageId, unique within the session. */
   messageId?: string;
+  /**
+   * A W3C traceparent, "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>": the bridge's gRPC
+   * call becomes a child span of it. Sent in the call's metadata (docs/protocol.md, "Trace
+   * context").
+   */
+  traceparent?: string;
 }
 
 /** How a server-streaming or bidi call ended well. */

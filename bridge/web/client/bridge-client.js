@@ -356,6 +356,7 @@ const DEFAULTS = {
   tokenIn: 'connect', // 'connect' (the `token` field) or 'subprotocol' (`bearer, <token>`)
   reconnect: { baseMs: 1000, maxMs: 30000, attempts: 5, multiplier: 2, jitter: 'full' },
   resume: true,
+  jsonMapping: null, // {emitDefaults, protoNames, enumsAsNumbers} asked for in connect
   heartbeatIntervalMs: 0, // 0: what connect_confirm announces
   heartbeatTimeoutMs: 0, // 0: what connect_confirm announces
   handshakeTimeoutMs: 10000, // no connect_confirm this long after the upgrade: timeout
@@ -429,8 +430,8 @@ class BridgeClient {
   }
 
   // A unary call: resolves with the response's payload, rejects with a BridgeError.
-  // options: timeoutMs, metadata, idempotent (resend after a reconnect that did not resume),
-  // messageId.
+  // options: timeoutMs, metadata, traceparent, idempotent (resend after a reconnect that did
+  // not resume), messageId.
   call(method, payload, options) {
     return this._startCall('unary', method, payload, options || {}).promise;
   }
@@ -556,6 +557,7 @@ class BridgeClient {
     };
     const token = this._token();
     if (token && this.options.tokenIn !== 'subprotocol') frame.token = token;
+    if (this.options.jsonMapping) frame.jsonMapping = this.options.jsonMapping;
     this._resumeRequested = this.options.resume && this.conversationId !== '';
     if (this._resumeRequested) {
       frame.resume = { conversationId: this.conversationId, lastSeq: this.seq.lastSeq };
@@ -882,6 +884,11 @@ class BridgeClient {
       frame.payload = payload === undefined ? {} : payload;
     }
     if (options.metadata) frame.metadata = options.metadata;
+    // The call's trace parent (W3C traceparent): its gRPC request becomes a child span of it.
+    // Browsers cannot set headers on the upgrade, so a trace goes per call, in the metadata.
+    if (options.traceparent) {
+      frame.metadata = Object.assign({}, frame.metadata, { traceparent: options.traceparent });
+    }
     if (options.timeoutMs) frame.timeoutMs = options.timeoutMs;
     const call = {
       kind,

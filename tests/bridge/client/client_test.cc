@@ -205,6 +205,7 @@ TEST_F(ClientTest, ConnectSendsConnectFirstAndConfirms) {
   EXPECT_EQ(connect.connect().version(), "1");
   EXPECT_EQ(connect.connect().token(), "tok");
   EXPECT_FALSE(connect.connect().has_resume());
+  EXPECT_FALSE(connect.connect().has_json_mapping());  // the route's, unless asked
   EXPECT_GT(connect.connect().timestamp().seconds(), 0);
 
   Deliver(ConfirmJson("s-1", false, 1, 15000, 45000));
@@ -217,6 +218,19 @@ TEST_F(ClientTest, ConnectSendsConnectFirstAndConfirms) {
   EXPECT_FALSE(opens_[0].resumed);
   EXPECT_EQ(opens_[0].heartbeat_interval, absl::Seconds(15));
   EXPECT_EQ(opens_[0].heartbeat_timeout, absl::Seconds(45));
+}
+
+TEST_F(ClientTest, AJsonMappingAskedForGoesInConnect) {
+  options_.json_mapping.emplace();
+  options_.json_mapping->set_proto_names(true);
+  Start();
+  transport_.Accept();
+  loop_.RunReady();
+  ASSERT_EQ(Sent().size(), 1u);
+  const v1::JsonMapping sent = Sent()[0].connect().json_mapping();
+  EXPECT_TRUE(sent.has_proto_names() && sent.proto_names());
+  EXPECT_FALSE(sent.has_enums_as_numbers());
+  EXPECT_FALSE(sent.has_emit_defaults());
 }
 
 TEST_F(ClientTest, SendsBeforeConfirmationAreQueuedAndFlushedInOrder) {

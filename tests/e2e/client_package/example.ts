@@ -43,6 +43,7 @@ export async function everyCallKind(url: string): Promise<string[]> {
   const said = await client.call<SayResponse, SayRequest>('demo.v1.Echo/Say', { text: 'hi' }, {
     timeoutMs: 5000,
     metadata: { 'x-request-id': '1' },
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     idempotent: true,
   });
   seen.push(said.text);
