@@ -5,6 +5,7 @@
 #include "bridge/control/control_server.h"
 #include "bridge/pubsub/memory_broker.h"
 #include "bridge/pubsub/redis_broker.h"
+#include "bridge/session/session.h"
 #include "bridge/transcode/json_transcoder.h"
 #include "bridge/upstream/auth_client.h"
 #include "bridge/upstream/channel_feeds.h"
@@ -99,7 +100,8 @@ absl::StatusOr<std::unique_ptr<BridgeApp>> BridgeApp::Create(
     options.jwt = parts.jwt.get();
   }
   parts.feeds = std::make_unique<upstream::UpstreamFeeds>(
-      parts.registry.get(), parts.transcoder.get(), parts.upstream.get());
+      parts.registry.get(), parts.transcoder.get(), parts.upstream.get(),
+      session::SessionOptions::FromConfig(app->config_).json_rules);
   for (int i = 0; i < app->config_.channels().namespaces_size(); ++i) {
     const std::string& method = app->config_.channels().namespaces(i).method();
     if (method.empty()) continue;

@@ -605,12 +605,10 @@ absl::StatusOr<std::string> Session::ReplyPayload(const ActiveCall& call, std::s
 }
 
 transcode::JsonMapping Session::JsonMappingFor(const transcode::MethodInfo& method) const {
-  if (options_.json_rules.empty()) return {};
-  auto rule = options_.json_rules.find(method.service);
-  if (rule == options_.json_rules.end()) rule = options_.json_rules.find("*");
-  if (rule == options_.json_rules.end()) return {};
-  transcode::JsonMapping mapping = rule->second.mapping;
-  if (rule->second.session_may_choose) {
+  const transcode::JsonRule* rule = transcode::FindJsonRule(options_.json_rules, method.service);
+  if (rule == nullptr) return {};
+  transcode::JsonMapping mapping = rule->mapping;
+  if (rule->session_may_choose) {
     if (asked_json_.has_emit_defaults()) mapping.emit_defaults = asked_json_.emit_defaults();
     if (asked_json_.has_proto_names()) mapping.proto_names = asked_json_.proto_names();
     if (asked_json_.has_enums_as_numbers()) {

@@ -63,7 +63,7 @@ SessionOptions SessionOptions::FromConfig(const v1::BridgeConfig& config) {
   o.batch_max_delay = absl::Milliseconds(config.batch().max_delay_ms());
   for (const v1::Route& route : config.routes()) {
     if (!route.has_json()) continue;
-    JsonRule& rule = o.json_rules[route.service()];
+    transcode::JsonRule& rule = o.json_rules[route.service()];
     rule.mapping.emit_defaults = route.json().emit_defaults();
     rule.mapping.proto_names = route.json().proto_names();
     rule.mapping.enums_as_numbers = route.json().enums_as_numbers();

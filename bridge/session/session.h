@@ -185,11 +185,7 @@ struct SessionOptions {
   absl::Duration batch_max_delay = absl::Milliseconds(config::kDefaultBatchMaxDelayMs);
   // The JSON mapping of replies by service (the routes' `json`; "*" for every other service),
   // and whether a session's connect may choose its own.
-  struct JsonRule {
-    transcode::JsonMapping mapping;
-    bool session_may_choose = false;
-  };
-  absl::flat_hash_map<std::string, JsonRule> json_rules;
+  transcode::JsonRules json_rules;
   // W3C trace context (tracing): a call with no traceparent starts a new trace; each call's
   // traceparent is returned in its final frame.
   bool start_traces = false;

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "bridge/transcode/descriptor_registry.h"
@@ -36,6 +37,23 @@ struct JsonMapping {
            enums_as_numbers == o.enums_as_numbers;
   }
 };
+
+// The JSON mapping of each route (config `routes[].json`), by service; "*" for every service
+// without a rule of its own. Calls use it with the session's choices where the rule lets them;
+// channels fed by a method use the rule alone (their publications are shared by sessions).
+struct JsonRule {
+  JsonMapping mapping;
+  bool session_may_choose = false;
+};
+using JsonRules = absl::flat_hash_map<std::string, JsonRule>;
+
+// The rule for `service`: its own, else "*"'s; nullptr: the canonical mapping.
+inline const JsonRule* FindJsonRule(const JsonRules& rules, const std::string& service) {
+  if (rules.empty()) return nullptr;
+  auto rule = rules.find(service);
+  if (rule == rules.end()) rule = rules.find("*");
+  return rule == rules.end() ? nullptr : &rule->second;
+}
 
 struct TranscodeOptions {
   // Unknown JSON fields (and unknown enum names) are ignored instead of refused.

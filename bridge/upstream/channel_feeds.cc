@@ -16,11 +16,12 @@ namespace {
 class FeedListener final : public CallListener {
  public:
   FeedListener(const transcode::JsonTranscoder* transcoder,
-               const google::protobuf::Descriptor* reply_type, std::string channel,
-               std::function<void(std::string)> on_message,
+               const google::protobuf::Descriptor* reply_type, transcode::JsonMapping mapping,
+               std::string channel, std::function<void(std::string)> on_message,
                std::function<void(absl::Status)> on_end)
       : transcoder_(transcoder),
         reply_type_(reply_type),
+        mapping_(mapping),
         channel_(std::move(channel)),
         on_message_(std::move(on_message)),
         on_end_(std::move(on_end)) {}
@@ -32,7 +33,7 @@ class FeedListener final : public CallListener {
 
   void OnHeaders(Metadata) override {}
   void OnMessage(std::string bytes) override {
-    absl::StatusOr<std::string> json = transcoder_->BinaryToJson(reply_type_, bytes);
+    absl::StatusOr<std::string> json = transcoder_->BinaryToJson(reply_type_, bytes, mapping_);
     if (json.ok()) {
       on_message_(*std::move(json));
     } else {
@@ -60,6 +61,7 @@ class FeedListener final : public CallListener {
  private:
   const transcode::JsonTranscoder* const transcoder_;
   const google::protobuf::Descriptor* const reply_type_;
+  const transcode::JsonMapping mapping_;
   const std::string channel_;
   std::function<void(std::string)> on_message_;
   std::function<void(absl::Status)> on_end_;
@@ -79,8 +81,12 @@ class UpstreamFeed final : public pubsub::ChannelFeeds::Feed {
 }  // namespace
 
 UpstreamFeeds::UpstreamFeeds(const transcode::DescriptorRegistry* registry,
-                             const transcode::JsonTranscoder* transcoder, Upstream* upstream)
-    : registry_(registry), transcoder_(transcoder), upstream_(upstream) {}
+                             const transcode::JsonTranscoder* transcoder, Upstream* upstream,
+                             transcode::JsonRules json_rules)
+    : registry_(registry),
+      transcoder_(transcoder),
+      upstream_(upstream),
+      json_rules_(std::move(json_rules)) {}
 
 absl::Status UpstreamFeeds::CheckMethod(const std::string& method) const {
   absl::StatusOr<transcode::MethodInfo> info = registry_->FindMethod(method);
@@ -106,8 +112,11 @@ absl::StatusOr<std::unique_ptr<pubsub::ChannelFeeds::Feed>> UpstreamFeeds::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("params: ", std::string(request.status().message())));
   }
-  auto listener = std::make_shared<FeedListener>(transcoder_, info->descriptor->output_type(),
-                                                 channel, std::move(on_message), std::move(on_end));
+  const transcode::JsonRule* rule = transcode::FindJsonRule(json_rules_, info->service);
+  auto listener =
+      std::make_shared<FeedListener>(transcoder_, info->descriptor->output_type(),
+                                     rule != nullptr ? rule->mapping : transcode::JsonMapping{},
+                                     channel, std::move(on_message), std::move(on_end));
   CallSpec spec;
   spec.method = *info;
   spec.metadata.emplace_back("x-bridge-channel", PercentEncodeMetadataValue(channel));

@@ -12,9 +12,12 @@ namespace bridge::upstream {
 
 class UpstreamFeeds final : public pubsub::ChannelFeeds {
  public:
-  // Every pointer must outlive the feeds it opens.
+  // Every pointer must outlive the feeds it opens. A feed's publications are written in the
+  // JSON mapping of its method's route (`json_rules`; sessions' own choices do not apply: one
+  // publication is shared by every subscriber).
   UpstreamFeeds(const transcode::DescriptorRegistry* registry,
-                const transcode::JsonTranscoder* transcoder, Upstream* upstream);
+                const transcode::JsonTranscoder* transcoder, Upstream* upstream,
+                transcode::JsonRules json_rules = {});
 
   absl::StatusOr<std::unique_ptr<Feed>> Open(const std::string& method, const std::string& channel,
                                              const std::string& params_json,
@@ -28,6 +31,7 @@ class UpstreamFeeds final : public pubsub::ChannelFeeds {
   const transcode::DescriptorRegistry* const registry_;
   const transcode::JsonTranscoder* const transcoder_;
   Upstream* const upstream_;
+  const transcode::JsonRules json_rules_;
 };
 
 }  // namespace bridge::upstream

@@ -391,6 +391,28 @@ TEST_F(ChannelsTest, AChannelFedByAServerStreamingMethodFansOutItsReplies) {
   EXPECT_EQ(bad.error().category(), v1::ERROR_CATEGORY_INVALID_ARGUMENT) << last_;
 }
 
+// A fed channel's publications follow the JSON mapping of its method's route; a session's own
+// choice does not apply to them, as every subscriber shares one publication.
+TEST_F(ChannelsTest, AFedChannelWritesItsPublicationsInTheRoutesJsonMapping) {
+  StartBridge(
+      "routes { service: \"*\" target: \"127.0.0.1:1\" json { proto_names: true "
+      "emit_defaults: true session_may_choose: true } } "
+      "channels { namespaces { pattern: \"repeat:*\" method: \"demo.v1.Echo/Repeat\" } }");
+  auto client = WsTestClient::Connect(app_->server().port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(
+      (*client)
+          ->SendText(R"({"type":"connect","clientId":"c","jsonMapping":{"protoNames":false}})")
+          .ok());
+  ASSERT_EQ(Next(**client).kind_case(), Frame::kConnectConfirm) << last_;
+  Frame subscribed = Subscribe(**client, "repeat:m", R"(,"params":{"text":"m","count":1})");
+  ASSERT_EQ(subscribed.kind_case(), Frame::kSubscribed) << last_;
+  Frame p = Next(**client);
+  ASSERT_EQ(p.kind_case(), Frame::kPublication) << last_;
+  EXPECT_THAT(p.publication().data(), HasSubstr(R"("received_at":")"));  // the route's names
+  EXPECT_THAT(p.publication().data(), HasSubstr(R"("list_i64":[])"));    // and its defaults
+}
+
 TEST_F(ChannelsTest, AFedChannelIsOpenedOnceAndCancelledWhenTheLastSubscriberLeaves) {
   StartBridge("channels { namespaces { pattern: \"ticks:*\" method: \"demo.v1.Echo/Repeat\" } }");
   auto first = Client();
