@@ -483,6 +483,23 @@
     eq((await idem).text, 'i');
   });
 
+  test('a subscription from a known position asks for it, then takes what comes after it', () => {
+    const t = setup();
+    const ws = connected(t);
+    const pubs = [];
+    const subscribed = [];
+    t.client.subscribe('feed', { since: { offset: 41, epoch: 'ep' },
+                                 onPublication: (d, p) => pubs.push(p.offset),
+                                 onSubscribed: (s) => subscribed.push(s) });
+    eq(ws.frames('subscribe'), [{ type: 'subscribe', channel: 'feed', since: { offset: 41, epoch: 'ep' } }]);
+    ws.receive({ type: 'subscribed', channel: 'feed', offset: '43', epoch: 'ep', recovered: true, seq: 2 });
+    ws.receive({ type: 'publication', channel: 'feed', offset: '41', epoch: 'ep', data: {}, seq: 3 });
+    ws.receive({ type: 'publication', channel: 'feed', offset: '42', epoch: 'ep', data: {}, seq: 4 });
+    ws.receive({ type: 'publication', channel: 'feed', offset: '43', epoch: 'ep', data: {}, seq: 5 });
+    eq(pubs, [42, 43], 'nothing at or before the position');
+    eq([subscribed[0].recovered, subscribed[0].since], [true, { offset: 41, epoch: 'ep' }]);
+  });
+
   test('a refused subscribe goes to that channel', () => {
     const t = setup();
     const ws = connected(t);

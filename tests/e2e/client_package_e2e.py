@@ -16,7 +16,8 @@
    retryable network_error, an idempotent client stream is sent again whole. A stream failed
    by the backend mid-way, and a cancelled one. A call given a traceparent reaches the backend
    as a child span of the browser's (the backend returns what it got), and the bridge's log
-   line for it names the browser's trace.
+   line for it names the browser's trace. A subscription from a known position gets what was
+   published after it, then what is new.
 6. The /streams demo page, served by the bridge through the proxy, talks on a bidi stream
    across a cut.
 
@@ -217,6 +218,29 @@ async def every_call_kind(browser, base, servers):
     said = await page.evaluate(
         "client.call('demo.v1.Echo/Say', { text: 'hi' }, { timeoutMs: 5000 }).then((r) => r.text)")
     check("unary: Say answers", said == "hi", said)
+
+    # A subscription from a known position: what came after it, then what is new.
+    await page.evaluate("""(async () => {
+      const post = (text) => client.call('demo.v1.Chat/Post', { room: 'since', name: 'e2e', text });
+      const first = await post('one');
+      await post('two');
+      await post('three');
+      window.sinceSeen = [];
+      window.sinceSubscribed = [];
+      client.subscribe('chat:since', {
+        since: { offset: Number(first.offset), epoch: first.epoch },
+        onSubscribed: (s) => sinceSubscribed.push(s.recovered),
+        onPublication: (data) => sinceSeen.push(data.text),
+      });
+      return true;
+    })()""")
+    await page.wait("sinceSeen.length >= 2", DEADLINE, "since: the replay")
+    await page.evaluate("client.call('demo.v1.Chat/Post', { room: 'since', name: 'e2e', text: 'four' })")
+    await page.wait("sinceSeen.length >= 3", DEADLINE, "since: a new publication")
+    seen = await page.evaluate("[sinceSubscribed, sinceSeen]")
+    check("since: recovered, the publications after the position, then the new one",
+          seen == [[True], ["two", "three", "four"]], seen)
+    await page.evaluate("client.unsubscribe('chat:since'); true")
 
     # A trace started in the browser reaches the backend as a child span of the browser's.
     trailers = await page.evaluate(

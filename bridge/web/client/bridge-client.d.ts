@@ -250,6 +250,11 @@ export interface SubscribedEvent {
 export interface SubscribeOptions<Data = JsonValue> {
   /** The channel's request (channels fed by an upstream stream). */
   params?: JsonValue;
+  /**
+   * Join from this position (as onPublication and onSubscribed report it): the publications
+   * after it are replayed from the channel's history first; `recovered` says whether all were.
+   */
+  since?: { offset: number; epoch: string };
   onPublication?: (data: Data, position: ChannelPosition) => void;
   onSubscribed?: (event: SubscribedEvent) => void;
   onUnsubscribed?: (event: { channel: string }) => void;

@@ -481,10 +481,13 @@ class BridgeClient {
   // (data, {channel, offset, epoch}), onSubscribed ({channel, offset, epoch, recovered,
   // since}: after a reconnect, `since` is where recovery was asked from and `recovered` says
   // whether every publication after it was replayed),
-  // onUnsubscribed ({channel}), onError (BridgeError).
+  // onUnsubscribed ({channel}), onError (BridgeError), since ({offset, epoch}: join from this
+  // position, as onPublication and onSubscribed report them; the publications after it are
+  // replayed from the channel's history first, and `recovered` says whether all of them were).
   subscribe(channel, options) {
     if (this._channels.has(channel)) throw new Error('already subscribed to ' + channel);
     options = options || {};
+    const since = options.since;
     const sub = {
       channel,
       params: options.params,
@@ -492,9 +495,10 @@ class BridgeClient {
       onSubscribed: options.onSubscribed || noop,
       onUnsubscribed: options.onUnsubscribed || noop,
       onError: options.onError || noop,
-      offset: undefined, // the position, with its epoch, where a recovery starts
-      epoch: undefined,
-      delivered: undefined, // offset of the last publication handed to onPublication
+      // The position, with its epoch, where a recovery starts.
+      offset: since ? since.offset : undefined,
+      epoch: since ? since.epoch : undefined,
+      delivered: since ? since.offset : undefined, // the last publication handed on
       sent: false, // its `subscribe` went out on the current session
       subscribed: false,
       unsubscribing: false,

@@ -63,6 +63,12 @@ export async function mistakes(): Promise<void> {
     // @ts-expect-error the position's offset is a number
     onPublication: (data, pos) => pos.offset.toUpperCase(),
   });
+  // @ts-expect-error a position needs its epoch
+  client.subscribe('news', { since: { offset: 41 } });
+  // @ts-expect-error a call's traceparent is a string
+  client.call('demo.v1.Echo/Say', {}, { traceparent: { traceId: 'x' } });
+  // @ts-expect-error no such JSON mapping option
+  new BridgeClient('/ws', { jsonMapping: { camelCase: true } });
 
   client.on('error', (e) => {
     // @ts-expect-error not a category
