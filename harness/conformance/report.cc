@@ -9,11 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "bridge/common/markup.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
 namespace harness::conformance {
 namespace {
+
+using ::bridge::MarkupEscape;
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
@@ -114,33 +117,6 @@ std::string ToJson(const Report& report) {
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(ch);
-    }
-  }
-  return out;
-}
-
 std::string ToHtml(const Report& report) {
   const Counts c = Count(report);
   std::string out = R"(<!DOCTYPE html>
@@ -167,10 +143,10 @@ tr.non_strict{background:#fffbea}
 </style></head><body>
 )";
   absl::StrAppend(&out, "<h1>Bridge protocol conformance</h1>\n<div class=\"meta\">Server <code>",
-                  HtmlEscape(report.url), "</code> &middot; started ",
-                  HtmlEscape(Rfc3339(report.started)), " &middot; took ",
-                  HtmlEscape(MsText(report.duration)), " &middot; demo service <code>",
-                  HtmlEscape(report.demo_service), "</code></div>\n");
+                  MarkupEscape(report.url), "</code> &middot; started ",
+                  MarkupEscape(Rfc3339(report.started)), " &middot; took ",
+                  MarkupEscape(MsText(report.duration)), " &middot; demo service <code>",
+                  MarkupEscape(report.demo_service), "</code></div>\n");
   absl::StrAppend(&out, "<div class=\"summary\"><span class=\"pass\">", c.pass,
                   " Pass</span><span class=\"non_strict\">", c.non_strict,
                   " Non-strict</span><span class=\"fail\">", c.fail,
@@ -186,11 +162,12 @@ tr.non_strict{background:#fffbea}
                   "<th>Expected</th><th>Observed</th><th>Time</th></tr>\n");
   for (const CaseResult& r : report.results) {
     absl::StrAppend(&out, "<tr class=\"", std::string(OutcomeName(r.outcome)), "\" id=\"case-",
-                    HtmlEscape(r.id), "\"><td>", HtmlEscape(r.id), "</td><td>", HtmlEscape(r.group),
-                    "</td><td>", HtmlEscape(r.title), "</td><td class=\"outcome\">",
-                    Label(r.outcome), "</td><td class=\"detail\">", HtmlEscape(r.expected),
-                    "</td><td class=\"detail\">", HtmlEscape(Shown(r.observed)), "</td><td>",
-                    HtmlEscape(MsText(r.duration)), "</td></tr>\n");
+                    MarkupEscape(r.id), "\"><td>", MarkupEscape(r.id), "</td><td>",
+                    MarkupEscape(r.group), "</td><td>", MarkupEscape(r.title),
+                    "</td><td class=\"outcome\">", Label(r.outcome), "</td><td class=\"detail\">",
+                    MarkupEscape(r.expected), "</td><td class=\"detail\">",
+                    MarkupEscape(Shown(r.observed)), "</td><td>", MarkupEscape(MsText(r.duration)),
+                    "</td></tr>\n");
   }
   absl::StrAppend(&out, "</table>\n</body></html>\n");
   return out;

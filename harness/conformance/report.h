@@ -25,9 +25,6 @@ std::string ToJson(const Report& report);
 // its expected and observed text.
 std::string ToHtml(const Report& report);
 
-// &, <, >, " and ' as entities.
-std::string HtmlEscape(std::string_view text);
-
 // Writes `dir`/conformance.json and `dir`/conformance.html (creating `dir` if needed).
 absl::Status WriteReports(const Report& report, const std::string& dir);
 

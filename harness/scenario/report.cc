@@ -6,10 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bridge/common/markup.h"
 #include "bridge/transcode/json_text.h"
 
 namespace harness::scenario {
 namespace {
+
+using ::bridge::MarkupEscape;
 
 using ::bridge::transcode::JsonObject;
 using ::bridge::transcode::JsonWriter;
@@ -45,37 +48,6 @@ std::string Reconnects(const ScenarioReport& r) {
                                  x.ok ? "" : "!"));
   }
   return absl::StrJoin(parts, " ");
-}
-
-std::string Xml(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 has no place for other control characters.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 std::string Observations(const ScenarioReport& r) {
@@ -126,21 +98,22 @@ std::string JUnitXml(const std::vector<ScenarioReport>& reports, std::string_vie
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   const std::string head = absl::StrFormat(
       "name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\"",
-      Xml(suite), reports.size(), Count(reports, Verdict::kFail), Count(reports, Verdict::kSkipped),
-      absl::ToDoubleSeconds(total));
+      MarkupEscape(suite), reports.size(), Count(reports, Verdict::kFail),
+      Count(reports, Verdict::kSkipped), absl::ToDoubleSeconds(total));
   absl::StrAppend(&out, "<testsuites ", head, ">\n  <testsuite ", head, ">\n");
   for (const ScenarioReport& r : reports) {
-    absl::StrAppend(&out,
-                    absl::StrFormat("    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
-                                    Xml(suite), Xml(r.name), absl::ToDoubleSeconds(r.took)));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
+                        MarkupEscape(suite), MarkupEscape(r.name), absl::ToDoubleSeconds(r.took)));
     if (r.verdict == Verdict::kFail) {
-      absl::StrAppend(&out, "      <failure message=\"", Xml(r.reason), "\">", Xml(Observations(r)),
-                      "</failure>\n");
+      absl::StrAppend(&out, "      <failure message=\"", MarkupEscape(r.reason), "\">",
+                      MarkupEscape(Observations(r)), "</failure>\n");
     } else if (r.verdict == Verdict::kSkipped) {
-      absl::StrAppend(&out, "      <skipped message=\"", Xml(r.reason), "\"/>\n");
+      absl::StrAppend(&out, "      <skipped message=\"", MarkupEscape(r.reason), "\"/>\n");
     }
     absl::StrAppend(&out, "      <system-out>",
-                    Xml(absl::StrCat(r.description, "\n", Observations(r))),
+                    MarkupEscape(absl::StrCat(r.description, "\n", Observations(r))),
                     "</system-out>\n    </testcase>\n");
   }
   absl::StrAppend(&out, "  </testsuite>\n</testsuites>\n");
