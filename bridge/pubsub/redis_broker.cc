@@ -695,6 +695,17 @@ void RedisBroker::SubscriberLoop() {
     }
     for (auto& [done, status] : ready) done(status);
   };
+  // Waits out the next reconnect delay, still answering what is posted meanwhile, unless the
+  // broker stops first.
+  auto wait_out_backoff = [&] {
+    const absl::Duration until = IoNow() + NextBackoff(backoff);
+    while (IoNow() < until) {
+      WaitReadable(-1, subscriber_wake_fd_, until - IoNow());
+      run_ready();
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+  };
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -705,13 +716,7 @@ void RedisBroker::SubscriberLoop() {
       if (backoff == options_.reconnect_backoff_min) {
         log::Warn("redis_connect_failed").Str("error", std::string(opened.status().message()));
       }
-      const absl::Duration until = IoNow() + NextBackoff(backoff);
-      while (IoNow() < until) {
-        WaitReadable(-1, subscriber_wake_fd_, until - IoNow());
-        run_ready();
-        absl::MutexLock lock(&mu_);
-        if (stopping_) break;
-      }
+      wait_out_backoff();
       continue;
     }
     Connection& conn = **opened;
@@ -804,13 +809,7 @@ void RedisBroker::SubscriberLoop() {
         .Str("connection", "subscriber")
         .Str("error", std::string(status.message()));
     backoff = options_.reconnect_backoff_min;
-    const absl::Duration until = IoNow() + NextBackoff(backoff);
-    while (IoNow() < until) {
-      WaitReadable(-1, subscriber_wake_fd_, until - IoNow());
-      run_ready();
-      absl::MutexLock lock(&mu_);
-      if (stopping_) break;
-    }
+    wait_out_backoff();
   }
   std::vector<StatusDone> failed;
   {
