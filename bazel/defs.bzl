@@ -2,6 +2,21 @@
 
 Every target of the project's own code goes through these, so warnings, the C++ standard and
 test-only settings live in one place.
+
+Sources named after the target. A target's files default to the ones that bear its name, in
+its package, so a BUILD file lists files only where they differ from that:
+
+  bridge_cc_library(name = "x")    srcs: x.cc, hdrs: x.h, each if the file exists (a
+                                   header-only library has no x.cc, a library of generated
+                                   code no x.h)
+  bridge_cc_test(name = "x_test")  srcs: x_test.cc
+  bridge_cc_binary(name = "x")     srcs: x.cc
+  bridge_cc_benchmark(name = "x")  srcs: x.cc
+
+Giving srcs or hdrs replaces the default entirely: `hdrs = ["a.h", "b.h"]` is the whole list,
+x.h is not added to it. `srcs = []` says that a library has no sources although x.cc exists.
+Tests link @system//:gtest_main (and, under --config=tsan, the ThreadSanitizer support) without
+listing it; everything else a target uses is in its deps.
 """
 
 # Warnings are errors for the project's own code. System headers (/usr/include) are exempt.
@@ -31,30 +46,64 @@ ALLOCATOR_DEPS = select({
 # Generated code (protoc, grpc_cpp_plugin) is not ours to fix.
 GENERATED_COPTS = ["-w"]
 
+def _named_after(name, extension):
+    """The file `name + extension` of this package, in a list; empty when there is none."""
+    return native.glob([name + extension], allow_empty = True)
+
+def _with_files(kwargs, **defaults):
+    """kwargs with each of `defaults` (attribute: files) set where the caller did not set it.
+
+    An attribute whose default is empty is left out, not set to [], so that the target is the
+    one the same call with no defaults would declare.
+    """
+    for attr, files in defaults.items():
+        if attr not in kwargs and files:
+            kwargs[attr] = files
+    return kwargs
+
 def bridge_cc_library(name, copts = [], **kwargs):
-    native.cc_library(name = name, copts = BRIDGE_COPTS + copts, **kwargs)
+    """cc_library; srcs default to [name.cc], hdrs to [name.h], where those files exist."""
+    native.cc_library(
+        name = name,
+        copts = BRIDGE_COPTS + copts,
+        **_with_files(
+            kwargs,
+            srcs = _named_after(name, ".cc"),
+            hdrs = _named_after(name, ".h"),
+        )
+    )
 
 def bridge_cc_binary(name, copts = [], deps = [], **kwargs):
-    native.cc_binary(name = name, copts = BRIDGE_COPTS + copts, deps = deps + TSAN_DEPS, **kwargs)
+    """cc_binary; srcs default to [name.cc]."""
+    native.cc_binary(
+        name = name,
+        copts = BRIDGE_COPTS + copts,
+        deps = deps + TSAN_DEPS,
+        **_with_files(kwargs, srcs = [name + ".cc"])
+    )
 
 def bridge_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
+    """cc_test with gtest_main; srcs default to [name.cc] (x_test: x_test.cc)."""
     native.cc_test(
         name = name,
         copts = BRIDGE_COPTS + copts,
         deps = deps + ["@system//:gtest_main"] + TSAN_DEPS,
         size = size,
-        **kwargs
+        **_with_files(kwargs, srcs = [name + ".cc"])
     )
 
 def bridge_cc_benchmark(name, copts = [], deps = [], tags = [], **kwargs):
-    """A Google Benchmark binary. Run it optimized: bazel run --config=bench //bench:NAME."""
+    """A Google Benchmark binary. Run it optimized: bazel run --config=bench //bench:NAME.
+
+    srcs default to [name.cc].
+    """
     native.cc_binary(
         name = name,
         copts = BRIDGE_COPTS + copts,
         deps = deps + ["@system//:benchmark_main"],
         testonly = True,
         tags = tags + ["benchmark"],
-        **kwargs
+        **_with_files(kwargs, srcs = [name + ".cc"])
     )
 
 def bridge_proto_library(name, srcs, deps = [], grpc = False, descriptor_set = False, visibility = None):
