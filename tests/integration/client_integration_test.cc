@@ -334,20 +334,23 @@ TEST_F(ClientIntegrationTest, StreamCallsOfEveryKindReadTheirRepliesInOrder) {
 }
 
 // A subscriber's record of one channel, read from the test thread.
-struct ChannelRecord {
+// What a subscription delivered. Deliveries run on the client's thread and may still arrive while
+// a test ends (the fixture's client outlives the test body), so the handlers share ownership.
+struct ChannelRecord : std::enable_shared_from_this<ChannelRecord> {
   absl::Mutex mu;
   std::vector<client::ChannelEvent> subscribed;
   std::vector<client::Publication> publications;
 
   client::SubscriptionHandlers Handlers() {
     client::SubscriptionHandlers handlers;
-    handlers.on_subscribed = [this](const client::ChannelEvent& e) {
-      absl::MutexLock lock(&mu);
-      subscribed.push_back(e);
+    std::shared_ptr<ChannelRecord> self = shared_from_this();
+    handlers.on_subscribed = [self](const client::ChannelEvent& e) {
+      absl::MutexLock lock(&self->mu);
+      self->subscribed.push_back(e);
     };
-    handlers.on_publication = [this](const client::Publication& p) {
-      absl::MutexLock lock(&mu);
-      publications.push_back(p);
+    handlers.on_publication = [self](const client::Publication& p) {
+      absl::MutexLock lock(&self->mu);
+      self->publications.push_back(p);
     };
     return handlers;
   }
@@ -372,32 +375,32 @@ TEST_F(ClientIntegrationTest, ASubscriptionFromAPositionGetsWhatCameAfterItThenW
     EXPECT_TRUE(position.ok()) << position.status();
   };
   client::Client& first = Connected();
-  ChannelRecord live;
-  ASSERT_TRUE(first.Subscribe("feed", "", live.Handlers()).ok());
-  ASSERT_TRUE(live.AwaitSubscribed());
+  auto live = std::make_shared<ChannelRecord>();
+  ASSERT_TRUE(first.Subscribe("feed", "", live->Handlers()).ok());
+  ASSERT_TRUE(live->AwaitSubscribed());
   for (const char* data : {R"("one")", R"("two")", R"("three")"}) publish(data);
-  ASSERT_TRUE(live.AwaitPublications(3));
+  ASSERT_TRUE(live->AwaitPublications(3));
   client::StreamPosition after_one;
   {
-    absl::MutexLock lock(&live.mu);
-    after_one = {live.publications[0].offset, live.publications[0].epoch};
+    absl::MutexLock lock(&live->mu);
+    after_one = {live->publications[0].offset, live->publications[0].epoch};
   }
 
   ClientOptions options = FastOptions();
   options.url = absl::StrCat("ws://127.0.0.1:", bridge_->port(), "/ws");
   WebSocketClient second(options, client::WebSocketTransportOptions{}, [] { return 0.5; });
-  ChannelRecord late;
-  ASSERT_TRUE(second.client().Subscribe("feed", "", late.Handlers(), after_one).ok());
+  auto late = std::make_shared<ChannelRecord>();
+  ASSERT_TRUE(second.client().Subscribe("feed", "", late->Handlers(), after_one).ok());
   second.client().Connect();  // the subscription waits in the queue until confirmed
-  ASSERT_TRUE(late.AwaitSubscribed());
-  ASSERT_TRUE(late.AwaitPublications(2));
+  ASSERT_TRUE(late->AwaitSubscribed());
+  ASSERT_TRUE(late->AwaitPublications(2));
   publish(R"("four")");
-  ASSERT_TRUE(late.AwaitPublications(3));
-  absl::MutexLock lock(&late.mu);
-  EXPECT_TRUE(late.subscribed[0].recovered);
+  ASSERT_TRUE(late->AwaitPublications(3));
+  absl::MutexLock lock(&late->mu);
+  EXPECT_TRUE(late->subscribed[0].recovered);
   std::vector<std::string> data;
   std::vector<uint64_t> offsets;
-  for (const client::Publication& p : late.publications) {
+  for (const client::Publication& p : late->publications) {
     data.push_back(p.data);
     offsets.push_back(p.offset);
   }
