@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
   harness::conformance::Report report = harness::conformance::RunSuite(
       options, cases, filter, [](const harness::conformance::CaseResult& r) {
         std::fprintf(stderr, "  %-5s %s\n", r.id.c_str(),
-                     std::string(harness::conformance::OutcomeName(r.outcome)).c_str());
+                     harness::conformance::OutcomeName(r.outcome));
       });
   std::fputs(harness::conformance::FormatTable(report).c_str(), stdout);
   if (const std::string dir = absl::GetFlag(FLAGS_report_dir); !dir.empty()) {

@@ -29,20 +29,6 @@ std::string MsText(absl::Duration d) {
 // The observation as shown: made printable (servers can send any bytes).
 std::string Shown(const std::string& text) { return Printable(text, 4000); }
 
-std::string Label(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kPass:
-      return "Pass";
-    case Outcome::kNonStrict:
-      return "Non-strict";
-    case Outcome::kFail:
-      return "Fail";
-    case Outcome::kSkipped:
-      return "Skipped";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::string FormatTable(const Report& report) {
@@ -50,8 +36,8 @@ std::string FormatTable(const Report& report) {
                                  MsText(report.duration), ")\n\n");
   absl::StrAppendFormat(&out, "%-6s %-11s %9s  %s\n", "case", "outcome", "time", "title");
   for (const CaseResult& r : report.results) {
-    absl::StrAppendFormat(&out, "%-6s %-11s %9s  %s\n", r.id, Label(r.outcome), MsText(r.duration),
-                          r.title);
+    absl::StrAppendFormat(&out, "%-6s %-11s %9s  %s\n", r.id, OutcomeLabel(r.outcome),
+                          MsText(r.duration), r.title);
     if (r.outcome != Outcome::kPass) {
       absl::StrAppend(&out, "         expected: ", r.expected, "\n");
       absl::StrAppend(&out, "         observed: ", Shown(r.observed), "\n");
@@ -103,7 +89,7 @@ std::string ToJson(const Report& report) {
     w.Key("title");
     str(r.title);
     w.Key("outcome");
-    str(std::string(OutcomeName(r.outcome)));
+    str(OutcomeName(r.outcome));
     w.Key("expected");
     str(r.expected);
     w.Key("observed");
@@ -147,11 +133,12 @@ tr.non_strict{background:#fffbea}
                   MarkupEscape(Rfc3339(report.started)), " &middot; took ",
                   MarkupEscape(MsText(report.duration)), " &middot; demo service <code>",
                   MarkupEscape(report.demo_service), "</code></div>\n");
-  absl::StrAppend(&out, "<div class=\"summary\"><span class=\"pass\">", c.pass,
-                  " Pass</span><span class=\"non_strict\">", c.non_strict,
-                  " Non-strict</span><span class=\"fail\">", c.fail,
-                  " Fail</span><span class=\"skipped\">", c.skipped, " Skipped</span> of ",
-                  c.total(), " cases</div>\n");
+  out += "<div class=\"summary\">";
+  for (Outcome outcome : kOutcomes) {
+    absl::StrAppend(&out, "<span class=\"", OutcomeName(outcome), "\">", c.of(outcome), " ",
+                    OutcomeLabel(outcome), "</span>");
+  }
+  absl::StrAppend(&out, " of ", c.total(), " cases</div>\n");
   absl::StrAppend(&out, "<p class=\"verdict ", c.fail == 0 ? "pass" : "fail", "\">",
                   c.fail == 0 ? "No case failed"
                               : absl::StrCat(c.fail, c.fail == 1 ? " case" : " cases", " failed"),
@@ -161,13 +148,13 @@ tr.non_strict{background:#fffbea}
                   "<table>\n<tr><th>Case</th><th>Group</th><th>Title</th><th>Outcome</th>"
                   "<th>Expected</th><th>Observed</th><th>Time</th></tr>\n");
   for (const CaseResult& r : report.results) {
-    absl::StrAppend(&out, "<tr class=\"", std::string(OutcomeName(r.outcome)), "\" id=\"case-",
+    absl::StrAppend(&out, "<tr class=\"", OutcomeName(r.outcome), "\" id=\"case-",
                     MarkupEscape(r.id), "\"><td>", MarkupEscape(r.id), "</td><td>",
                     MarkupEscape(r.group), "</td><td>", MarkupEscape(r.title),
-                    "</td><td class=\"outcome\">", Label(r.outcome), "</td><td class=\"detail\">",
-                    MarkupEscape(r.expected), "</td><td class=\"detail\">",
-                    MarkupEscape(Shown(r.observed)), "</td><td>", MarkupEscape(MsText(r.duration)),
-                    "</td></tr>\n");
+                    "</td><td class=\"outcome\">", OutcomeLabel(r.outcome),
+                    "</td><td class=\"detail\">", MarkupEscape(r.expected),
+                    "</td><td class=\"detail\">", MarkupEscape(Shown(r.observed)), "</td><td>",
+                    MarkupEscape(MsText(r.duration)), "</td></tr>\n");
   }
   absl::StrAppend(&out, "</table>\n</body></html>\n");
   return out;

@@ -7,24 +7,31 @@
 
 namespace harness::conformance {
 
+namespace {
+
+// The counter of `outcome` in `counts` (const or not).
+template <typename C>
+auto& CounterOf(C& counts, Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPass:
+      return counts.pass;
+    case Outcome::kNonStrict:
+      return counts.non_strict;
+    case Outcome::kFail:
+      return counts.fail;
+    case Outcome::kSkipped:
+      return counts.skipped;
+  }
+  return counts.fail;  // not an Outcome: counted where it cannot pass unnoticed
+}
+
+}  // namespace
+
+int Counts::of(Outcome outcome) const { return CounterOf(*this, outcome); }
+
 Counts Count(const Report& report) {
   Counts counts;
-  for (const CaseResult& r : report.results) {
-    switch (r.outcome) {
-      case Outcome::kPass:
-        ++counts.pass;
-        break;
-      case Outcome::kNonStrict:
-        ++counts.non_strict;
-        break;
-      case Outcome::kFail:
-        ++counts.fail;
-        break;
-      case Outcome::kSkipped:
-        ++counts.skipped;
-        break;
-    }
-  }
+  for (const CaseResult& r : report.results) ++CounterOf(counts, r.outcome);
   return counts;
 }
 

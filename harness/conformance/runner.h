@@ -38,6 +38,7 @@ struct Counts {
   int fail = 0;
   int skipped = 0;
   int total() const { return pass + non_strict + fail + skipped; }
+  int of(Outcome outcome) const;
 };
 Counts Count(const Report& report);
 

@@ -18,18 +18,39 @@ absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.
 
 }  // namespace
 
-std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kNonStrict:
-      return "non_strict";
-    case Outcome::kFail:
-      return "fail";
-    case Outcome::kSkipped:
-      return "skipped";
+namespace {
+
+struct OutcomeWords {
+  Outcome outcome;
+  const char* name;
+  const char* label;
+};
+
+// Each outcome's two spellings, in one place.
+constexpr OutcomeWords kOutcomeWords[] = {
+    {Outcome::kPass, "pass", "Pass"},
+    {Outcome::kNonStrict, "non_strict", "Non-strict"},
+    {Outcome::kFail, "fail", "Fail"},
+    {Outcome::kSkipped, "skipped", "Skipped"},
+};
+
+const OutcomeWords* WordsFor(Outcome outcome) {
+  for (const OutcomeWords& w : kOutcomeWords) {
+    if (w.outcome == outcome) return &w;
   }
-  return "unknown";
+  return nullptr;
+}
+
+}  // namespace
+
+const char* OutcomeName(Outcome outcome) {
+  const OutcomeWords* w = WordsFor(outcome);
+  return w != nullptr ? w->name : "unknown";
+}
+
+const char* OutcomeLabel(Outcome outcome) {
+  const OutcomeWords* w = WordsFor(outcome);
+  return w != nullptr ? w->label : "?";
 }
 
 bool Checks::Require(bool ok, std::string_view what) {

@@ -27,8 +27,14 @@ enum class Outcome {
   kSkipped,    // not checkable here (the server lacks the demo service, a timeout too long)
 };
 
-// "pass", "non_strict", "fail", "skipped".
-std::string_view OutcomeName(Outcome outcome);
+// Every outcome, in the order reports list them.
+inline constexpr Outcome kOutcomes[] = {Outcome::kPass, Outcome::kNonStrict, Outcome::kFail,
+                                        Outcome::kSkipped};
+
+// "pass", "non_strict", "fail", "skipped": the machine-readable name (JSON and JUnit reports).
+const char* OutcomeName(Outcome outcome);
+// "Pass", "Non-strict", "Fail", "Skipped": the label people read (text and HTML reports).
+const char* OutcomeLabel(Outcome outcome);
 
 struct Verdict {
   Outcome outcome = Outcome::kPass;
