@@ -1,5 +1,6 @@
 #include "harness/conformance/suite.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -16,10 +17,6 @@ namespace {
 
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-}  // namespace
-
-namespace {
-
 struct OutcomeWords {
   Outcome outcome;
   const char* name;
@@ -33,6 +30,7 @@ constexpr OutcomeWords kOutcomeWords[] = {
     {Outcome::kFail, "fail", "Fail"},
     {Outcome::kSkipped, "skipped", "Skipped"},
 };
+static_assert(std::size(kOutcomeWords) == std::size(kOutcomes), "every outcome has its words");
 
 const OutcomeWords* WordsFor(Outcome outcome) {
   for (const OutcomeWords& w : kOutcomeWords) {

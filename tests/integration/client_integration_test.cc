@@ -333,9 +333,9 @@ TEST_F(ClientIntegrationTest, StreamCallsOfEveryKindReadTheirRepliesInOrder) {
   EXPECT_NE(child, traced.traceparent);  // a span of the bridge's own
 }
 
-// A subscriber's record of one channel, read from the test thread.
-// What a subscription delivered. Deliveries run on the client's thread and may still arrive while
-// a test ends (the fixture's client outlives the test body), so the handlers share ownership.
+// A subscriber's record of one channel, read from the test thread. Deliveries run on the client's
+// thread and may still arrive while a test ends (the fixture's client outlives the test body), so
+// the handlers share ownership.
 struct ChannelRecord : std::enable_shared_from_this<ChannelRecord> {
   absl::Mutex mu;
   std::vector<client::ChannelEvent> subscribed;
