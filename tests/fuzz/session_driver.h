@@ -1316,4 +1316,11 @@ class SessionRun {
 
 }  // namespace bridge::fuzz
 
+// libFuzzer's start-up hook, the same for every session fuzzer. Defined here, not inline, so
+// that it is emitted: each fuzzer is a single translation unit that includes this header once.
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  bridge::fuzz::QuietLogs();
+  return 0;
+}
+
 #endif  // TESTS_FUZZ_SESSION_DRIVER_H_

@@ -30,34 +30,24 @@
 namespace bridge::fuzz {
 namespace {
 
-// gRPC's verdict on one metadata entry of a call, from gRPC core's own predicates.
-bool GrpcAcceptsKey(const std::string& key) {
-  grpc_slice slice = grpc_slice_from_copied_buffer(key.data(), key.size());
-  const bool legal = grpc_header_key_is_legal(slice) != 0;
+// gRPC core's verdict on a metadata key or value, by one of its own predicates
+// (grpc_header_key_is_legal, grpc_is_binary_header, grpc_header_nonbin_value_is_legal).
+bool GrpcSays(int (*predicate)(grpc_slice), const std::string& text) {
+  grpc_slice slice = grpc_slice_from_copied_buffer(text.data(), text.size());
+  const bool verdict = predicate(slice) != 0;
   grpc_slice_unref(slice);
-  return legal;
-}
-bool GrpcKeyIsBinary(const std::string& key) {
-  grpc_slice slice = grpc_slice_from_copied_buffer(key.data(), key.size());
-  const bool binary = grpc_is_binary_header(slice) != 0;
-  grpc_slice_unref(slice);
-  return binary;
-}
-bool GrpcAcceptsNonBinaryValue(const std::string& value) {
-  grpc_slice slice = grpc_slice_from_copied_buffer(value.data(), value.size());
-  const bool legal = grpc_header_nonbin_value_is_legal(slice) != 0;
-  grpc_slice_unref(slice);
-  return legal;
+  return verdict;
 }
 
 // What grpc++ asserts on (GPR_ASSERT(GRPC_CALL_OK == ...)) when gRPC refuses a call's metadata.
 void CheckCallMetadata(const upstream::CallSpec& spec) {
   for (const auto& [key, value] : spec.metadata) {
-    if (!GrpcAcceptsKey(key)) {
+    if (!GrpcSays(grpc_header_key_is_legal, key)) {
       Fail(absl::StrCat("gRPC refuses the call ", spec.method.path, ": metadata key \"", Shown(key),
                         "\" is not legal (grpc_header_key_is_legal); grpc++ aborts"));
     }
-    if (!GrpcKeyIsBinary(key) && !GrpcAcceptsNonBinaryValue(value)) {
+    if (!GrpcSays(grpc_is_binary_header, key) &&
+        !GrpcSays(grpc_header_nonbin_value_is_legal, value)) {
       Fail(absl::StrCat("gRPC refuses the call ", spec.method.path, ": the value of metadata \"",
                         key, "\" is \"", Shown(value),
                         "\", not legal for a non-binary key (grpc_header_nonbin_value_is_legal); "
@@ -292,11 +282,6 @@ class FakeUpstream final : public upstream::Upstream, public UpstreamControl {
 
 }  // namespace
 }  // namespace bridge::fuzz
-
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  bridge::fuzz::QuietLogs();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* services = bridge::fuzz::SharedServices();

@@ -73,11 +73,6 @@ class GrpcControl final : public UpstreamControl {
 }  // namespace
 }  // namespace bridge::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  bridge::fuzz::QuietLogs();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* services = bridge::fuzz::SharedServices();
   static auto* control = new bridge::fuzz::GrpcControl(*services);
