@@ -92,6 +92,11 @@ def bridge_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
         **_with_files(kwargs, srcs = [name + ".cc"])
     )
 
+def bridge_cc_unit_tests(package, libraries):
+    """One bridge_cc_test a library of `package`, <library>_test, depending on it alone."""
+    for library in libraries:
+        bridge_cc_test(name = library + "_test", deps = [package + ":" + library])
+
 def bridge_cc_benchmark(name, copts = [], deps = [], tags = [], **kwargs):
     """A Google Benchmark binary. Run it optimized: bazel run --config=bench //bench:NAME.
 

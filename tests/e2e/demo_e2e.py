@@ -5,14 +5,13 @@ demo method the way docs/protocol.md shows, plus an unknown method. Every wait h
 """
 import asyncio
 import json
-import re
-import signal
-import subprocess
 import sys
+import tempfile
 
 import websockets
 
 from e2e_checks import check, summary
+from e2e_processes import start, stop
 
 DEADLINE = 10.0
 DEMO = sys.argv[1]
@@ -103,23 +102,13 @@ async def checks(url):
 
 
 def main():
-    proc = subprocess.Popen([DEMO, "--listen=127.0.0.1:0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    url = None
-    for _ in range(5):
-        line = proc.stdout.readline()
-        match = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line)
-        if match:
-            url = f"ws://127.0.0.1:{match.group(1)}/ws"
-            break
-    if url is None:
-        print("demo did not start:", proc.stderr.read())
-        return 1
-    try:
-        asyncio.run(checks(url))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        check("demo exits 0 on SIGTERM", proc.wait(timeout=DEADLINE) == 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, found = start([DEMO, "--listen=127.0.0.1:0"],
+                            {"port": r"ws://127\.0\.0\.1:(\d+)/ws"}, tmp)
+        try:
+            asyncio.run(checks(f"ws://127.0.0.1:{found['port']}/ws"))
+        finally:
+            stop("demo", proc)
     return summary()
 
 

@@ -36,6 +36,17 @@ def start(argv, patterns, tmp):
     return proc, found
 
 
+def stop(name, proc):
+    """SIGTERM to a process from start(); checks that it exits 0 (and prints its log when
+    not: its stderr says why, a sanitizer's report for one)."""
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=DEADLINE)
+    check(f"{name} exits 0 on SIGTERM", code == 0, f"exit {code}")
+    if code != 0:
+        with open(proc.log_path) as f:
+            print(f.read()[-20000:])
+
+
 class FaultProxy:
     """The proxy's HTTP API (Toxiproxy's shape), for its proxy named `bridge`."""
 
@@ -87,11 +98,6 @@ class DemoBehindProxy:
         self.proxy = FaultProxy(found["api"])
 
     def stop(self):
-        """SIGTERM to each; checks that each exits 0 (and prints its log when not)."""
+        """Stops each (see stop below)."""
         for name, proc in self.procs:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=DEADLINE)
-            check(f"{name} exits 0 on SIGTERM", code == 0, f"exit {code}")
-            if code != 0:  # its stderr says why (a sanitizer's report, for one)
-                with open(proc.log_path) as f:
-                    print(f.read()[-20000:])
+            stop(name, proc)

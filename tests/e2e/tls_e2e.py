@@ -8,8 +8,6 @@ next connection without a restart. Every wait has a deadline.
 import asyncio
 import json
 import os
-import re
-import signal
 import ssl
 import subprocess
 import sys
@@ -18,6 +16,7 @@ import tempfile
 import websockets
 
 from e2e_checks import check, summary
+from e2e_processes import start, stop
 
 DEADLINE = 10.0
 DEMO = sys.argv[1]
@@ -97,22 +96,12 @@ def main():
         with open(f"{d}/bridge.textproto", "w") as f:
             f.write(f'tls {{ cert_file: "{d}/served.pem" key_file: "{d}/served.key" '
                     f'reload_check_ms: 0 }}\n')
-        proc = subprocess.Popen([DEMO, "--listen=127.0.0.1:0", f"--config={d}/bridge.textproto"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        port = None
-        for _ in range(5):
-            match = re.search(r"wss://127\.0\.0\.1:(\d+)/ws", proc.stdout.readline())
-            if match:
-                port = match.group(1)
-                break
-        if port is None:
-            print("demo did not start:", proc.stderr.read())
-            return 1
+        proc, found = start([DEMO, "--listen=127.0.0.1:0", f"--config={d}/bridge.textproto"],
+                            {"port": r"wss://127\.0\.0\.1:(\d+)/ws"}, d)
         try:
-            asyncio.run(checks(d, port))
+            asyncio.run(checks(d, found["port"]))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            check("demo exits 0 on SIGTERM", proc.wait(timeout=DEADLINE) == 0)
+            stop("demo", proc)
     return summary()
 
 
