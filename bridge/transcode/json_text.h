@@ -150,30 +150,16 @@ class JsonObject {
   explicit JsonObject(JsonWriter& w) : w_(w) { w_.Char('{'); }
   ~JsonObject() { w_.Char('}'); }
   JsonObject& Str(std::string_view key, std::string_view value) {
-    Key(key);
-    w_.String(value);
-    return *this;
+    return Put(key, &JsonWriter::String, value);
   }
-  JsonObject& Int(std::string_view key, int64_t value) {
-    Key(key);
-    w_.Int(value);
-    return *this;
-  }
+  JsonObject& Int(std::string_view key, int64_t value) { return Put(key, &JsonWriter::Int, value); }
   JsonObject& Uint(std::string_view key, uint64_t value) {
-    Key(key);
-    w_.Uint(value);
-    return *this;
+    return Put(key, &JsonWriter::Uint, value);
   }
   JsonObject& Double(std::string_view key, double value) {
-    Key(key);
-    w_.Double(value);
-    return *this;
+    return Put(key, &JsonWriter::Double, value);
   }
-  JsonObject& Bool(std::string_view key, bool value) {
-    Key(key);
-    w_.Bool(value);
-    return *this;
-  }
+  JsonObject& Bool(std::string_view key, bool value) { return Put(key, &JsonWriter::Bool, value); }
   // An array of objects, one per item, each written by `write(JsonObject&, item)`.
   template <typename T, typename F>
   JsonObject& Array(std::string_view key, const std::vector<T>& items, F write) {
@@ -189,11 +175,19 @@ class JsonObject {
   }
 
  private:
+  // Writes `"key":` (after a comma unless first).
   void Key(std::string_view key) {
     if (!first_) w_.Char(',');
     first_ = false;
     w_.String(key);
     w_.Char(':');
+  }
+  // One field: its key, then its value by one of the writer's methods.
+  template <typename V>
+  JsonObject& Put(std::string_view key, void (JsonWriter::*write)(V), V value) {
+    Key(key);
+    (w_.*write)(value);
+    return *this;
   }
 
   JsonWriter& w_;
