@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -38,37 +39,31 @@ class BrokenServerTest : public ::testing::Test {
     return by_id;
   }
 
+  // Runs case `id` alone: it ends in `outcome`, and what it observed says each of `said`.
+  void ExpectCase(const std::string& id, Outcome outcome, const std::vector<std::string>& said) {
+    auto r = Run(id);
+    ASSERT_EQ(r.count(id), 1u) << id;
+    EXPECT_EQ(r[id].outcome, outcome) << id;
+    for (const std::string& words : said) EXPECT_THAT(r[id].observed, HasSubstr(words)) << id;
+  }
+
   std::unique_ptr<testing::BrokenServer> server_;
   SuiteOptions options_;
 };
 
 TEST_F(BrokenServerTest, AConfirmWithoutSeqFails) {
-  auto r = Run("1.1");
-  ASSERT_EQ(r.count("1.1"), 1u);
-  EXPECT_EQ(r["1.1"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["1.1"].observed, HasSubstr("seq absent"));
-  EXPECT_THAT(r["1.1"].observed, HasSubstr("clientId not echoed"));
-  EXPECT_THAT(r["1.1"].observed, HasSubstr(R"("clientId":"someone-else")"));
+  ExpectCase("1.1", Outcome::kFail,
+             {"seq absent", "clientId not echoed", R"("clientId":"someone-else")"});
 }
 
-TEST_F(BrokenServerTest, AMissingPongFails) {
-  auto r = Run("3.1");
-  EXPECT_EQ(r["3.1"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["3.1"].observed, HasSubstr("no pong"));
-}
+TEST_F(BrokenServerTest, AMissingPongFails) { ExpectCase("3.1", Outcome::kFail, {"no pong"}); }
 
 TEST_F(BrokenServerTest, TheWrongCloseForAFrameBeforeConnectFails) {
-  auto r = Run("1.5");
-  EXPECT_EQ(r["1.5"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["1.5"].observed, HasSubstr("no error frame"));
-  EXPECT_THAT(r["1.5"].observed, HasSubstr("close 1000"));
-  EXPECT_THAT(r["1.5"].observed, HasSubstr("expected close 1002"));
+  ExpectCase("1.5", Outcome::kFail, {"no error frame", "close 1000", "expected close 1002"});
 }
 
 TEST_F(BrokenServerTest, SeqChecksFailWithoutSeq) {
-  auto r = Run("3.5");
-  EXPECT_EQ(r["3.5"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["3.5"].observed, HasSubstr("connect_confirm has seq none, expected 1"));
+  ExpectCase("3.5", Outcome::kFail, {"connect_confirm has seq none, expected 1"});
 }
 
 TEST_F(BrokenServerTest, CallCasesAreSkippedWithoutTheDemoService) {
@@ -84,9 +79,7 @@ TEST_F(BrokenServerTest, CallCasesAreSkippedWithoutTheDemoService) {
 TEST_F(BrokenServerTest, ALongerHandshakeTimeoutThanMaxWaitIsSkipped) {
   // The broken server never closes an idle connection.
   options_.max_wait = absl::Milliseconds(200);
-  auto r = Run("1.6");
-  EXPECT_EQ(r["1.6"].outcome, Outcome::kSkipped);
-  EXPECT_THAT(r["1.6"].observed, HasSubstr("max_wait_ms"));
+  ExpectCase("1.6", Outcome::kSkipped, {"max_wait_ms"});
 }
 
 TEST_F(BrokenServerTest, ChannelCasesCatchABareSubscribedAndMissingRefusals) {
@@ -111,22 +104,16 @@ TEST_F(BrokenServerTest, PublishingCasesAreSkippedWithoutControlAndFailWithACont
   }
   // Port 1 on loopback: nothing serves BridgeControl there.
   options_.control = "127.0.0.1:1";
-  auto r = Run("9.8");
-  EXPECT_EQ(r["9.8"].outcome, Outcome::kFail);
+  ExpectCase("9.8", Outcome::kFail, {});
 }
 
 TEST_F(BrokenServerTest, AConfirmedClientIdWithAControlCharacterFails) {
-  auto r = Run("10.2");
-  EXPECT_EQ(r["10.2"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["10.2"].observed, HasSubstr("the clientId was confirmed"));
+  ExpectCase("10.2", Outcome::kFail, {"the clientId was confirmed"});
 }
 
 TEST_F(BrokenServerTest, ABatchAnsweredWithSomeoneElsesIdFails) {
   // The server answers the batch once, with messageId "probe", and its pings never.
-  auto r = Run("11.1");
-  EXPECT_EQ(r["11.1"].outcome, Outcome::kFail);
-  EXPECT_THAT(r["11.1"].observed,
-              HasSubstr(R"(an answer for messageId "probe", none of the batch's)"));
+  ExpectCase("11.1", Outcome::kFail, {R"(an answer for messageId "probe", none of the batch's)"});
 }
 
 }  // namespace
