@@ -13,6 +13,7 @@
 # when no scenario and no case failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source harness/ci/demo.sh
 out="${1:-/tmp/bridge-suites}"
 url="${2:-}"
 control="${3:-}"
@@ -24,22 +25,7 @@ bin="$(bazel info bazel-bin 2>/dev/null)"
 
 demo_pid=""
 if [ -z "$url" ]; then
-  : > "$out/demo.log"  # before the demo starts, so tail finds it
-  "$bin/harness/backend/demo" --listen=127.0.0.1:0 --config=harness/ci/demo_ci.textproto \
-    >> "$out/demo.log" 2>&1 &
-  demo_pid=$!
-  # The banner names the bound port; wait for it (at most 30 s).
-  url=$(timeout 30 tail -n +1 -f "$out/demo.log" | grep -m1 -o 'ws://[^ ]*')
-  # The demo backend serves harness.v1.BackendControl on its gRPC port.
-  control=$(grep -m1 -o 'backend demo.v1.Echo on [^ ]*' "$out/demo.log" | awk '{print $NF}')
-  # And the bridge names its BridgeControl (control_listen), for publishing to channels.
-  bridge_control=$(grep -m1 -o 'bridge: control on [^ ]*' "$out/demo.log" | awk '{print $NF}')
-  if [ -z "$url" ]; then
-    echo "run_suites: the demo did not start:" >&2
-    cat "$out/demo.log" >&2
-    kill "$demo_pid" 2>/dev/null
-    exit 2
-  fi
+  start_demo "$bin" "$out" run_suites || exit 2
 fi
 echo "run_suites: checking $url"
 

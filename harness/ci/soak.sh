@@ -10,6 +10,7 @@
 #   harness/ci/soak.sh OUT_DIR [MINUTES]       # default 10
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source harness/ci/demo.sh
 out="${1:-/tmp/bridge-soak}"
 minutes="${2:-10}"
 growth="${GROWTH_PERCENT:-5}"
@@ -17,13 +18,8 @@ mkdir -p "$out"
 
 bazel build //:demo //harness/scenario:scenario_runner //bench/load:load || exit 2
 bin="$(bazel info bazel-bin 2>/dev/null)"
-: > "$out/demo.log"  # before the demo starts, so tail finds it
-"$bin/harness/backend/demo" --listen=127.0.0.1:0 --config=harness/ci/demo_ci.textproto \
-  >> "$out/demo.log" 2>&1 &
-demo=$!
-url=$(timeout 30 tail -n +1 -f "$out/demo.log" | grep -m1 -o 'ws://[^ ]*')
-control=$(grep -m1 -o 'backend demo.v1.Echo on [^ ]*' "$out/demo.log" | awk '{print $NF}')
-[ -n "$url" ] || { echo "soak: the demo did not start" >&2; kill "$demo"; exit 2; }
+start_demo "$bin" "$out" soak || exit 2
+demo=$demo_pid
 echo "soak: $url for $minutes min; samples in $out/rss.txt"
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$demo/status"; }
