@@ -1,12 +1,19 @@
 #!/bin/bash
-# Sourced by the CI scripts: starts the built //:demo on a free port with the CI config.
+# Sourced by the CI scripts: builds //:demo with the tools a script needs, and starts it on a
+# free port with the CI config.
 #
+#   build_demo TARGET...      # //:demo and the targets; sets bin (bazel-bin)
 #   start_demo BIN OUT_DIR NAME
 #
-# BIN is `bazel info bazel-bin`; the demo's output goes to OUT_DIR/demo.log. Sets demo_pid,
-# url (its WebSocket URL), control (the demo backend's gRPC port, which serves
-# harness.v1.BackendControl) and bridge_control (the bridge's BridgeControl, control_listen).
-# Returns 1, with the log on stderr and the demo stopped, when it does not start in 30 s.
+# start_demo writes the demo's output to OUT_DIR/demo.log and sets demo_pid, url (its WebSocket
+# URL), control (the demo backend's gRPC port, which serves harness.v1.BackendControl) and
+# bridge_control (the bridge's BridgeControl, control_listen). It returns 1, with the log on
+# stderr and the demo stopped, when the demo does not start in 30 s.
+build_demo() {
+  bazel build //:demo "$@" || return 1
+  bin="$(bazel info bazel-bin 2>/dev/null)"
+}
+
 start_demo() {
   local bin="$1" out="$2" name="$3"
   : > "$out/demo.log"  # before the demo starts, so tail finds it

@@ -20,8 +20,7 @@ control="${3:-}"
 bridge_control="${4:-}"
 mkdir -p "$out"
 
-bazel build //:demo //harness/scenario:scenario_runner //harness/conformance:conformance || exit 2
-bin="$(bazel info bazel-bin 2>/dev/null)"
+build_demo //harness/scenario:scenario_runner //harness/conformance:conformance || exit 2
 
 demo_pid=""
 if [ -z "$url" ]; then

@@ -16,8 +16,7 @@ minutes="${2:-10}"
 growth="${GROWTH_PERCENT:-5}"
 mkdir -p "$out"
 
-bazel build //:demo //harness/scenario:scenario_runner //bench/load:load || exit 2
-bin="$(bazel info bazel-bin 2>/dev/null)"
+build_demo //harness/scenario:scenario_runner //bench/load:load || exit 2
 start_demo "$bin" "$out" soak || exit 2
 demo=$demo_pid
 echo "soak: $url for $minutes min; samples in $out/rss.txt"
