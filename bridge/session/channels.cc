@@ -303,6 +303,7 @@ void Session::OnDisconnectOrder(int code, const std::string& reason) {
   if (state_ != State::kConfirmed && state_ != State::kPending) return;
   CloseWith(code, reason);
   resumable_close_ = false;  // ordered away: no resume
+  EndClaims();
 }
 
 }  // namespace bridge::session

@@ -408,9 +408,10 @@ void Session::Reattach(const v1::Connect& connect, std::optional<auth::Identity>
     claimed_ = false;
     last_seq = claim_last_seq_;
   }
-  if (state_ == State::kClosed) {
-    // The session ended between the claim and now (its old connection closed it): nothing to
-    // resume. The client connects again and gets a fresh session.
+  if (state_ == State::kClosed || (state_ == State::kClosing && !resumable_close_)) {
+    // The session ended, or was closed for good, between the claim and now (its old connection
+    // closed it, or the bridge did): nothing to resume. The client connects again and gets a
+    // fresh session. A closing session ends when its connection's close completes.
     metrics_->resumes_gapped.fetch_add(1, std::memory_order_relaxed);
     SendError(v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE,
               "the session ended before it could be resumed; connect again", "", "",
@@ -669,10 +670,7 @@ void Session::OnClosed(bool client_ended) {
 void Session::End() {
   if (state_ == State::kClosed && released_) return;
   state_ = State::kClosed;
-  {
-    absl::MutexLock lock(&claim_mu_);
-    claimable_ = false;
-  }
+  EndClaims();
   for (int t = 0; t < kSessionTimerCount; ++t) {
     transport_->CancelTimer(static_cast<SessionTimer>(t));
   }
@@ -682,6 +680,11 @@ void Session::End() {
   batcher_.Clear();
   released_ = true;
   transport_->Release();  // may destroy this session: nothing after it
+}
+
+void Session::EndClaims() {
+  absl::MutexLock lock(&claim_mu_);
+  claimable_ = false;
 }
 
 void Session::HoldForResume(uint64_t seq, const std::string& data) {
@@ -822,8 +825,10 @@ void Session::CloseWith(int code, std::string_view reason, std::optional<std::st
   }
   const bool was_confirmed = state_ == State::kConfirmed;
   state_ = State::kClosing;
-  // A client closed for silence may come back and resume; anything else ends the session.
+  // A client closed for silence may come back and resume; anything else ends the session, and
+  // from now on no new connection may claim it.
   resumable_close_ = was_confirmed && code == cc::kHeartbeatTimeout;
+  if (!resumable_close_) EndClaims();
   transport_->CancelTimer(SessionTimer::kHandshake);
   transport_->CancelTimer(SessionTimer::kHeartbeat);
   if (!resumable_close_) CancelAllCalls();

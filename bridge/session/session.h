@@ -357,6 +357,8 @@ class Session {
   // Closes a client too slow to read (4002): error slow_consumer, then the close, ahead of
   // what is still waiting.
   void CloseAsSlowConsumer(size_t waiting);
+  // No new connection may claim this session (TryClaim) from now on.
+  void EndClaims();
   // Keeps a sent frame for a resume, within the buffer's bounds.
   void HoldForResume(uint64_t seq, const std::string& data);
   void TrimResumeBuffer(uint64_t acked_seq);

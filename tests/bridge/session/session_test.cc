@@ -416,6 +416,51 @@ TEST_F(SessionTest, TheResumeBufferKeepsWithinItsBounds) {
   EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 8, ""));
 }
 
+TEST_F(SessionTest, ASessionClosedForGoodCannotBeClaimedWhileItsCloseCompletes) {
+  Create();
+  Confirm();
+  session_->OnMessage(R"({"type":"ping"})", false);  // seq 2
+  // Ordered away (BridgeControl.Disconnect); the client ignores the close and comes back at
+  // once with a resume, before its old connection's close handshake is over.
+  session_->OnDisconnectOrder(cc::kNormal, "disconnected");
+  ASSERT_EQ(session_->state(), Session::State::kClosing);
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+  session_->OnClosed(/*client_ended=*/false);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
+}
+
+TEST_F(SessionTest, AnOrderToLeaveWithTheHeartbeatCodeIsNotResumableEither) {
+  Create();
+  Confirm();
+  session_->OnDisconnectOrder(cc::kHeartbeatTimeout, "disconnected");
+  EXPECT_FALSE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+}
+
+TEST_F(SessionTest, AClaimMadeBeforeACloseForGoodIsRefusedAtReattach) {
+  Create();
+  Confirm();
+  ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+  session_->OnDisconnectOrder(cc::kNormal, "disconnected");
+  transport_.sent.clear();
+  v1::Connect connect;
+  session_->Reattach(connect, std::nullopt);
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  EXPECT_EQ(Sent(0).error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(transport_.close_code, cc::kTryAgainLater);
+  EXPECT_EQ(session_->state(), Session::State::kClosing);
+  session_->OnClosed(/*client_ended=*/false);
+  EXPECT_EQ(session_->state(), Session::State::kClosed);
+}
+
+TEST_F(SessionTest, ASessionClosedForSilenceCanStillBeResumed) {
+  Create();
+  Confirm();
+  clock_.Advance(absl::Seconds(60));
+  session_->OnTimer(SessionTimer::kHeartbeat);
+  ASSERT_EQ(transport_.close_code, cc::kHeartbeatTimeout);
+  EXPECT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
+}
+
 TEST_F(SessionTest, WithResumeOffNothingIsHeldAndADropEndsTheSession) {
   options_.session_grace = absl::ZeroDuration();
   Create();
