@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "bridge/common/clock.h"
+
 namespace bridge::client {
 
 AsioEventLoop::AsioEventLoop()
@@ -16,7 +18,7 @@ void AsioEventLoop::Post(std::function<void()> task) { asio::post(io_, std::move
 EventLoop::TimerId AsioEventLoop::RunAfter(absl::Duration delay, std::function<void()> task) {
   const TimerId id = ++last_timer_id_;
   if (delay == absl::InfiniteDuration()) return id;  // never due
-  const auto after = absl::ToChronoNanoseconds(std::max(delay, absl::ZeroDuration()));
+  const auto after = TimerDelay(delay);
   asio::post(io_, [this, id, after, task = std::move(task)]() mutable {
     auto timer = std::make_unique<asio::steady_timer>(io_, after);
     timer->async_wait([this, id, task = std::move(task)](const std::error_code& ec) {

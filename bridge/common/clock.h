@@ -2,6 +2,7 @@
 #ifndef BRIDGE_COMMON_CLOCK_H_
 #define BRIDGE_COMMON_CLOCK_H_
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/time/clock.h"
@@ -29,6 +30,15 @@ class RealClock final : public Clock {
     return &clock;
   }
 };
+
+// What an asio steady_timer waits for `after` (at least `floor`): saturated at the clock's
+// range. A duration counted in milliseconds overflows the timer's nanoseconds past about 292
+// years (an expiry from a token's `exp` in the year 9999) and would land in the past, firing
+// at once, again and again.
+inline std::chrono::nanoseconds TimerDelay(absl::Duration after,
+                                           absl::Duration floor = absl::ZeroDuration()) {
+  return absl::ToChronoNanoseconds(std::max(after, floor));
+}
 
 }  // namespace bridge
 

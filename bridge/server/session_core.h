@@ -225,7 +225,7 @@ class SessionCore final : public session::Transport,
     if (made == nullptr) made = std::make_unique<TimerSlot>(io_);  // on first use
     TimerSlot& slot = *made;
     const uint64_t generation = ++slot.generation;
-    slot.timer.expires_after(absl::ToChronoMilliseconds(std::max(after, absl::Milliseconds(1))));
+    slot.timer.expires_after(TimerDelay(after, absl::Milliseconds(1)));
     slot.timer.async_wait(asio::bind_executor(
         *strand_, [self = this->shared_from_this(), timer, generation](const std::error_code& ec) {
           if (ec || self->session_ == nullptr ||

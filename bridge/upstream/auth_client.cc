@@ -1,6 +1,8 @@
 #include "bridge/upstream/auth_client.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <set>
 #include <string>
 #include <utility>
@@ -96,7 +98,9 @@ class AuthServiceChecker final : public auth::Checker {
       out.identity.all_channels = response.channels().empty();
       out.identity.channels.assign(response.channels().begin(), response.channels().end());
       if (response.expires_in_ms() > 0) {
-        out.valid_for = absl::Milliseconds(static_cast<int64_t>(response.expires_in_ms()));
+        // Any uint64 the service sends: past int64's range it is as good as never.
+        out.valid_for = absl::Milliseconds(static_cast<int64_t>(
+            std::min<uint64_t>(response.expires_in_ms(), std::numeric_limits<int64_t>::max())));
       }
     }
     return out;

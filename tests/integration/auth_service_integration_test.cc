@@ -2,6 +2,7 @@
 // bridge.v1.Auth server on a port, and the demo backend: allowed users get a session and their
 // id upstream; refusals close 4500 or 4501; a check that does not come back in time closes 1013
 // (service_unavailable, try again); the service sees the upgrade's headers and the token.
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,8 @@ namespace {
 using ::bridge::testing::WsTestClient;
 using ::testing::HasSubstr;
 
-// Decides by token: "alice" may call Say only; "mallory" is unknown; "eve" is known but
+// Decides by token: "alice" may call Say only; "forever" may call anything, with the longest
+// validity a uint64 says; "mallory" is unknown; "eve" is known but
 // forbidden; "slow" is never answered: its call ends when the bridge cancels it (its deadline,
 // or the session closing), whenever that reaches this server.
 class FakeAuth final : public v1::Auth::CallbackService {
@@ -43,6 +45,10 @@ class FakeAuth final : public v1::Auth::CallbackService {
       response->set_allowed(true);
       response->set_user_id("alice");
       response->add_methods("demo.v1.Echo/Say");
+    } else if (request->token() == "forever") {
+      response->set_allowed(true);
+      response->set_user_id("forever");
+      response->set_expires_in_ms(std::numeric_limits<uint64_t>::max());
     } else if (request->token() == "eve") {
       response->set_forbidden(true);
       response->set_message("eve may not use this bridge");
@@ -147,6 +153,17 @@ TEST_F(AuthServiceTest, AnAllowedUserIsConfirmedAndKnownUpstream) {
                            R"("payload":{"text":"x","count":1}})")
                   .ok());
   EXPECT_THAT(ws->ReceiveText().value_or(""), HasSubstr(R"("category":"permission_denied")"));
+}
+
+TEST_F(AuthServiceTest, TheLongestValidityTheServiceCanSayIsNotAnExpiry) {
+  auto ws = Connect("forever");
+  ASSERT_NE(ws, nullptr);
+  EXPECT_THAT(ws->ReceiveText().value_or(""), HasSubstr("connect_confirm"));
+  // Read as a signed count it would be -1 ms: the session would close with 4500 at once.
+  ASSERT_TRUE(ws->SendText(R"({"type":"message","messageId":"1","method":"demo.v1.Echo/Say",)"
+                           R"("payload":{"text":"still here"}})")
+                  .ok());
+  EXPECT_THAT(ws->ReceiveText().value_or(""), HasSubstr(R"("type":"response")"));
 }
 
 TEST_F(AuthServiceTest, AnUnknownCredentialCloses4500) {
