@@ -19,14 +19,16 @@ struct Row {
 }  // namespace
 
 std::string ConnectionsJson(const std::vector<std::shared_ptr<session::SessionStats>>& sessions,
-                            absl::Time now) {
+                            absl::Time now, bool full_ids) {
   std::vector<Row> rows;
   for (const auto& s : sessions) {
     Row r;
     {
       absl::MutexLock lock(&s->mu);
       if (s->conversation_id.empty()) continue;  // still in its handshake
-      r.conversation_id = s->conversation_id;
+      r.conversation_id = full_ids || s->conversation_id.size() <= kShownConversationIdChars
+                              ? s->conversation_id
+                              : s->conversation_id.substr(0, kShownConversationIdChars) + "...";
       r.client_id = s->client_id;
       r.user = s->user;
       r.last_error = s->last_error;
@@ -194,10 +196,11 @@ HttpAnswer AnswerAdmin(std::string_view resource, bool admin_port, const std::st
     a.body = hooks.metrics();
     a.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
   } else if (resource == "/connections") {
-    a.body = ConnectionsJson(hooks.sessions(), hooks.now());
+    a.body = ConnectionsJson(hooks.sessions(), hooks.now(), /*full_ids=*/admin_port);
     a.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
-  } else if (resource == "/drain") {
-    // What SIGTERM does (a Kubernetes preStop hook can call it): readyz false, no new
+  } else if (resource == "/drain" && admin_port) {
+    // Only where the operator alone can reach: on the WebSocket port any client could stop
+    // the bridge. What SIGTERM does (a Kubernetes preStop hook can call it): readyz false, no new
     // connections, sessions closed with 1001 once their calls end. The process exits on SIGTERM.
     hooks.drain();
     a.status = 202;
@@ -209,7 +212,9 @@ HttpAnswer AnswerAdmin(std::string_view resource, bool admin_port, const std::st
   } else {
     a.status = 404;
     a.body = admin_port ? "not found; try /metrics, /healthz, /readyz, /connections, /dashboard\n"
-                        : absl::StrCat("not found; WebSocket clients connect to ", ws_path, "\n");
+             : resource == "/drain"
+                 ? "not found; /drain answers on the admin port only (admin_listen)\n"
+                 : absl::StrCat("not found; WebSocket clients connect to ", ws_path, "\n");
   }
   return a;
 }

@@ -21,9 +21,13 @@ namespace bridge::server {
 // {"now": "...", "connections": [{"conversationId", "clientId", "user", "uptimeMs",
 // "framesIn", "framesOut", "calls", "callsEnded", "callErrors", "avgUpstreamMs", "lastError",
 // "lastErrorAgoMs"}, ...]}, ordered by conversation id. Sessions still in their handshake are
-// left out.
+// left out. A conversation id is what a resume presents, so off the admin port (`full_ids`
+// false: anyone who reaches the WebSocket port can read it) each is cut to its first
+// kShownConversationIdChars characters and "...": enough to tell sessions apart, too little to
+// resume one.
+inline constexpr size_t kShownConversationIdChars = 10;
 std::string ConnectionsJson(const std::vector<std::shared_ptr<session::SessionStats>>& sessions,
-                            absl::Time now);
+                            absl::Time now, bool full_ids);
 
 // The dashboard page: HTML with its script inline, no other resource.
 const std::string& DashboardHtml();

@@ -11,6 +11,7 @@ namespace bridge::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 struct Fixture {
@@ -51,6 +52,30 @@ TEST(AdminTest, DrainStartsTheDrainAndAnswersAccepted) {
   const HttpAnswer a = AnswerAdmin("/drain", true, "/ws", f.hooks);
   EXPECT_EQ(a.status, 202);
   EXPECT_EQ(f.drains, 1);
+}
+
+TEST(AdminTest, TheWebSocketPortDoesNotDrain) {
+  Fixture f;
+  const HttpAnswer a = AnswerAdmin("/drain", false, "/ws", f.hooks);
+  EXPECT_EQ(a.status, 404);
+  EXPECT_THAT(a.body, HasSubstr("admin port only"));
+  EXPECT_EQ(f.drains, 0);
+}
+
+TEST(AdminTest, OffTheAdminPortConversationIdsAreTooShortToResume) {
+  Fixture f;
+  auto confirmed = std::make_shared<session::SessionStats>();
+  {
+    absl::MutexLock lock(&confirmed->mu);
+    confirmed->conversation_id = "s-0123456789abcdef";
+  }
+  f.sessions = {confirmed};
+  const HttpAnswer on_ws_port = AnswerAdmin("/connections", false, "/ws", f.hooks);
+  EXPECT_EQ(on_ws_port.status, 200);
+  EXPECT_THAT(on_ws_port.body, HasSubstr(R"("conversationId":"s-01234567...")"));
+  EXPECT_THAT(on_ws_port.body, Not(HasSubstr("89abcdef")));
+  const HttpAnswer on_admin = AnswerAdmin("/connections", true, "/ws", f.hooks);
+  EXPECT_THAT(on_admin.body, HasSubstr(R"("conversationId":"s-0123456789abcdef")"));
 }
 
 TEST(AdminTest, ConnectionsListConfirmedSessions) {
