@@ -43,6 +43,15 @@ class SessionTest : public ::testing::Test {
 
   Frame Sent(size_t i) { return transport_.SentFrame(i); }
   Frame Last() { return Sent(transport_.sent.size() - 1); }
+  // Reattach after a claim is refused: service_unavailable, then close 1013, and no confirm.
+  void ExpectReattachRefused() {
+    transport_.sent.clear();
+    session_->Reattach(v1::Connect(), std::nullopt);
+    ASSERT_EQ(transport_.sent.size(), 1u);
+    EXPECT_EQ(Sent(0).error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
+    EXPECT_EQ(transport_.close_code, cc::kTryAgainLater);
+    EXPECT_EQ(transport_.close_reason, "resume_failed");
+  }
 
   SessionOptions options_;
   FakeTransport transport_;
@@ -353,13 +362,7 @@ TEST_F(SessionTest, ReattachingASessionThatEndedMeanwhileDoesNotConfirm) {
   Confirm();
   ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
   session_->OnClosed(/*client_ended=*/true);  // the old connection closed it on purpose
-  transport_.sent.clear();
-  v1::Connect connect;
-  session_->Reattach(connect, std::nullopt);
-  ASSERT_EQ(transport_.sent.size(), 1u);
-  EXPECT_EQ(Sent(0).error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
-  EXPECT_EQ(transport_.close_code, cc::kTryAgainLater);
-  EXPECT_EQ(transport_.close_reason, "resume_failed");
+  ExpectReattachRefused();
 }
 
 TEST_F(SessionTest, RateLimitRefusalsNameTheirCallAndABatchCountsEachFrame) {
@@ -441,12 +444,7 @@ TEST_F(SessionTest, AClaimMadeBeforeACloseForGoodIsRefusedAtReattach) {
   Confirm();
   ASSERT_TRUE(session_->TryClaim(protocol::Encoding::kJson, 1, ""));
   session_->OnDisconnectOrder(cc::kNormal, "disconnected");
-  transport_.sent.clear();
-  v1::Connect connect;
-  session_->Reattach(connect, std::nullopt);
-  ASSERT_EQ(transport_.sent.size(), 1u);
-  EXPECT_EQ(Sent(0).error().category(), v1::ERROR_CATEGORY_SERVICE_UNAVAILABLE);
-  EXPECT_EQ(transport_.close_code, cc::kTryAgainLater);
+  ExpectReattachRefused();
   EXPECT_EQ(session_->state(), Session::State::kClosing);
   session_->OnClosed(/*client_ended=*/false);
   EXPECT_EQ(session_->state(), Session::State::kClosed);
