@@ -4,13 +4,15 @@
 // compiled out; the bridge reports through counters and its own logs.
 //
 // Inbound: websocketpp 0.8.2 unmasks a client's frame one byte at a time and checks a text
-// frame's UTF-8 one byte at a time, a fifth of the bridge's CPU at 16 KiB messages. For the
-// configurations without deflate, hybi13::process_payload_bytes is specialized below: it
-// unmasks eight bytes at a time and feeds websocketpp's UTF-8 validator only from the first
-// byte that is not ASCII, so the checks and errors (1007 for bad UTF-8) stay websocketpp's.
+// frame's UTF-8 one byte at a time, a fifth of the bridge's CPU at 16 KiB messages.
+// hybi13::process_payload_bytes is specialized below: it unmasks eight bytes at a time, feeds
+// websocketpp's UTF-8 validator only from the first byte that is not ASCII, so the checks and
+// errors (1007 for bad UTF-8) stay websocketpp's, and bounds what a compressed message inflates
+// to by max_frame_bytes (1009).
 #ifndef BRIDGE_SERVER_WS_CONFIG_H_
 #define BRIDGE_SERVER_WS_CONFIG_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -92,6 +94,10 @@ struct DeflateConfig : public Base {
 using PlainDeflateConfig = DeflateConfig<PlainConfig>;
 using TlsDeflateConfig = DeflateConfig<TlsConfig>;
 
+// Compressed bytes inflated at a time (see BRIDGE_PAYLOAD below): at most about 1 MiB
+// once inflated.
+inline constexpr size_t kInflateSlice = 1024;
+
 // Unmasks `len` bytes of a client frame in place with websocketpp's prepared key (the 4-byte
 // mask, rotated to where the payload stands); returns the key rotated past them, as
 // websocketpp::frame::byte_mask_circ does (the masking itself: ws::ApplyMask).
@@ -107,36 +113,57 @@ inline size_t UnmaskInPlace(uint8_t* data, size_t len, size_t prepared_key) {
 
 namespace websocketpp::processor {
 
-// See the top of this file. `len` bytes of payload of the current frame, in the read buffer.
-#define BRIDGE_FAST_PAYLOAD(CONFIG)                                                    \
-  template <>                                                                          \
-  inline size_t hybi13<CONFIG>::process_payload_bytes(uint8_t* buf, size_t len,        \
-                                                      lib::error_code& ec) {           \
-    if (frame::get_masked(m_basic_header)) {                                           \
-      m_current_msg->prepared_key =                                                    \
-          ::bridge::server::UnmaskInPlace(buf, len, m_current_msg->prepared_key);      \
-    }                                                                                  \
-    std::string& out = m_current_msg->msg_ptr->get_raw_payload();                      \
-    const size_t offset = out.size();                                                  \
-    out.append(reinterpret_cast<char*>(buf), len);                                     \
-    if (m_current_msg->msg_ptr->get_opcode() == frame::opcode::TEXT) {                 \
-      size_t ascii = 0;                                                                \
-      if (m_current_msg->validator.complete()) {                                       \
-        ascii = ::bridge::transcode::AsciiPrefixLength(                                \
-            std::string_view(out.data() + offset, out.size() - offset));               \
-      }                                                                                \
-      if (!m_current_msg->validator.decode(out.begin() + offset + ascii, out.end())) { \
-        ec = make_error_code(error::invalid_utf8);                                     \
-        return 0;                                                                      \
-      }                                                                                \
-    }                                                                                  \
-    m_bytes_needed -= len;                                                             \
-    return len;                                                                        \
+// `len` bytes of payload of the current frame, in the read buffer; see the top of this file.
+// With permessage-deflate, websocketpp checks max_message_size against the bytes on the wire
+// and inflates without a bound, so a frame within max_frame_bytes could grow a thousandfold
+// (deflate's ratio is at most about 1032:1) in memory before anything looks at it. Here a
+// compressed payload is inflated kInflateSlice bytes at a time, and the message fails with
+// message_too_big (close 1009, as an uncompressed message over the limit does) as soon as it
+// passes max_message_size. Without the extension (is_enabled() is constant false) that branch
+// compiles away.
+#define BRIDGE_PAYLOAD(CONFIG)                                                           \
+  template <>                                                                            \
+  inline size_t hybi13<CONFIG>::process_payload_bytes(uint8_t* buf, size_t len,          \
+                                                      lib::error_code& ec) {             \
+    if (frame::get_masked(m_basic_header)) {                                             \
+      m_current_msg->prepared_key =                                                      \
+          ::bridge::server::UnmaskInPlace(buf, len, m_current_msg->prepared_key);        \
+    }                                                                                    \
+    std::string& out = m_current_msg->msg_ptr->get_raw_payload();                        \
+    const size_t offset = out.size();                                                    \
+    if (m_permessage_deflate.is_enabled() && m_current_msg->msg_ptr->get_compressed()) { \
+      for (size_t done = 0; done < len; done += ::bridge::server::kInflateSlice) {       \
+        ec = m_permessage_deflate.decompress(                                            \
+            buf + done, std::min(len - done, ::bridge::server::kInflateSlice), out);     \
+        if (ec) return 0;                                                                \
+        if (out.size() > base::m_max_message_size) {                                     \
+          ec = make_error_code(error::message_too_big);                                  \
+          return 0;                                                                      \
+        }                                                                                \
+      }                                                                                  \
+    } else {                                                                             \
+      out.append(reinterpret_cast<char*>(buf), len);                                     \
+    }                                                                                    \
+    if (m_current_msg->msg_ptr->get_opcode() == frame::opcode::TEXT) {                   \
+      size_t ascii = 0;                                                                  \
+      if (m_current_msg->validator.complete()) {                                         \
+        ascii = ::bridge::transcode::AsciiPrefixLength(                                  \
+            std::string_view(out.data() + offset, out.size() - offset));                 \
+      }                                                                                  \
+      if (!m_current_msg->validator.decode(out.begin() + offset + ascii, out.end())) {   \
+        ec = make_error_code(error::invalid_utf8);                                       \
+        return 0;                                                                        \
+      }                                                                                  \
+    }                                                                                    \
+    m_bytes_needed -= len;                                                               \
+    return len;                                                                          \
   }
 
-BRIDGE_FAST_PAYLOAD(::bridge::server::PlainConfig)
-BRIDGE_FAST_PAYLOAD(::bridge::server::TlsConfig)
-#undef BRIDGE_FAST_PAYLOAD
+BRIDGE_PAYLOAD(::bridge::server::PlainConfig)
+BRIDGE_PAYLOAD(::bridge::server::TlsConfig)
+BRIDGE_PAYLOAD(::bridge::server::PlainDeflateConfig)
+BRIDGE_PAYLOAD(::bridge::server::TlsDeflateConfig)
+#undef BRIDGE_PAYLOAD
 
 }  // namespace websocketpp::processor
 

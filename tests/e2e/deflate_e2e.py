@@ -5,7 +5,8 @@ frames as they are on the wire.
 Checks: the extension is negotiated when offered (and not when the bridge does not enable it);
 calls with large, repetitive payloads round-trip through compressed frames both ways; the reply
 frame on the wire has RSV1 set and is much smaller than its payload; a client that does not
-offer the extension gets plain frames. Every wait has a deadline.
+offer the extension gets plain frames; a message that inflates past max_frame_bytes closes with
+1009. Every wait has a deadline.
 """
 import asyncio
 import base64
@@ -63,6 +64,23 @@ async def library_client(port, compression):
             intact = intact and reply.get("type") == "response" and \
                 reply["payload"]["text"] == text
         return extensions, intact
+
+
+async def inflating_past_the_limit(port, size):
+    """Sends one compressed message that inflates to more than `size` bytes (a few KiB on the
+    wire); returns the close code the bridge answers with, or None if it never closes."""
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression="deflate",
+                                  open_timeout=DEADLINE, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "connect", "clientId": "inflate", "version": "1"}))
+        await asyncio.wait_for(ws.recv(), DEADLINE)
+        await ws.send(json.dumps({"type": "message", "messageId": "big",
+                                  "method": "demo.v1.Echo/Say",
+                                  "payload": {"text": "a" * size}}))
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), DEADLINE)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
 
 
 def recv_exact(sock, n):
@@ -148,6 +166,11 @@ def main():
             _, rsv1, _, length = raw_client(port, offer=False)
             check("without the offer the reply frame is plain", not rsv1 and length > 16384,
                   (rsv1, length))
+            # max_frame_bytes (1 MiB by default) bounds a message once inflated, not only on
+            # the wire.
+            code = asyncio.run(inflating_past_the_limit(port, 4 << 20))
+            check("a compressed message inflating past max_frame_bytes closes 1009", code == 1009,
+                  code)
         finally:
             check("demo exits 0 on SIGTERM", stop(proc))
         proc, port = start_demo(d, deflate=False)
